@@ -1,0 +1,128 @@
+//! Shared by the integration tests that run against the local fleet lab
+//! (tests/lab). `ARCHTUI_LAB=1` says the lab is expected: then a missing lab
+//! is a failure, never a silent pass. Without it, lab tests are skipped.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Lab tests change shared hosts (stop containers, take links down), so
+/// they never overlap, even when the harness runs several threads.
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+pub struct Lab {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// The lab, or None (with a note on stderr) when lab tests are not expected.
+pub fn lab(test: &str) -> Option<Lab> {
+    if std::env::var("ARCHTUI_LAB").ok().as_deref() != Some("1") {
+        eprintln!("{test}: skipped: lab tests run with ARCHTUI_LAB=1 (see README)");
+        return None;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab");
+    let state = std::env::var_os("ARCHLAB_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join(".state"));
+    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab {
+        dir,
+        state,
+        _guard: guard,
+    };
+    let status = lab.run("status", &[]);
+    assert!(
+        status.status.success(),
+        "ARCHTUI_LAB=1 but the lab is not up: run tests/lab/up (status said:\n{})",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    Some(lab)
+}
+
+pub fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Lab {
+    /// Runs one of the lab's executables (sh, psql, link, ...).
+    pub fn run(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(self.dir.join(tool))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tests/lab/{tool}: {e}"))
+    }
+
+    /// A shell command on a lab host over its SSH.
+    pub fn sh(&self, host: &str, cmd: &str) -> Output {
+        self.run("sh", &[host, cmd])
+    }
+
+    /// Like `sh`, but the command must succeed; returns its stdout.
+    pub fn sh_ok(&self, host: &str, cmd: &str) -> String {
+        let out = self.sh(host, cmd);
+        assert!(
+            out.status.success(),
+            "on {host}: `{cmd}` failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text(&out)
+    }
+
+    /// One SQL statement on a host's archive database; unaligned output.
+    pub fn try_psql(&self, host: &str, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.dir.join("psql"))
+            .args([host, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+            .env("PGDATABASE", db)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(text(&out))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    pub fn psql(&self, host: &str, sql: &str) -> String {
+        self.try_psql(host, "archive", sql)
+            .unwrap_or_else(|e| panic!("on {host}: `{sql}` failed: {e}"))
+    }
+
+    pub fn bucardo_sql(&self, sql: &str) -> String {
+        self.try_psql("cavaforgepad", "bucardo", sql)
+            .unwrap_or_else(|e| panic!("bucardo db: `{sql}` failed: {e}"))
+    }
+
+    /// `docker compose` in a host's deploy directory with its role's env files.
+    pub fn compose(&self, host: &str, role: &str, args: &str) -> Output {
+        self.sh(
+            host,
+            &format!(
+                "cd /srv/archive && docker compose --env-file env.common --env-file env.{role} {args}"
+            ),
+        )
+    }
+}
+
+/// Polls `f` until it returns Some, or gives up after `timeout` with the
+/// time waited in the error.
+pub fn wait_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<(T, Duration), Duration> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok((v, start.elapsed()));
+        }
+        if start.elapsed() >= timeout {
+            return Err(start.elapsed());
+        }
+        std::thread::sleep(every);
+    }
+}

@@ -1,0 +1,65 @@
+# Shared by the lab's executables: the fleet's shape, paths and helpers.
+# shellcheck shell=bash
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
+# Everything the lab keeps between runs (keys, known_hosts, ssh config,
+# archtui config, cached base image, docker data) lives here; git ignores it.
+STATE=${ARCHLAB_STATE:-$LAB_DIR/.state}
+# Runtime files (namespaces, sockets, pid files) stay under /run with short
+# paths: unix socket paths are limited to 108 bytes.
+RUN=/run/archlab
+
+BRIDGE=archlab0
+SUBNET=10.77.0.0/24
+BRIDGE_ADDR=10.77.0.254
+# name index role: the lab's fleet. The third host is bare (sshd and docker
+# only) for the new-slave wizard and the add-a-slave test.
+HOSTS=(cavaforgepad jukebox turntable)
+declare -A HOST_INDEX=([cavaforgepad]=1 [jukebox]=2 [turntable]=3)
+declare -A HOST_ROLE=([cavaforgepad]=master [jukebox]=slave [turntable]=bare)
+MASTER=cavaforgepad
+# Where the stack is deployed on every lab host (each host has its own /srv).
+DEPLOY_DIR=/srv/archive
+
+host_addr() { echo "10.77.0.${HOST_INDEX[$1]}"; }
+host_netns() { echo "archlab-$1"; }
+host_veth() { echo "alab${HOST_INDEX[$1]}"; }
+host_state() { echo "$STATE/hosts/$1"; }
+host_run() { echo "$RUN/$1/run"; }
+host_mntns() { echo "$RUN/ns/$1.mnt"; }
+host_utsns() { echo "$RUN/ns/$1.uts"; }
+host_docker_sock() { echo "$(host_run "$1")/docker.sock"; }
+
+is_host() { [[ -n "${HOST_INDEX[$1]:-}" ]]; }
+require_host() {
+  is_host "$1" || die "unknown lab host '$1' (hosts: ${HOSTS[*]})"
+}
+
+log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [[ $(id -u) -eq 0 ]] || die "the lab needs root (network namespaces, dockerd): run it with sudo"
+}
+
+# Run a command inside a host's network, mount and UTS namespaces: what the
+# host itself would run (its /run, /srv, hostname and docker engine).
+in_host() {
+  local h=$1; shift
+  nsenter --net="/run/netns/$(host_netns "$h")" --mount="$(host_mntns "$h")" \
+    --uts="$(host_utsns "$h")" "$@"
+}
+
+# docker against a host's engine, from the machine the lab runs on.
+host_docker() {
+  local h=$1; shift
+  DOCKER_HOST="unix://$(host_docker_sock "$h")" docker "$@"
+}
+
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+pidfile_alive() { [[ -f "$1" ]] && pid_alive "$(cat "$1" 2>/dev/null)"; }
+
+SSH_CONFIG="$STATE/ssh_config"
+lab_ssh() { ssh -F "$SSH_CONFIG" "$@"; }

@@ -1,0 +1,336 @@
+//! The replicated stack on the local fleet lab: Bucardo replication from
+//! cavaforgepad (master) to jukebox (slave), adding and retiring a slave on
+//! the bare third host, outages of the master's Bucardo, and bad input.
+//! Run with the lab up and ARCHTUI_LAB=1 (README).
+
+mod common;
+
+use common::{lab, text, wait_until, Lab};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const MASTER: &str = "cavaforgepad";
+const SLAVE: &str = "jukebox";
+const SPARE: &str = "turntable";
+const POLL: Duration = Duration::from_millis(100);
+
+/// A tag unique to this run, so reruns on a warm lab never collide.
+fn tag(what: &str) -> String {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    format!("{what}-{}-{}", std::process::id(), t.as_millis())
+}
+
+fn new_collection(lab: &Lab, name: &str) -> i64 {
+    lab.psql(
+        MASTER,
+        &format!("INSERT INTO collections (name) VALUES ('{name}') RETURNING id"),
+    )
+    .parse()
+    .expect("collection id")
+}
+
+fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
+    lab.psql(host, sql).parse().unwrap_or(-1)
+}
+
+/// Waits until `sql` (a count) reads `want` on `host`; returns how long it took.
+fn wait_count(lab: &Lab, host: &str, sql: &str, want: i64, timeout: Duration) -> Duration {
+    match wait_until(timeout, POLL, || {
+        (lab.try_psql(host, "archive", sql).ok()?.parse::<i64>().ok()? == want).then_some(())
+    }) {
+        Ok(((), took)) => took,
+        Err(waited) => panic!(
+            "on {host}: `{sql}` did not reach {want} within {waited:?} (it reads {})",
+            lab.try_psql(host, "archive", sql).unwrap_or_else(|e| e)
+        ),
+    }
+}
+
+#[test]
+fn thousand_rows_inserted_updated_deleted_on_master_reach_the_slave() {
+    let Some(lab) = lab("replication") else { return };
+    let coll = new_collection(&lab, &tag("bulk"));
+    let in_coll = format!("FROM items WHERE collection_id = {coll}");
+
+    lab.psql(
+        MASTER,
+        &format!(
+            "INSERT INTO items (collection_id, identifier, title) \
+             SELECT {coll}, 'bulk-{coll}-' || g, 'item ' || g FROM generate_series(1, 1000) g"
+        ),
+    );
+    let took = wait_count(
+        &lab,
+        SLAVE,
+        &format!("SELECT count(*) {in_coll}"),
+        1000,
+        Duration::from_secs(10),
+    );
+    eprintln!("figure: 1000 inserted rows on the slave after {took:?}");
+
+    lab.psql(
+        MASTER,
+        &format!("UPDATE items SET title = 'renamed' WHERE collection_id = {coll}"),
+    );
+    let took = wait_count(
+        &lab,
+        SLAVE,
+        &format!("SELECT count(*) {in_coll} AND title = 'renamed'"),
+        1000,
+        Duration::from_secs(10),
+    );
+    eprintln!("figure: 1000 updated rows on the slave after {took:?}");
+
+    lab.psql(
+        MASTER,
+        &format!("DELETE {in_coll} AND id % 2 = 0; DELETE FROM items WHERE false"),
+    );
+    let left = count(&lab, MASTER, &format!("SELECT count(*) {in_coll}"));
+    assert_eq!(left, 500);
+    let took = wait_count(
+        &lab,
+        SLAVE,
+        &format!("SELECT count(*) {in_coll}"),
+        left,
+        Duration::from_secs(10),
+    );
+    eprintln!("figure: 500 deletes on the slave after {took:?}");
+
+    // Same rows, not just the same count.
+    let digest = format!("SELECT md5(string_agg(id || ':' || title, ',' ORDER BY id)) {in_coll}");
+    assert_eq!(lab.psql(MASTER, &digest), lab.psql(SLAVE, &digest));
+}
+
+#[test]
+fn single_row_latency_master_to_slave() {
+    let Some(lab) = lab("latency") else { return };
+    let coll = new_collection(&lab, &tag("latency"));
+    let mut samples = Vec::new();
+    for i in 0..50 {
+        let ident = format!("lat-{coll}-{i}");
+        let start = Instant::now();
+        lab.psql(
+            MASTER,
+            &format!(
+                "INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, '{ident}', 'x')"
+            ),
+        );
+        let q = format!("SELECT count(*) FROM items WHERE identifier = '{ident}'");
+        wait_until(Duration::from_secs(30), Duration::from_millis(20), || {
+            (lab.try_psql(SLAVE, "archive", &q).ok()? == "1").then_some(())
+        })
+        .unwrap_or_else(|w| panic!("row {ident} not on the slave after {w:?}"));
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    eprintln!(
+        "figure: single-row master->slave latency over 50 writes: median {:?}, min {:?}, max {:?} \
+         (includes psql start-up and 20 ms polling)",
+        samples[25],
+        samples[0],
+        samples[49]
+    );
+}
+
+#[test]
+fn rows_written_while_the_masters_bucardo_is_stopped_arrive_after_it_starts() {
+    let Some(lab) = lab("bucardo outage") else { return };
+    let coll = new_collection(&lab, &tag("outage"));
+    let q = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
+    // The collection itself must be on the slave first (items refer to it).
+    wait_count(
+        &lab,
+        SLAVE,
+        &format!("SELECT count(*) FROM collections WHERE id = {coll}"),
+        1,
+        Duration::from_secs(10),
+    );
+
+    let out = lab.compose(MASTER, "master", "stop bucardo");
+    assert!(out.status.success(), "stop bucardo: {out:?}");
+    lab.psql(
+        MASTER,
+        &format!(
+            "INSERT INTO items (collection_id, identifier, title) \
+             SELECT {coll}, 'outage-{coll}-' || g, 'x' FROM generate_series(1, 200) g"
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let during = count(&lab, SLAVE, &q);
+    let out = lab.compose(MASTER, "master", "start bucardo");
+    assert!(out.status.success(), "start bucardo: {out:?}");
+    assert_eq!(during, 0, "rows replicated while the daemon was stopped?");
+
+    let took = wait_count(&lab, SLAVE, &q, 200, Duration::from_secs(120));
+    eprintln!("figure: 200 rows written during the outage on the slave {took:?} after the start");
+    wait_healthy(&lab, MASTER, "master", "bucardo", Duration::from_secs(60));
+}
+
+fn wait_healthy(lab: &Lab, host: &str, role: &str, service: &str, timeout: Duration) {
+    let cmd = format!("ps --format '{{{{.Health}}}}' {service}");
+    wait_until(timeout, Duration::from_millis(500), || {
+        (text(&lab.compose(host, role, &cmd)) == "healthy").then_some(())
+    })
+    .unwrap_or_else(|w| panic!("{host}'s {service} not healthy after {w:?}"));
+}
+
+#[test]
+fn compose_config_validates_for_both_roles_both_ways() {
+    let Some(lab) = lab("compose config") else { return };
+    for (host, role) in [(MASTER, "master"), (SLAVE, "slave")] {
+        // --env-file, as the console deploys.
+        let out = lab.compose(host, role, "config -q");
+        assert!(
+            out.status.success(),
+            "{host}: compose config --env-file: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `source`, as the seed's operator does.
+        let seed = format!(
+            "cd /srv/archive && source ./env.common && source ./env.{role} && docker compose config"
+        );
+        let cfg = lab.sh_ok(host, &format!("bash -c '{seed}'"));
+        assert!(
+            cfg.contains(&format!("ARCHIVE_ROLE: {role}")),
+            "{host}: sourced env files did not reach the services:\n{cfg}"
+        );
+    }
+}
+
+/// Deploys the stack to the spare host (`tests/lab/deploy`), DIR and extra
+/// settings given; does not wait for health.
+fn deploy_spare(lab: &Lab, dir: &str, settings: &[&str]) {
+    let mut args = vec![SPARE, "slave", "--dir", dir, "--no-wait"];
+    args.extend_from_slice(settings);
+    let out = lab.run("deploy", &args);
+    assert!(
+        out.status.success(),
+        "deploy to {SPARE}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn compose_in(lab: &Lab, dir: &str, args: &str) -> String {
+    text(&lab.sh(
+        SPARE,
+        &format!("cd {dir} && docker compose --env-file env.common --env-file env.slave {args}"),
+    ))
+}
+
+fn registered(lab: &Lab, name: &str) -> String {
+    lab.bucardo_sql(&format!(
+        "SELECT (SELECT count(*) FROM bucardo.db WHERE name = '{name}') || ',' || \
+                (SELECT count(*) FROM bucardo.dbgroup WHERE name = '{name}_grp') || ',' || \
+                (SELECT count(*) FROM bucardo.sync WHERE name = 'archive_{name}')"
+    ))
+}
+
+#[test]
+fn bad_input_makes_bucardo_log_one_clear_line_and_stay_unhealthy() {
+    let Some(lab) = lab("bad input") else { return };
+    let bridge = "10.77.0.254"; // lab-owned; nothing listens on 5432 there
+    let cases: [(&str, &[&str], &str); 3] = [
+        ("badname", &["SLAVE_NAME=Bad-Name"], "SLAVE_NAME"),
+        ("nopass", &["BUCARDO_PASSWORD="], "BUCARDO_PASSWORD"),
+        ("nomaster", &[&format!("MASTER_DB_HOST={bridge}")][..], "MASTER_DB_HOST"),
+    ];
+    for (case, settings, variable) in cases {
+        let dir = format!("/srv/bad_{case}");
+        let mut all = vec![format!("COMPOSE_PROJECT_NAME=bad_{case}"), format!("SLAVE_NAME=bad_{case}")];
+        all.extend(settings.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        deploy_spare(&lab, &dir, &all);
+
+        let found = wait_until(Duration::from_secs(240), Duration::from_secs(1), || {
+            let logs = compose_in(&lab, &dir, "logs --no-log-prefix bucardo");
+            let errors: Vec<String> = logs
+                .lines()
+                .filter(|l| l.contains("error") && l.contains(variable))
+                .map(str::to_string)
+                .collect();
+            (!errors.is_empty()).then_some(errors)
+        });
+        let (errors, _) = found.unwrap_or_else(|_| {
+            panic!(
+                "{case}: no error line naming {variable}; logs:\n{}",
+                compose_in(&lab, &dir, "logs --tail 40")
+            )
+        });
+        assert_eq!(errors.len(), 1, "{case}: one error line, got {errors:#?}");
+        // Give the healthcheck time to have run, then it must not be healthy.
+        std::thread::sleep(Duration::from_secs(12));
+        let health = compose_in(&lab, &dir, "ps --format '{{.Health}}' bucardo");
+        assert_ne!(health, "healthy", "{case}: bucardo must stay unhealthy");
+        let again = compose_in(&lab, &dir, "logs --no-log-prefix bucardo");
+        let n = again
+            .lines()
+            .filter(|l| l.contains("error") && l.contains(variable))
+            .count();
+        assert_eq!(n, 1, "{case}: the error is logged once, not in a loop");
+        // Never half-registered on the master.
+        assert_eq!(registered(&lab, &format!("bad_{case}")), "0,0,0", "{case}");
+        let password = std::fs::read_to_string(lab.state.join("secrets/bucardo_password")).unwrap();
+        assert!(!again.contains(password.trim()), "{case}: a password in the logs");
+        compose_in(&lab, &dir, "down -v");
+    }
+}
+
+#[test]
+fn seed_procedure_adds_a_slave_on_the_third_host_and_retire_removes_it() {
+    let Some(lab) = lab("add a slave") else { return };
+    // Existing rows the new slave must receive by its initial copy.
+    let coll = new_collection(&lab, &tag("before-spare"));
+    lab.psql(
+        MASTER,
+        &format!(
+            "INSERT INTO items (collection_id, identifier, title) \
+             SELECT {coll}, 'spare-{coll}-' || g, 'x' FROM generate_series(1, 300) g"
+        ),
+    );
+
+    // The seed's procedure: copy env.slave, set APP_HOST and MASTER_DB_HOST,
+    // docker compose up -d. Nothing is done on the master.
+    let dir = "/srv/archive";
+    let start = Instant::now();
+    deploy_spare(&lab, dir, &[]);
+    wait_until(Duration::from_secs(600), Duration::from_secs(1), || {
+        (compose_in(&lab, dir, "ps --format '{{.Health}}' bucardo") == "healthy").then_some(())
+    })
+    .unwrap_or_else(|_| panic!("{SPARE}'s bucardo never healthy:\n{}", compose_in(&lab, dir, "logs --tail 60 bucardo")));
+    eprintln!("figure: bare host to healthy slave in {:?}", start.elapsed());
+    assert_eq!(registered(&lab, SPARE), "1,1,1");
+
+    for table in ["collections", "items", "files"] {
+        let q = format!("SELECT count(*) FROM {table}");
+        let want = count(&lab, MASTER, &q);
+        wait_count(&lab, SPARE, &q, want, Duration::from_secs(60));
+    }
+    // And it keeps replicating.
+    let q = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
+    lab.psql(
+        MASTER,
+        &format!("INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, 'after-{coll}', 'x')"),
+    );
+    wait_count(&lab, SPARE, &q, 301, Duration::from_secs(10));
+
+    // Retire: the master's Bucardo forgets the slave entirely.
+    let out = lab.compose(MASTER, "master", &format!("exec -T bucardo archive-retire-slave {SPARE}"));
+    assert!(
+        out.status.success(),
+        "retire: {}{}",
+        text(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(registered(&lab, SPARE), "0,0,0");
+    // bucardo_delta_targets lives in the master's archive database.
+    let targets = lab.psql(MASTER, &format!(
+        "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = 'dbgroup {SPARE}_grp'"
+    ));
+    assert_eq!(targets, "0");
+    compose_in(&lab, dir, "down -v");
+    // jukebox keeps replicating.
+    lab.psql(
+        MASTER,
+        &format!("INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, 'post-retire-{coll}', 'x')"),
+    );
+    wait_count(&lab, SLAVE, &q, 302, Duration::from_secs(10));
+}

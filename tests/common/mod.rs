@@ -3,18 +3,24 @@
 //! is a failure, never a silent pass. Without it, lab tests are skipped.
 #![allow(dead_code)]
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// The archive database on every host (env.common: ARCHIVE_DB_NAME).
+pub const ARCHIVE_DB: &str = "archive_production";
+
 /// Lab tests change shared hosts (stop containers, take links down), so
-/// they never overlap, even when the harness runs several threads.
+/// they never overlap: not between threads of one test binary (this mutex)
+/// nor between processes (a file lock in the lab's state folder).
 static LAB_LOCK: Mutex<()> = Mutex::new(());
 
 pub struct Lab {
     pub dir: PathBuf,
     pub state: PathBuf,
+    _file_lock: File,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -29,9 +35,18 @@ pub fn lab(test: &str) -> Option<Lab> {
         .map(PathBuf::from)
         .unwrap_or_else(|| dir.join(".state"));
     let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lock_path = state.join("tests.lock");
+    let file_lock = File::create(&lock_path).unwrap_or_else(|e| {
+        panic!(
+            "ARCHTUI_LAB=1 but {} is not writable ({e}): run tests/lab/up",
+            lock_path.display()
+        )
+    });
+    file_lock.lock().expect("lock the lab for this test");
     let lab = Lab {
         dir,
         state,
+        _file_lock: file_lock,
         _guard: guard,
     };
     let status = lab.run("status", &[]);
@@ -88,7 +103,7 @@ impl Lab {
     }
 
     pub fn psql(&self, host: &str, sql: &str) -> String {
-        self.try_psql(host, "archive", sql)
+        self.try_psql(host, ARCHIVE_DB, sql)
             .unwrap_or_else(|e| panic!("on {host}: `{sql}` failed: {e}"))
     }
 
@@ -124,5 +139,21 @@ pub fn wait_until<T>(
             return Err(start.elapsed());
         }
         std::thread::sleep(every);
+    }
+}
+
+/// Runs `undo` when dropped, so a test restores what it changed in the
+/// lab (link up, container started, sync resumed) even when it fails.
+pub struct Restore<F: FnMut()>(Option<F>);
+
+pub fn restore<F: FnMut()>(undo: F) -> Restore<F> {
+    Restore(Some(undo))
+}
+
+impl<F: FnMut()> Drop for Restore<F> {
+    fn drop(&mut self) {
+        if let Some(mut undo) = self.0.take() {
+            undo();
+        }
     }
 }

@@ -7,7 +7,7 @@
 ensure_secrets() {
   mkdir -p "$STATE/secrets"; chmod 700 "$STATE/secrets"
   local s
-  for s in postgres_password app_password bucardo_password; do
+  for s in postgres_password archive_db_password bucardo_password; do
     [[ -s $STATE/secrets/$s ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' >"$STATE/secrets/$s")
   done
 }
@@ -32,8 +32,10 @@ render_stack() {
   mkdir -p "$dir"
   tar -C "$REPO_DIR" -cf - docker-compose.yml env.common env.master env.slave assets | tar -C "$dir" -xf -
   set_env "$dir/env.common" POSTGRES_PASSWORD "$(cat "$STATE/secrets/postgres_password")"
-  set_env "$dir/env.common" APP_DB_PASSWORD "$(cat "$STATE/secrets/app_password")"
+  set_env "$dir/env.common" ARCHIVE_DB_PASSWORD "$(cat "$STATE/secrets/archive_db_password")"
   set_env "$dir/env.common" BUCARDO_PASSWORD "$(cat "$STATE/secrets/bucardo_password")"
+  # The lab's LAN is 10.77.0.0/24; Docker's bridges are 172.16.0.0/12.
+  set_env "$dir/env.common" DB_ALLOWED_CIDRS "\"$SUBNET 172.16.0.0/12 127.0.0.1/32\""
   set_env "$dir/env.$role" APP_HOST "$(host_addr "$h")"
   [[ $role == slave ]] && set_env "$dir/env.slave" MASTER_DB_HOST "$(host_addr "$MASTER")"
   local kv

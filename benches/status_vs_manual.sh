@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmarks of `archtui status` against the local fleet lab. They print
+# figures ("figure: ..." lines) and assert nothing about time.
+#
+#  (a) `archtui status --json` versus the seed's manual procedure for the
+#      same facts: per host, one ssh running `docker compose ps`, plus
+#      `docker compose exec bucardo bucardo status` on the master, host
+#      after host as the runbook does it. Medians of N runs and the ratio.
+#  (b) fan-out: `archtui status --json` with 1, 2 and 3 configured hosts
+#      (the third is the lab's bare host turntable, as a slave).
+#
+# Usage: benches/status_vs_manual.sh [N]     (N runs of each; default 7)
+#   ARCHTUI_BIN   the binary to time (default: target/debug/archtui, built
+#                 first; e.g. ARCHTUI_BIN=target/release/archtui after
+#                 `cargo build --release`)
+# Needs the lab (tests/lab/up). Takes the lab's test lock, so it never runs
+# while a lab test changes the fleet.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+LAB=$REPO/tests/lab
+STATE=${ARCHLAB_STATE:-$LAB/.state}
+N=${1:-7}
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive integer" >&2; exit 2; }
+CONFIG=$STATE/archtui.toml
+[[ -f $CONFIG ]] || { echo "the lab is not set up ($CONFIG missing): run tests/lab/up" >&2; exit 1; }
+
+BIN=${ARCHTUI_BIN:-}
+if [[ -z $BIN ]]; then
+  # Built here, so a stale binary is never timed.
+  (cd "$REPO" && cargo build --quiet --bin archtui)
+  BIN=$REPO/target/debug/archtui
+fi
+echo "timing $BIN"
+
+exec 9>"$STATE/tests.lock"
+flock 9
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# Milliseconds one run of "$@" takes; its output is kept in $TMP/last.
+time_ms() {
+  local t0 t1
+  t0=$(now_ms)
+  "$@" >"$TMP/last" 2>&1 || true
+  t1=$(now_ms)
+  echo $(( t1 - t0 ))
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+runs() { # runs N "$@": the median of N timed runs
+  local i
+  for ((i = 0; i < N; i++)); do time_ms "$@"; done | median
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
+
+compose() { # compose ROLE ARGS: the runbook's compose line
+  echo "cd /srv/archive && docker compose --env-file env.common --env-file env.$1 $2"
+}
+
+manual() {
+  "$LAB/sh" cavaforgepad "$(compose master ps) && $(compose master 'exec -T bucardo bucardo status')"
+  "$LAB/sh" jukebox "$(compose slave ps)"
+}
+
+status_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json; }
+
+# Sanity: both procedures see the fleet before anything is timed.
+manual >"$TMP/manual.txt" 2>&1 || { cat "$TMP/manual.txt" >&2; echo "the manual procedure fails on the lab" >&2; exit 1; }
+grep -q archive_jukebox "$TMP/manual.txt" || { cat "$TMP/manual.txt" >&2; echo "bucardo status shows no sync" >&2; exit 1; }
+status_json "$CONFIG" >"$TMP/status.json" || true
+grep -q '"hosts"' "$TMP/status.json" || { cat "$TMP/status.json" >&2; echo "archtui status --json printed no document" >&2; exit 1; }
+
+echo "(a) archtui status --json vs the manual procedure, median of $N runs each"
+m_manual=$(runs manual)
+m_status=$(runs status_json "$CONFIG")
+echo "figure: manual_procedure_ms=$m_manual"
+echo "figure: archtui_status_json_ms=$m_status"
+echo "figure: speedup=$(ratio "$m_manual" "$m_status")x (goal 10x)"
+
+# The console's own mode keeps its sessions open: one refresh of the same
+# facts is one observation round. `--watch 0.2` sleeps 0.2 s between
+# rounds, so a round takes the gap between two observations minus 0.2 s.
+timeout 8 "$BIN" status --json --watch 0.2 --config "$CONFIG" >"$TMP/watch.jsonl" 2>/dev/null || true
+m_warm=$(python3 - "$TMP/watch.jsonl" <<'PY'
+import json, sys
+from datetime import datetime
+seen = {}
+for line in open(sys.argv[1]):
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        continue
+    for h in doc["hosts"]:
+        if h["state"] == "up":
+            seen.setdefault(h["name"], set()).add(h["observed_at"])
+def t(s):
+    s = s.rstrip("Z")
+    head, _, frac = s.partition(".")
+    return datetime.fromisoformat(head).timestamp() + float("0." + (frac or "0"))
+rounds = []
+for times in seen.values():
+    ts = sorted(t(x) for x in times)[1:]  # the first round also connects
+    gaps = sorted(b - a - 0.2 for a, b in zip(ts, ts[1:]))
+    if gaps:
+        rounds.append(gaps[len(gaps) // 2])
+print(int(max(rounds) * 1000) if rounds else 0)
+PY
+)
+echo "figure: archtui_warm_refresh_ms=$m_warm (slowest host's median round, sessions kept open)"
+echo "figure: speedup_warm=$(ratio "$m_manual" "$m_warm")x (goal 10x)"
+
+# (b) the lab config cut to its master, as is, and with turntable added.
+awk '/^\[\[hosts\]\]/ { n++ } n < 2' "$CONFIG" >"$TMP/one.toml"
+cp "$CONFIG" "$TMP/two.toml"
+{ cat "$CONFIG"; printf '\n[[hosts]]\nname = "turntable"\nrole = "slave"\nssh = "turntable"\n'; } >"$TMP/three.toml"
+
+echo "(b) fan-out: archtui status --json by number of hosts, median of $N runs each"
+m1=$(runs status_json "$TMP/one.toml")
+m2=$(runs status_json "$TMP/two.toml")
+m3=$(runs status_json "$TMP/three.toml")
+echo "figure: hosts_1_ms=$m1"
+echo "figure: hosts_2_ms=$m2"
+echo "figure: hosts_3_ms=$m3"
+echo "figure: fanout_3_over_1=$(ratio "$m3" "$m1")x (goal at most 1.3x)"

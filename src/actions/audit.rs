@@ -1,0 +1,191 @@
+//! The audit log: one JSON line per action in the XDG state directory.
+//! Records hold names and outcomes only, never secrets.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Action, Outcome, Status};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Record {
+    pub time: String,
+    pub user: String,
+    pub host: String,
+    pub action: String,
+    pub args: Vec<String>,
+    pub confirmed: bool,
+    pub result: Status,
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+/// Builds the record of one action. Pure.
+pub fn record(
+    time: chrono::DateTime<chrono::Utc>,
+    user: &str,
+    host: &str,
+    action: &Action,
+    confirmed: bool,
+    outcome: &Outcome,
+    took: Duration,
+) -> Record {
+    Record {
+        time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        user: user.to_string(),
+        host: host.to_string(),
+        action: action.name().to_string(),
+        args: action.args(),
+        confirmed,
+        result: outcome.status,
+        message: super::plan::redact_text(&first_line(&outcome.message)),
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(500).collect()
+}
+
+/// `$XDG_STATE_HOME/archtui`, else `~/.local/state/archtui`.
+pub fn state_dir() -> PathBuf {
+    state_dir_from(
+        std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+fn state_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
+    match xdg.filter(|p| p.is_absolute()) {
+        Some(x) => x.join("archtui"),
+        None => home
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join(".local/state/archtui"),
+    }
+}
+
+pub fn log_path() -> PathBuf {
+    state_dir().join("audit.log")
+}
+
+/// The local user running the console.
+pub fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Creates the state directory (0700) if needed.
+pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Appends one line; a single write so concurrent consoles do not interleave.
+pub fn append(path: &Path, rec: &Record) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        ensure_dir(dir)?;
+    }
+    let mut line = serde_json::to_string(rec).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(line.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_holds_what_was_done() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .to_utc();
+        let a = Action::Restart {
+            host: "jukebox".into(),
+            service: "app".into(),
+        };
+        let r = record(
+            t,
+            "ops",
+            "jukebox",
+            &a,
+            true,
+            &Outcome::ok("restarted\nsecond line"),
+            Duration::from_millis(1234),
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["time"], "2026-01-02T03:04:05.000Z");
+        assert_eq!(json["action"], "restart");
+        assert_eq!(json["args"], serde_json::json!(["jukebox", "app"]));
+        assert_eq!(json["result"], "ok");
+        assert_eq!(json["message"], "restarted");
+        assert_eq!(json["duration_ms"], 1234);
+        assert_eq!(json["confirmed"], true);
+    }
+
+    #[test]
+    fn record_redacts_secret_assignments() {
+        let r = record(
+            chrono::Utc::now(),
+            "u",
+            "h",
+            &Action::Reload,
+            false,
+            &Outcome::failed("bad DB_PASSWORD=hunter2 here"),
+            Duration::ZERO,
+        );
+        assert!(!r.message.contains("hunter2"), "{}", r.message);
+    }
+
+    #[test]
+    fn state_dir_follows_xdg() {
+        assert_eq!(
+            state_dir_from(Some("/x/state".into()), Some("/home/u".into())),
+            PathBuf::from("/x/state/archtui")
+        );
+        assert_eq!(
+            state_dir_from(Some("relative".into()), Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/state/archtui")
+        );
+        assert_eq!(
+            state_dir_from(None, Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/state/archtui")
+        );
+    }
+
+    #[test]
+    fn append_writes_one_line_each() {
+        let dir = std::env::temp_dir().join(format!("archtui-audit-{}", std::process::id()));
+        let path = dir.join("sub/audit.log");
+        let rec = record(
+            chrono::Utc::now(),
+            "u",
+            "h",
+            &Action::Reload,
+            true,
+            &Outcome::ok("done"),
+            Duration::ZERO,
+        );
+        append(&path, &rec).unwrap();
+        append(&path, &rec).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        for l in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["action"], "reload");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,389 @@
+//! Deploy the stack from the operator's checkout to a host: plan, copy
+//! (tar over the SSH session, env files 0600), `docker compose up -d
+//! --build` with its output streamed, then wait until the services are
+//! healthy. Compose builds every image before it recreates a container,
+//! so a failed build leaves the running containers running.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use openssh::Session;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::plan::{self, Plan};
+use super::{clean, Outcome, Progress, Status};
+use crate::config::Host;
+use crate::remote::docker;
+
+/// How long the services get to become healthy after `up`.
+pub const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
+const COMPOSE_FILE: &str = "docker-compose.yml";
+
+/// The stack's files for a host of this role, relative to the checkout.
+pub fn stack_paths(host: &Host) -> Vec<String> {
+    vec![
+        COMPOSE_FILE.to_string(),
+        "env.common".to_string(),
+        format!("env.{}", host.role),
+        "assets".to_string(),
+    ]
+}
+
+fn env_files(host: &Host) -> [String; 2] {
+    ["env.common".to_string(), format!("env.{}", host.role)]
+}
+
+/// Refuses a checkout that lacks a stack file.
+pub fn check_checkout(from: &Path, host: &Host) -> Result<(), String> {
+    let missing: Vec<String> = stack_paths(host)
+        .into_iter()
+        .filter(|p| !from.join(p).exists())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a checkout of the stack for {} (missing {}); pass --from DIR",
+            from.display(),
+            host.name,
+            missing.join(", ")
+        ))
+    }
+}
+
+const SUMS: &str = r#"cd "$1" 2>/dev/null || exit 0; shift; for p in "$@"; do [ -e "$p" ] && find "$p" -type f -print0; done | xargs -0 -r sha256sum"#;
+
+async fn local_sums(from: &Path, paths: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(SUMS)
+        .arg("sh")
+        .arg(from)
+        .args(paths)
+        .output()
+        .await
+        .map_err(|e| format!("sha256sum in {}: {e}", from.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "sha256sum in {}: {}",
+            from.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(plan::parse_sums(&String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn remote_sh(
+    session: &Session,
+    script: &str,
+    args: &[&str],
+) -> Result<std::process::Output, String> {
+    let mut cmd = session.command("sh");
+    cmd.arg("-c").arg(script).arg("sh");
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().await.map_err(|e| format!("ssh: {e}"))
+}
+
+/// Reads what the plan compares: hashes on both sides, the env files' text.
+pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Plan, String> {
+    let paths = stack_paths(host);
+    let local = local_sums(from, &paths).await?;
+    let mut args = vec![host.deploy_dir.as_str()];
+    args.extend(paths.iter().map(String::as_str));
+    let out = remote_sh(session, SUMS, &args).await?;
+    if !out.status.success() {
+        return Err(format!(
+            "reading {} on {}: {}",
+            host.deploy_dir,
+            host.name,
+            clean(String::from_utf8_lossy(&out.stderr).trim())
+        ));
+    }
+    let remote = plan::parse_sums(&String::from_utf8_lossy(&out.stdout));
+    let mut env = Vec::new();
+    for f in env_files(host) {
+        let new = std::fs::read_to_string(from.join(&f))
+            .map_err(|e| format!("{}: {e}", from.join(&f).display()))?;
+        let path = format!("{}/{f}", host.deploy_dir);
+        let got = remote_sh(session, r#"cat "$1" 2>/dev/null"#, &[&path]).await?;
+        let old = got
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&got.stdout).into_owned());
+        env.push((f, old, new));
+    }
+    Ok(plan::build(&local, &remote, &env))
+}
+
+/// Unpacks into a private staging dir inside the deploy dir, makes the env
+/// files 0600 there, then moves everything into place.
+const UNPACK: &str = r#"set -e; d="$1"; s="$d/.archtui-incoming"; shift
+mkdir -p "$d"; rm -rf "$s"; mkdir -m 700 "$s"
+tar -C "$s" --no-same-owner -xf -
+for f in "$@"; do chmod 600 "$s/$f"; mv -f "$s/$f" "$d/$f"; done
+cp -a "$s/." "$d/"; rm -rf "$s""#;
+
+/// Copies the stack files: local `tar` piped into the host's `tar`.
+pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), String> {
+    let mut tar = tokio::process::Command::new("tar")
+        .arg("-C")
+        .arg(from)
+        .arg("-cf")
+        .arg("-")
+        .args(stack_paths(host))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("tar: {e}"))?;
+    let mut cmd = session.command("sh");
+    cmd.arg("-c").arg(UNPACK).arg("sh").arg(&host.deploy_dir);
+    for f in env_files(host) {
+        cmd.arg(f);
+    }
+    cmd.stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::null())
+        .stderr(openssh::Stdio::piped());
+    let mut remote = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
+    let (Some(mut src), Some(mut dst)) = (tar.stdout.take(), remote.stdin().take()) else {
+        return Err("tar: no pipe".into());
+    };
+    let copied = tokio::io::copy(&mut src, &mut dst).await;
+    drop(dst);
+    let local = tar
+        .wait_with_output()
+        .await
+        .map_err(|e| format!("tar: {e}"))?;
+    let out = remote
+        .wait_with_output()
+        .await
+        .map_err(|e| format!("ssh: {e}"))?;
+    if !local.status.success() {
+        return Err(format!(
+            "tar in {}: {}",
+            from.display(),
+            String::from_utf8_lossy(&local.stderr).trim()
+        ));
+    }
+    copied.map_err(|e| format!("copying to {}: {e}", host.name))?;
+    if !out.status.success() {
+        return Err(format!(
+            "unpacking on {}: {}",
+            host.name,
+            clean(String::from_utf8_lossy(&out.stderr).trim())
+        ));
+    }
+    Ok(())
+}
+
+const UP: &str = r#"cd "$1" && exec docker compose --ansi never --env-file env.common --env-file "env.$2" up -d --build 2>&1"#;
+
+/// Lines of compose output that say what failed. Pure.
+pub fn failure_lines(output: &[String]) -> Vec<String> {
+    let wanted = |l: &str| {
+        let lower = l.to_ascii_lowercase();
+        lower.contains("error") || lower.contains("failed") || lower.contains("did not complete")
+    };
+    let mut hits: Vec<String> = output.iter().filter(|l| wanted(l)).cloned().collect();
+    if hits.is_empty() {
+        hits = output.iter().rev().take(3).rev().cloned().collect();
+    }
+    let skip = hits.len().saturating_sub(4);
+    hits.into_iter().skip(skip).collect()
+}
+
+/// Runs `up -d --build`, each output line sent to `progress` as it comes.
+pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> Result<(), String> {
+    let role = host.role.to_string();
+    let mut cmd = session.command("sh");
+    cmd.arg("-c")
+        .arg(UP)
+        .arg("sh")
+        .arg(&host.deploy_dir)
+        .arg(&role)
+        .stdin(openssh::Stdio::null())
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::null());
+    let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
+    let mut kept = Vec::new();
+    if let Some(out) = child.stdout().take() {
+        let mut lines = BufReader::new(out).split(b'\n');
+        while let Ok(Some(raw)) = lines.next_segment().await {
+            let line = clean(&String::from_utf8_lossy(&raw));
+            let _ = progress.send(line.clone());
+            kept.push(line);
+            if kept.len() > 400 {
+                kept.drain(..100);
+            }
+        }
+    }
+    let status = child.wait().await.map_err(|e| format!("ssh: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "docker compose up failed ({status}): {}",
+            failure_lines(&kept).join(" | ")
+        ))
+    }
+}
+
+/// Waits until every container of the project runs, healthy where it has
+/// a healthcheck; names the laggards when the time is up.
+pub async fn wait_healthy(docker_client: &Docker, host: &Host) -> Result<String, String> {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < HEALTHY_WITHIN {
+        if let Ok(cs) = docker::containers(docker_client, &host.compose_project).await {
+            let bad: Vec<String> = cs
+                .iter()
+                .filter(|c| {
+                    c.state != "running" || c.health.as_deref().is_some_and(|h| h != "healthy")
+                })
+                .map(|c| {
+                    format!(
+                        "{} {}{}",
+                        c.service,
+                        c.state,
+                        c.health
+                            .as_ref()
+                            .map(|h| format!("/{h}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            if !cs.is_empty() && bad.is_empty() {
+                let names: Vec<&str> = cs.iter().map(|c| c.service.as_str()).collect();
+                return Ok(format!(
+                    "{} healthy after {:.0} s",
+                    names.join(", "),
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            last = bad.join(", ");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!(
+        "not healthy within {} s: {last}",
+        HEALTHY_WITHIN.as_secs()
+    ))
+}
+
+/// The whole deploy. With `plan_only` it stops after the plan.
+pub async fn run(
+    session: &Session,
+    docker_client: &Docker,
+    host: &Host,
+    from: &Path,
+    plan_only: bool,
+    progress: &Progress,
+) -> Outcome {
+    if let Err(e) = check_checkout(from, host) {
+        return Outcome::refused(e);
+    }
+    let plan = match make_plan(session, host, from).await {
+        Ok(p) => p,
+        Err(e) => return Outcome::new(Status::Unreachable, e),
+    };
+    for line in plan.render(&host.name) {
+        let _ = progress.send(line);
+    }
+    if plan_only {
+        return Outcome::ok(format!("plan for {} shown; nothing changed", host.name));
+    }
+    let _ = progress.send(format!(
+        "copying the stack to {}:{}",
+        host.name, host.deploy_dir
+    ));
+    if let Err(e) = copy(session, host, from).await {
+        return Outcome::failed(e);
+    }
+    let _ = progress.send("docker compose up -d --build".to_string());
+    if let Err(e) = compose_up(session, host, progress).await {
+        return Outcome::failed(format!(
+            "deploy to {}: {e} (containers that were running keep running)",
+            host.name
+        ));
+    }
+    let _ = progress.send("waiting for the services to be healthy".to_string());
+    match wait_healthy(docker_client, host).await {
+        Ok(s) => Outcome::ok(format!("deployed to {}: {s}", host.name)),
+        Err(e) => Outcome::new(
+            Status::Timeout,
+            format!("deployed to {}, but {e}", host.name),
+        ),
+    }
+}
+
+/// Where the checkout is: `--from`, else the current directory.
+pub fn checkout_dir(from: Option<PathBuf>) -> PathBuf {
+    from.unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Role;
+
+    fn host(role: Role) -> Host {
+        Host {
+            name: "h".into(),
+            role,
+            ssh: "h".into(),
+            deploy_dir: "/srv/archive".into(),
+            compose_project: "archive".into(),
+            docker_socket: "/var/run/docker.sock".into(),
+        }
+    }
+
+    #[test]
+    fn stack_files_follow_the_role() {
+        assert_eq!(
+            stack_paths(&host(Role::Slave)),
+            ["docker-compose.yml", "env.common", "env.slave", "assets"]
+        );
+        assert_eq!(env_files(&host(Role::Master))[1], "env.master");
+    }
+
+    #[test]
+    fn checkout_must_hold_the_stack() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert!(check_checkout(repo, &host(Role::Slave)).is_ok());
+        let err = check_checkout(Path::new("/nonexistent"), &host(Role::Slave)).unwrap_err();
+        assert!(err.contains("missing docker-compose.yml"), "{err}");
+    }
+
+    #[test]
+    fn failure_lines_pick_the_errors() {
+        let out: Vec<String> = [
+            "#1 building",
+            "#5 ERROR: process \"/bin/sh -c false\" did not complete successfully",
+            "ok line",
+            "failed to solve: exit code 1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let f = failure_lines(&out);
+        assert_eq!(f.len(), 2);
+        assert!(f[1].contains("failed to solve"));
+        let quiet: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(failure_lines(&quiet), ["b", "c", "d"]);
+    }
+
+    #[tokio::test]
+    async fn local_sums_of_the_checkout() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sums = local_sums(repo, &stack_paths(&host(Role::Slave)))
+            .await
+            .unwrap();
+        assert!(sums.contains_key("docker-compose.yml"));
+        assert!(sums.contains_key("assets/app/Dockerfile"));
+        assert!(!sums.contains_key("env.master"));
+    }
+}

@@ -1,0 +1,42 @@
+//! One action per target at a time, across consoles on this machine: a
+//! lock file per target in the state directory, held while the action runs.
+
+use std::fs::File;
+use std::path::Path;
+
+pub struct TargetLock {
+    _file: File,
+}
+
+/// Takes the target's lock, or says another action holds it.
+pub fn try_lock(state_dir: &Path, target: &str) -> Result<TargetLock, String> {
+    let dir = state_dir.join("locks");
+    super::audit::ensure_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{target}.lock"));
+    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(TargetLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another action on {target} is running; one action per target at a time"
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_on_a_target_is_refused() {
+        let dir = std::env::temp_dir().join(format!("archtui-lock-{}", std::process::id()));
+        let first = try_lock(&dir, "jukebox-app").unwrap();
+        let err = try_lock(&dir, "jukebox-app").err().unwrap();
+        assert!(err.contains("another action"), "{err}");
+        let other = try_lock(&dir, "jukebox-db");
+        assert!(other.is_ok());
+        drop(first);
+        assert!(try_lock(&dir, "jukebox-app").is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

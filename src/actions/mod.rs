@@ -1,0 +1,409 @@
+//! Actions that change the fleet: one implementation for the TUI and the
+//! headless subcommands. The pure parts (what an action is, what it asks,
+//! what it records) live here and in `plan`/`audit`; the async parts that
+//! talk to the fleet in `sync`, `container` and `deploy`.
+
+pub mod audit;
+pub mod container;
+pub mod deploy;
+pub mod lock;
+pub mod plan;
+pub mod run;
+pub mod state;
+pub mod sync;
+
+use std::fmt;
+
+use crate::config::{Config, Host, Role};
+
+/// Where an action's live output goes, line by line (compose output, a
+/// deploy's plan); the TUI shows it in a pane, headless prints it.
+pub type Progress = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// One action on the fleet, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Kick {
+        sync: String,
+        wait_secs: Option<u64>,
+    },
+    Pause {
+        sync: String,
+    },
+    Resume {
+        sync: String,
+    },
+    Reload,
+    /// Brings a stalled sync back: deactivate then activate (or a reload).
+    Recover {
+        sync: String,
+        reload: bool,
+    },
+    Restart {
+        host: String,
+        service: String,
+    },
+    Stop {
+        host: String,
+        service: String,
+    },
+    Start {
+        host: String,
+        service: String,
+    },
+    Deploy {
+        host: String,
+        from: std::path::PathBuf,
+        plan_only: bool,
+    },
+}
+
+/// How an action ended; each maps to one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    Refused,
+    Unreachable,
+    Timeout,
+}
+
+impl Status {
+    /// Exit codes of the action subcommands (documented in `--help`).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Ok => 0,
+            Status::Failed => 1,
+            Status::Refused => 2,
+            Status::Unreachable => 3,
+            Status::Timeout => 4,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Refused => "refused",
+            Status::Unreachable => "unreachable",
+            Status::Timeout => "timeout",
+        })
+    }
+}
+
+/// What came of an action: its status and one line for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub message: String,
+}
+
+impl Outcome {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn ok(message: impl Into<String>) -> Self {
+        Self::new(Status::Ok, message)
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(Status::Failed, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(Status::Refused, message)
+    }
+}
+
+/// Bucardo sync names match `^[a-zA-Z]\w*$`; anything else is refused
+/// before it gets near a channel name.
+pub fn valid_sync_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Compose service names: what `docker compose` accepts, conservatively.
+pub fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+impl Action {
+    /// The verb, as in the audit log and the subcommand.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Kick { .. } => "kick",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
+            Action::Reload => "reload",
+            Action::Recover { .. } => "recover",
+            Action::Restart { .. } => "restart",
+            Action::Stop { .. } => "stop",
+            Action::Start { .. } => "start",
+            Action::Deploy { .. } => "deploy",
+        }
+    }
+
+    /// Arguments for the audit log: names only, never secrets.
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            Action::Kick { sync, wait_secs } => {
+                let mut a = vec![sync.clone()];
+                if let Some(w) = wait_secs {
+                    a.extend(["--wait".into(), w.to_string()]);
+                }
+                a
+            }
+            Action::Pause { sync } | Action::Resume { sync } => vec![sync.clone()],
+            Action::Recover { sync, reload } => {
+                let mut a = vec![sync.clone()];
+                if *reload {
+                    a.push("--reload".into());
+                }
+                a
+            }
+            Action::Reload => Vec::new(),
+            Action::Restart { host, service }
+            | Action::Stop { host, service }
+            | Action::Start { host, service } => vec![host.clone(), service.clone()],
+            Action::Deploy {
+                host,
+                from,
+                plan_only,
+            } => {
+                let mut a = vec![host.clone(), "--from".into(), from.display().to_string()];
+                if *plan_only {
+                    a.push("--plan".into());
+                }
+                a
+            }
+        }
+    }
+
+    /// The sync the action is about, if any.
+    pub fn sync(&self) -> Option<&str> {
+        match self {
+            Action::Kick { sync, .. }
+            | Action::Pause { sync }
+            | Action::Resume { sync }
+            | Action::Recover { sync, .. } => Some(sync),
+            _ => None,
+        }
+    }
+
+    /// Only one action per target at a time: this names the target.
+    pub fn target(&self) -> String {
+        match self {
+            Action::Kick { sync, .. }
+            | Action::Pause { sync }
+            | Action::Resume { sync }
+            | Action::Recover { sync, .. } => format!("sync-{sync}"),
+            Action::Reload => "bucardo".into(),
+            Action::Restart { host, service }
+            | Action::Stop { host, service }
+            | Action::Start { host, service } => format!("{host}-{service}"),
+            Action::Deploy { host, .. } => format!("deploy-{host}"),
+        }
+    }
+
+    /// Kick and resume only ask Bucardo to do what it does by itself, so
+    /// they run without a confirmation; everything else asks.
+    pub fn needs_confirmation(&self) -> bool {
+        !matches!(
+            self,
+            Action::Kick { .. }
+                | Action::Resume { .. }
+                | Action::Deploy {
+                    plan_only: true,
+                    ..
+                }
+        )
+    }
+
+    /// The host the action runs on: syncs live on the master.
+    pub fn resolve_host(&self, config: &Config) -> Result<Host, String> {
+        let hosts = config.hosts();
+        match self {
+            Action::Restart { host, .. }
+            | Action::Stop { host, .. }
+            | Action::Start { host, .. }
+            | Action::Deploy { host, .. } => hosts
+                .into_iter()
+                .find(|h| &h.name == host)
+                .ok_or_else(|| format!("no host named {host:?} in the config")),
+            _ => hosts
+                .into_iter()
+                .find(|h| h.role == Role::Master)
+                .ok_or_else(|| "no master host in the config".to_string()),
+        }
+    }
+
+    /// Checks the arguments without touching anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(sync) = self.sync() {
+            if !valid_sync_name(sync) {
+                return Err(format!(
+                    "{sync:?} is not a sync name (letters, digits and _; a letter first)"
+                ));
+            }
+        }
+        match self {
+            Action::Restart { service, .. }
+            | Action::Stop { service, .. }
+            | Action::Start { service, .. }
+                if !valid_service_name(service) =>
+            {
+                Err(format!("{service:?} is not a service name"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The question a confirmation asks: it names host and target.
+    pub fn question(&self, host: &Host) -> String {
+        let h = &host.name;
+        match self {
+            Action::Kick { sync, .. } => format!("Kick sync {sync} on {h}?"),
+            Action::Pause { sync } => {
+                format!("Pause sync {sync} on {h}? Replication stops until resumed.")
+            }
+            Action::Resume { sync } => format!("Resume sync {sync} on {h}?"),
+            Action::Reload => format!("Reload the Bucardo daemon on {h}? Running syncs restart."),
+            Action::Recover {
+                sync,
+                reload: false,
+            } => {
+                format!("Recover sync {sync} on {h} (deactivate, then activate)?")
+            }
+            Action::Recover { sync, reload: true } => {
+                format!("Recover sync {sync} on {h} by reloading the Bucardo daemon?")
+            }
+            Action::Restart { service, .. } => {
+                format!("Restart container {service} on {h}?")
+            }
+            Action::Stop { service, .. } => {
+                format!("Stop container {service} on {h}? It stays down until started.")
+            }
+            Action::Start { service, .. } => format!("Start container {service} on {h}?"),
+            Action::Deploy { .. } => format!(
+                "Deploy the stack to {h} ({}) in {}?",
+                host.role, host.deploy_dir
+            ),
+        }
+    }
+
+    /// Deploying the master asks for its name to be typed, not a y.
+    pub fn type_to_confirm(&self, host: &Host) -> Option<String> {
+        matches!(self, Action::Deploy { .. } if host.role == Role::Master)
+            .then(|| host.name.clone())
+    }
+}
+
+/// The refusal every action gets in read-only mode.
+pub fn read_only_refusal(action: &Action) -> Outcome {
+    Outcome::refused(
+        format!(
+            "read-only mode (--read-only or read_only = true in the config): refusing to {} {}",
+            action.name(),
+            action.args().join(" ")
+        )
+        .trim_end()
+        .to_string(),
+    )
+}
+
+/// Remote text made safe for the operator's terminal and the audit log:
+/// control sequences dropped, secret assignments redacted.
+pub fn clean(text: &str) -> String {
+    plan::redact_text(&crate::app::sanitize::sanitize(text.as_bytes(), 2000).text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str, role: Role) -> Host {
+        Host {
+            name: name.into(),
+            role,
+            ssh: name.into(),
+            deploy_dir: "/srv/archive".into(),
+            compose_project: "archive".into(),
+            docker_socket: "/var/run/docker.sock".into(),
+        }
+    }
+
+    #[test]
+    fn sync_names_are_validated() {
+        assert!(valid_sync_name("archive_jukebox"));
+        assert!(valid_sync_name("a"));
+        assert!(!valid_sync_name(""));
+        assert!(!valid_sync_name("_x"));
+        assert!(!valid_sync_name("1x"));
+        assert!(!valid_sync_name("a\"; DROP"));
+        assert!(!valid_sync_name("a-b"));
+        assert!(!valid_sync_name("ä"));
+        let bad = Action::Kick {
+            sync: "x y".into(),
+            wait_secs: None,
+        };
+        assert!(bad.validate().is_err());
+        let bad = Action::Restart {
+            host: "h".into(),
+            service: "a b".into(),
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn questions_name_host_and_target() {
+        let j = host("jukebox", Role::Slave);
+        let a = Action::Restart {
+            host: "jukebox".into(),
+            service: "app".into(),
+        };
+        let q = a.question(&j);
+        assert!(q.contains("jukebox") && q.contains("app"), "{q}");
+        assert_eq!(a.type_to_confirm(&j), None);
+        let m = host("cavaforgepad", Role::Master);
+        let d = Action::Deploy {
+            host: "cavaforgepad".into(),
+            from: ".".into(),
+            plan_only: false,
+        };
+        assert_eq!(d.type_to_confirm(&m).as_deref(), Some("cavaforgepad"));
+        assert_eq!(
+            Action::Deploy {
+                host: "jukebox".into(),
+                from: ".".into(),
+                plan_only: false,
+            }
+            .type_to_confirm(&j),
+            None
+        );
+    }
+
+    #[test]
+    fn args_and_targets() {
+        let k = Action::Kick {
+            sync: "s1".into(),
+            wait_secs: Some(30),
+        };
+        assert_eq!(k.args(), ["s1", "--wait", "30"]);
+        assert_eq!(k.target(), "sync-s1");
+        assert!(!k.needs_confirmation());
+        assert!(Action::Pause { sync: "s1".into() }.needs_confirmation());
+        assert_eq!(Action::Pause { sync: "s1".into() }.target(), "sync-s1");
+        let r = read_only_refusal(&k);
+        assert_eq!(r.status, Status::Refused);
+        assert!(r.message.contains("read-only") && r.message.contains("kick s1"));
+        assert_eq!(Status::Timeout.exit_code(), 4);
+    }
+}

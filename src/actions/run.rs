@@ -1,0 +1,131 @@
+//! Runs one action the same way for the TUI and the headless subcommands:
+//! checks, read-only refusal, one action per target, the work itself over
+//! the host's link, and one audit line whatever happened.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{audit, container, deploy, lock, sync, Action, Outcome, Progress, Status};
+use crate::remote::host::{Context, HostLink};
+
+/// What the caller settled before the action runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub read_only: bool,
+    /// The operator said yes (or `--yes`).
+    pub confirmed: bool,
+}
+
+/// Link directories of actions, apart from the observers' `h<index>`.
+static NEXT_LINK: AtomicUsize = AtomicUsize::new(1000);
+
+/// Runs `action` and appends its audit line; returns what came of it.
+pub async fn perform(
+    ctx: Arc<Context>,
+    action: &Action,
+    guard: Guard,
+    progress: &Progress,
+) -> Outcome {
+    let start = Instant::now();
+    let host = action.resolve_host(&ctx.config);
+    let host_name = host
+        .as_ref()
+        .map(|h| h.name.clone())
+        .unwrap_or_else(|_| "-".into());
+    let outcome = match host {
+        Err(e) => Outcome::refused(e),
+        Ok(host) => checked(ctx, action, guard, &host, progress).await,
+    };
+    let rec = audit::record(
+        chrono::Utc::now(),
+        &audit::local_user(),
+        &host_name,
+        action,
+        guard.confirmed,
+        &outcome,
+        start.elapsed(),
+    );
+    if let Err(e) = audit::append(&audit::log_path(), &rec) {
+        let _ = progress.send(format!(
+            "warning: audit log {} not written: {e}",
+            audit::log_path().display()
+        ));
+    }
+    outcome
+}
+
+async fn checked(
+    ctx: Arc<Context>,
+    action: &Action,
+    guard: Guard,
+    host: &crate::config::Host,
+    progress: &Progress,
+) -> Outcome {
+    if let Err(e) = action.validate() {
+        return Outcome::refused(e);
+    }
+    if guard.read_only {
+        return super::read_only_refusal(action);
+    }
+    if action.needs_confirmation() && !guard.confirmed {
+        return Outcome::refused(format!("not confirmed: {}", action.question(host)));
+    }
+    let _lock = match lock::try_lock(&audit::state_dir(), &action.target()) {
+        Ok(l) => l,
+        Err(e) => return Outcome::refused(e),
+    };
+    let index = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+    let link = match HostLink::open(ctx.clone(), host, index).await {
+        Ok(l) => l,
+        Err(f) => return Outcome::new(Status::Unreachable, f.reason),
+    };
+    let outcome = on_link(&ctx, action, &link, progress).await;
+    link.close().await;
+    outcome
+}
+
+async fn on_link(ctx: &Context, action: &Action, link: &HostLink, progress: &Progress) -> Outcome {
+    let project = &link.host.compose_project;
+    let op = match action {
+        Action::Restart { service, .. } => Some((service, container::Op::Restart)),
+        Action::Stop { service, .. } => Some((service, container::Op::Stop)),
+        Action::Start { service, .. } => Some((service, container::Op::Start)),
+        _ => None,
+    };
+    if let Some((service, op)) = op {
+        return container::run(&link.docker(), project, service, op).await;
+    }
+    if let Action::Deploy {
+        from, plan_only, ..
+    } = action
+    {
+        let Some(session) = link.session() else {
+            return Outcome::new(Status::Unreachable, "ssh session closed");
+        };
+        return deploy::run(
+            &session,
+            &link.docker(),
+            &link.host,
+            from,
+            *plan_only,
+            progress,
+        )
+        .await;
+    }
+    let db = &ctx.config.database.bucardo_db;
+    let pg = match link.connect(db).await {
+        Ok(pg) => pg,
+        Err(e) => return Outcome::new(Status::Unreachable, format!("control database: {e}")),
+    };
+    match action {
+        Action::Kick { sync: s, wait_secs } => {
+            sync::kick(&pg, s, wait_secs.map(std::time::Duration::from_secs)).await
+        }
+        Action::Pause { sync: s } => sync::pause(&pg, s, true).await,
+        Action::Resume { sync: s } => sync::pause(&pg, s, false).await,
+        Action::Reload => sync::reload(&pg).await,
+        Action::Recover { sync: s, reload } => sync::recover(&pg, s, *reload).await,
+        _ => Outcome::failed("unhandled action"),
+    }
+}

@@ -1,0 +1,338 @@
+//! Sync actions on the master's Bucardo control database, over NOTIFY
+//! (see shared/design/bucardo.md): kick and wait, pause, resume, reload,
+//! and the recovery of a stalled sync.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::Outcome;
+use crate::remote::bucardo;
+use crate::remote::pg::{ident, Pg};
+
+/// How long the daemon gets to answer an activate, deactivate or reload.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
+const RELOADED: &str = "bucardo_reloaded_mcp";
+const RELOAD: &str = "bucardo_mcp_reload";
+
+/// A sync's persisted state: `sync.status`, and whether one of its
+/// databases is stalled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncState {
+    pub status: String,
+    pub db_stalled: bool,
+}
+
+impl SyncState {
+    pub fn stalled(&self) -> bool {
+        self.status == "stalled" || self.db_stalled
+    }
+}
+
+pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
+    let rows = pg
+        .query(
+            "SELECT s.status::text, coalesce((SELECT bool_or(d.status = 'stalled') \
+               FROM bucardo.dbmap m JOIN bucardo.db d ON d.name = m.db \
+              WHERE m.dbgroup = s.dbs), false) \
+             FROM bucardo.sync s WHERE s.name = $1",
+            &[&sync],
+        )
+        .await?;
+    Ok(rows.first().map(|r| SyncState {
+        status: r
+            .try_get::<_, Option<String>>(0)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        db_stalled: r.try_get(1).unwrap_or(false),
+    }))
+}
+
+/// Channel names as the server keeps them (identifiers stop at 63 bytes).
+fn channel(name: String) -> String {
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
+/// Bucardo sends some answers (deactivated_sync_X, ...) as the payload of
+/// a notification on this channel, without the `bucardo_` prefix.
+const PAYLOAD_CHANNEL: &str = "bucardo";
+
+/// Which of `answers` a notification is, in either of Bucardo's forms. Pure.
+fn answered<'a>(answers: &'a [String], channel: &str, payload: &str) -> Option<&'a str> {
+    answers
+        .iter()
+        .find(|a| {
+            a.as_str() == channel
+                || (channel == PAYLOAD_CHANNEL
+                    && a.strip_prefix("bucardo_")
+                        .is_some_and(|rest| rest == payload))
+        })
+        .map(String::as_str)
+}
+
+/// LISTENs on `answers` (before anything is sent), NOTIFYs `notify`, and
+/// with `within` waits for the first answer: its channel, or `None` when
+/// none came in time.
+async fn notify_and_wait(
+    pg: &Pg,
+    notify: &str,
+    answers: &[String],
+    within: Option<Duration>,
+) -> Result<Option<String>, String> {
+    let mut rx = pg.subscribe();
+    let mut listen: Vec<&str> = answers.iter().map(String::as_str).collect();
+    if !answers.is_empty() {
+        listen.push(PAYLOAD_CHANNEL);
+    }
+    let mut sql: String = listen
+        .iter()
+        .map(|a| format!("LISTEN {};", ident(a)))
+        .collect();
+    sql.push_str(&format!("NOTIFY {};", ident(notify)));
+    pg.execute_batch(&sql).await?;
+    let Some(within) = within else {
+        return Ok(None);
+    };
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(n) => {
+                    if let Some(a) = answered(answers, n.channel(), n.payload()) {
+                        return Ok(Some(a.to_string()));
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err("the control connection closed".to_string())
+                }
+            }
+        }
+    };
+    let got = tokio::time::timeout(within, wait).await.unwrap_or(Ok(None));
+    let unlisten: String = listen
+        .iter()
+        .map(|a| format!("UNLISTEN {};", ident(a)))
+        .collect();
+    let _ = pg.execute_batch(&unlisten).await;
+    got
+}
+
+/// The sync must exist and be active for a kick, pause or resume to mean
+/// anything: Bucardo ignores them otherwise, silently.
+async fn require_active(pg: &Pg, sync: &str) -> Result<SyncState, Outcome> {
+    match state(pg, sync).await {
+        Err(e) => Err(Outcome::new(super::Status::Unreachable, e)),
+        Ok(None) => Err(Outcome::failed(format!("no sync named {sync}"))),
+        Ok(Some(s)) if s.status != "active" => Err(Outcome::failed(format!(
+            "sync {sync} is {}, not active: Bucardo ignores it{}",
+            s.status,
+            if s.stalled() {
+                " (recover it: archtui recover SYNC)"
+            } else {
+                " (activate it first)"
+            }
+        ))),
+        Ok(Some(s)) => Ok(s),
+    }
+}
+
+/// How the last finished run of a sync ended, in one line.
+async fn last_run(pg: &Pg, sync: &str) -> Option<String> {
+    let rows = pg
+        .query(
+            "SELECT status, inserts::bigint, deletes::bigint, \
+                    extract(epoch FROM ended - started)::float8 \
+               FROM bucardo.syncrun WHERE sync = $1 AND ended IS NOT NULL \
+              ORDER BY ended DESC LIMIT 1",
+            &[&sync],
+        )
+        .await
+        .ok()?;
+    let r = rows.first()?;
+    let status: Option<String> = r.try_get(0).ok()?;
+    let ins: Option<i64> = r.try_get(1).ok()?;
+    let del: Option<i64> = r.try_get(2).ok()?;
+    let took: Option<f64> = r.try_get(3).ok()?;
+    Some(format!(
+        "{}: {} inserts, {} deletes in {:.2} s",
+        super::clean(status.as_deref().unwrap_or("?")),
+        ins.unwrap_or(0),
+        del.unwrap_or(0),
+        took.unwrap_or(0.0)
+    ))
+}
+
+pub async fn kick(pg: &Pg, sync: &str, wait: Option<Duration>) -> Outcome {
+    if let Err(o) = require_active(pg, sync).await {
+        return o;
+    }
+    let [done, killed] = bucardo::sync_channels(sync);
+    let kick = channel(format!("bucardo_kick_sync_{sync}"));
+    match notify_and_wait(pg, &kick, &[done.clone(), killed], wait).await {
+        Err(e) => Outcome::new(super::Status::Unreachable, e),
+        Ok(None) if wait.is_none() => Outcome::ok(format!("kicked sync {sync}")),
+        Ok(None) => Outcome::new(
+            super::Status::Timeout,
+            format!(
+                "kicked sync {sync}; no outcome within {} s",
+                wait.unwrap_or_default().as_secs()
+            ),
+        ),
+        Ok(Some(ch)) => {
+            let run = last_run(pg, sync).await.unwrap_or_default();
+            if ch == done {
+                Outcome::ok(format!("sync {sync} ran: {run}"))
+            } else {
+                Outcome::failed(format!("sync {sync}: run killed: {run}"))
+            }
+        }
+    }
+}
+
+/// Pause or resume. Neither is answered by the daemon, and a pause is
+/// lost when it restarts: the console remembers it (see `state`).
+pub async fn pause(pg: &Pg, sync: &str, paused: bool) -> Outcome {
+    if let Err(o) = require_active(pg, sync).await {
+        return o;
+    }
+    let verb = if paused { "pause" } else { "resume" };
+    let note = channel(format!("bucardo_{verb}_sync_{sync}"));
+    if let Err(e) = notify_and_wait(pg, &note, &[], None).await {
+        return Outcome::new(super::Status::Unreachable, e);
+    }
+    let remembered = super::state::ConsoleState::set_paused(&super::state::path(), sync, paused);
+    let mut msg = if paused {
+        format!("paused sync {sync} (a daemon restart or reload resumes it)")
+    } else {
+        format!("resumed sync {sync}")
+    };
+    if let Err(e) = remembered {
+        msg.push_str(&format!("; console state not saved: {e}"));
+    }
+    Outcome::ok(msg)
+}
+
+/// Reloads the daemon and waits for it to say so.
+pub async fn reload(pg: &Pg) -> Outcome {
+    match notify_and_wait(pg, RELOAD, &[RELOADED.to_string()], Some(ANSWER_WITHIN)).await {
+        Err(e) => Outcome::new(super::Status::Unreachable, e),
+        Ok(None) => Outcome::new(
+            super::Status::Timeout,
+            format!(
+                "asked the daemon to reload; no answer within {} s (is it running?)",
+                ANSWER_WITHIN.as_secs()
+            ),
+        ),
+        Ok(Some(_)) => {
+            let paused = super::state::ConsoleState::load(&super::state::path()).paused;
+            let mut msg = "Bucardo daemon reloaded".to_string();
+            if !paused.is_empty() {
+                let names: Vec<&str> = paused.iter().map(String::as_str).collect();
+                msg.push_str(&format!(
+                    "; syncs archtui paused may run again: {}",
+                    names.join(", ")
+                ));
+            }
+            Outcome::ok(msg)
+        }
+    }
+}
+
+/// Brings a stalled sync back: deactivate, then activate (each waited for),
+/// or with `use_reload` a reload of the daemon.
+pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
+    let before = match state(pg, sync).await {
+        Err(e) => return Outcome::new(super::Status::Unreachable, e),
+        Ok(None) => return Outcome::failed(format!("no sync named {sync}")),
+        Ok(Some(s)) => s,
+    };
+    if use_reload {
+        let o = reload(pg).await;
+        if o.status != super::Status::Ok {
+            return o;
+        }
+    } else {
+        for step in ["deactivate", "activate"] {
+            let ask = channel(format!("bucardo_{step}_sync_{sync}"));
+            let answer = channel(format!("bucardo_{step}d_sync_{sync}"));
+            match notify_and_wait(pg, &ask, &[answer], Some(ANSWER_WITHIN)).await {
+                Err(e) => return Outcome::new(super::Status::Unreachable, e),
+                Ok(None) => {
+                    return Outcome::new(
+                        super::Status::Timeout,
+                        format!(
+                            "recover {sync}: no answer to {step} within {} s",
+                            ANSWER_WITHIN.as_secs()
+                        ),
+                    )
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+    // The activate answer can come before the status is written.
+    let mut after = None;
+    for _ in 0..20 {
+        after = state(pg, sync).await.ok().flatten();
+        if after.as_ref().is_some_and(|s| s.status == "active") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    match after {
+        Some(s) if s.status == "active" => Outcome::ok(format!(
+            "sync {sync} recovered: was {}{}, now active",
+            before.status,
+            if before.db_stalled {
+                " (a database stalled)"
+            } else {
+                ""
+            }
+        )),
+        Some(s) => Outcome::failed(format!("sync {sync} is still {} after recovery", s.status)),
+        None => Outcome::failed(format!("sync {sync}: state unreadable after recovery")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_cut_like_identifiers() {
+        let long = "x".repeat(80);
+        assert_eq!(channel(format!("bucardo_kick_sync_{long}")).len(), 63);
+        assert_eq!(channel("bucardo_kick_sync_a".into()), "bucardo_kick_sync_a");
+    }
+
+    #[test]
+    fn answers_come_as_channels_or_payloads() {
+        let a = vec!["bucardo_deactivated_sync_s".to_string()];
+        assert_eq!(
+            answered(&a, "bucardo_deactivated_sync_s", ""),
+            Some("bucardo_deactivated_sync_s")
+        );
+        assert_eq!(
+            answered(&a, "bucardo", "deactivated_sync_s"),
+            Some("bucardo_deactivated_sync_s")
+        );
+        assert_eq!(answered(&a, "bucardo", "deactivated_sync_t"), None);
+        assert_eq!(answered(&a, "bucardo_x", "deactivated_sync_s"), None);
+    }
+
+    #[test]
+    fn stalled_covers_the_databases() {
+        let s = |status: &str, db| SyncState {
+            status: status.into(),
+            db_stalled: db,
+        };
+        assert!(s("stalled", false).stalled());
+        assert!(s("active", true).stalled());
+        assert!(!s("active", false).stalled());
+    }
+}

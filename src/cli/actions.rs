@@ -1,0 +1,288 @@
+//! The headless action subcommands: kick, pause, resume, reload, recover,
+//! restart, stop, start, deploy. They run the same code as the TUI's keys
+//! (`actions::run::perform`); this module only asks and prints.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use crate::actions::run::{perform, Guard};
+use crate::actions::{self, Action, Outcome, Status};
+use crate::config::Config;
+use crate::credentials::Password;
+use crate::remote::host::{Context, HostLink};
+
+pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
+not confirmed, no terminal to ask on without --yes, another action on the same target running, \
+bad arguments); 3 the host or database could not be reached, or the config is unusable; 4 done \
+but the outcome did not arrive in time. Every action, refused ones included, appends one JSON \
+line to $XDG_STATE_HOME/archtui/audit.log (default ~/.local/state/archtui/audit.log).";
+
+#[derive(Subcommand, Debug)]
+pub enum ActionCommand {
+    /// Kick a sync; with --wait, wait for its run's outcome. No confirmation asked.
+    #[command(after_help = EXIT_CODES)]
+    Kick {
+        sync: String,
+        /// Wait up to SECS for the run to finish (LISTENs before kicking).
+        #[arg(long, value_name = "SECS")]
+        wait: Option<u64>,
+    },
+    /// Pause a sync (remembered by archtui: Bucardo forgets it on a restart).
+    #[command(after_help = EXIT_CODES)]
+    Pause {
+        sync: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Resume a paused sync. No confirmation asked.
+    #[command(after_help = EXIT_CODES)]
+    Resume { sync: String },
+    /// Reload the Bucardo daemon and wait for it to say so.
+    #[command(after_help = EXIT_CODES)]
+    Reload {
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Bring a stalled sync back: deactivate then activate it (or --reload the daemon).
+    #[command(after_help = EXIT_CODES)]
+    Recover {
+        sync: String,
+        /// Reload the daemon instead of deactivating and activating the sync.
+        #[arg(long)]
+        reload: bool,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Restart a service's container on a host and wait until it is healthy.
+    #[command(after_help = EXIT_CODES)]
+    Restart {
+        host: String,
+        service: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Stop a service's container on a host.
+    #[command(after_help = EXIT_CODES)]
+    Stop {
+        host: String,
+        service: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Start a service's container on a host and wait until it is healthy.
+    #[command(after_help = EXIT_CODES)]
+    Start {
+        host: String,
+        service: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Deploy the stack from a checkout: plan, copy, `docker compose up -d --build`, wait healthy.
+    #[command(after_help = EXIT_CODES)]
+    Deploy {
+        host: String,
+        /// The checkout holding docker-compose.yml, env.common, env.<role> and assets/.
+        #[arg(long, value_name = "DIR", env = "ARCHTUI_CHECKOUT")]
+        from: Option<PathBuf>,
+        /// Show the plan only; change nothing.
+        #[arg(long)]
+        plan: bool,
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+impl ActionCommand {
+    /// The action, and whether `--yes` was given.
+    fn action(self) -> (Action, bool) {
+        match self {
+            ActionCommand::Kick { sync, wait } => (
+                Action::Kick {
+                    sync,
+                    wait_secs: wait,
+                },
+                false,
+            ),
+            ActionCommand::Pause { sync, yes } => (Action::Pause { sync }, yes),
+            ActionCommand::Resume { sync } => (Action::Resume { sync }, false),
+            ActionCommand::Reload { yes } => (Action::Reload, yes),
+            ActionCommand::Recover { sync, reload, yes } => (Action::Recover { sync, reload }, yes),
+            ActionCommand::Restart { host, service, yes } => {
+                (Action::Restart { host, service }, yes)
+            }
+            ActionCommand::Stop { host, service, yes } => (Action::Stop { host, service }, yes),
+            ActionCommand::Start { host, service, yes } => (Action::Start { host, service }, yes),
+            ActionCommand::Deploy {
+                host,
+                from,
+                plan,
+                yes,
+            } => (
+                Action::Deploy {
+                    host,
+                    from: actions::deploy::checkout_dir(from),
+                    plan_only: plan,
+                },
+                yes,
+            ),
+        }
+    }
+}
+
+pub async fn run(config: Config, cmd: ActionCommand, read_only_flag: bool) -> i32 {
+    let (action, yes) = cmd.action();
+    let read_only = read_only_flag || config.read_only;
+    let password = match Password::resolve(&config.database) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("archtui: {e}");
+            return Status::Unreachable.exit_code();
+        }
+    };
+    let ctx = match Context::new(config, password) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("archtui: cannot create a private run directory: {e}");
+            return Status::Unreachable.exit_code();
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let printer = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
+    });
+    let mut confirmed = yes || !action.needs_confirmation();
+    if !confirmed && !read_only && action.validate().is_ok() {
+        if let Ok(host) = action.resolve_host(&ctx.config) {
+            if let Action::Deploy { from, .. } = &action {
+                show_plan(ctx.clone(), &host, from, &tx).await;
+            }
+            confirmed = ask(&action, &host, &tx).await;
+        }
+    }
+    let guard = Guard {
+        read_only,
+        confirmed,
+    };
+    let outcome = perform(ctx, &action, guard, &tx).await;
+    drop(tx);
+    let _ = printer.await;
+    report(&outcome);
+    outcome.status.exit_code()
+}
+
+/// The plan before the question, so the operator knows what they say yes to.
+async fn show_plan(
+    ctx: Arc<Context>,
+    host: &crate::config::Host,
+    from: &std::path::Path,
+    tx: &actions::Progress,
+) {
+    if let Err(e) = actions::deploy::check_checkout(from, host) {
+        let _ = tx.send(e);
+        return;
+    }
+    match HostLink::open(ctx, host, 999).await {
+        Err(f) => {
+            let _ = tx.send(f.reason);
+        }
+        Ok(link) => {
+            if let Some(s) = link.session() {
+                match actions::deploy::make_plan(&s, host, from).await {
+                    Ok(p) => p.render(&host.name).into_iter().for_each(|l| {
+                        let _ = tx.send(l);
+                    }),
+                    Err(e) => {
+                        let _ = tx.send(e);
+                    }
+                }
+            }
+            link.close().await;
+        }
+    }
+}
+
+/// Asks on the terminal; without one, the answer is no. Default: Cancel.
+async fn ask(action: &Action, host: &crate::config::Host, tx: &actions::Progress) -> bool {
+    if !std::io::stdin().is_terminal() {
+        let _ = tx.send("no terminal to ask on: pass --yes to confirm".into());
+        return false;
+    }
+    // Let the plan's lines reach the screen before the question.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let question = action.question(host);
+    let expect = action.type_to_confirm(host);
+    let prompt = match &expect {
+        Some(name) => format!("{question}\nType the host's name ({name}) to confirm: "),
+        None => format!("{question} [y/N] "),
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        Some(line.trim().to_string())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    confirmation_matches(&answer, expect.as_deref())
+}
+
+/// Pure: `y`/`yes`, or the exact host name when one must be typed.
+pub fn confirmation_matches(answer: &str, expect: Option<&str>) -> bool {
+    match expect {
+        Some(name) => answer == name,
+        None => matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"),
+    }
+}
+
+fn report(outcome: &Outcome) {
+    if outcome.status == Status::Ok {
+        println!("archtui: {}", outcome.message);
+    } else {
+        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_defaults_to_cancel() {
+        assert!(confirmation_matches("y", None));
+        assert!(confirmation_matches("YES", None));
+        assert!(!confirmation_matches("", None));
+        assert!(!confirmation_matches("n", None));
+        assert!(confirmation_matches("cavaforgepad", Some("cavaforgepad")));
+        assert!(!confirmation_matches("y", Some("cavaforgepad")));
+        assert!(!confirmation_matches("cavaforge", Some("cavaforgepad")));
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "archtui",
+            "--read-only",
+            "kick",
+            "s1",
+            "--wait",
+            "30",
+        ])
+        .unwrap();
+        assert!(cli.read_only);
+        let cli = crate::cli::Cli::try_parse_from([
+            "archtui", "deploy", "jukebox", "--plan", "--from", "/x",
+        ]);
+        assert!(cli.is_ok());
+    }
+}

@@ -1,0 +1,357 @@
+//! `archtui check`: validates the config, then tries each layer of each
+//! host (ssh, docker, postgres, bucardo) and says what works, what does
+//! not, and the exact fix.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::process::Command;
+
+use crate::cli::table::clean;
+use crate::cli::EXIT_UNKNOWN;
+use crate::config::{self, Config, Host, Role};
+use crate::credentials::Password;
+use crate::model::{HostFailure, HostState};
+use crate::remote::host::{connect_db, Context};
+use crate::remote::{bucardo, docker, ssh};
+
+/// `println!` that ignores a closed stdout (`archtui check | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+pub async fn run(path: &Path) -> i32 {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            say!("config  FAIL  {e}");
+            say!("        fix: edit that line; `config.example.toml` documents every key");
+            return EXIT_UNKNOWN;
+        }
+    };
+    let mode = if config.read_only { ", read-only" } else { "" };
+    say!(
+        "config  ok    {} ({} hosts{mode})",
+        path.display(),
+        config.hosts.len()
+    );
+    let password = match Password::resolve(&config.database) {
+        Ok(p) => p,
+        Err(e) => {
+            say!("config  FAIL  {e}");
+            return EXIT_UNKNOWN;
+        }
+    };
+    let ctx = match Context::new(config, password) {
+        Ok(c) => c,
+        Err(e) => {
+            say!("local   FAIL  cannot create a private run directory: {e}");
+            return EXIT_UNKNOWN;
+        }
+    };
+    let hosts = ctx.config.hosts();
+    let reports = join_all(
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| check_host(ctx.clone(), h, i)),
+    )
+    .await;
+    let mut failed = false;
+    for (h, (ok, text)) in hosts.iter().zip(reports) {
+        say!("\n{} ({}, ssh {})", h.name, h.role, h.ssh);
+        {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{text}");
+        }
+        failed |= !ok;
+    }
+    if failed {
+        say!("\nsome checks failed");
+        2
+    } else {
+        say!("\nall checks passed");
+        0
+    }
+}
+
+struct Report {
+    text: String,
+    ok: bool,
+}
+
+impl Report {
+    fn pass(&mut self, layer: &str, what: impl AsRef<str>) {
+        let _ = writeln!(self.text, "  {layer:<9} ok    {}", clean(what.as_ref()));
+    }
+    fn fail(&mut self, layer: &str, what: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.ok = false;
+        let _ = writeln!(self.text, "  {layer:<9} FAIL  {}", clean(what.as_ref()));
+        for line in fix.as_ref().lines() {
+            let _ = writeln!(self.text, "            {line}");
+        }
+    }
+}
+
+async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, String) {
+    let mut r = Report {
+        text: String::new(),
+        ok: true,
+    };
+    let dir = ctx.run_dir.join(format!("c{index}"));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        r.fail("local", format!("{}: {e}", dir.display()), "");
+        return (false, r.text);
+    }
+    let session = match ssh::connect(&ctx.config, host, &dir).await {
+        Ok(s) => {
+            r.pass("ssh", "connected");
+            s
+        }
+        Err(f) => {
+            let fix = ssh_fix(&ctx.config, host, &f).await;
+            r.fail("ssh", format!("{}: {}", f.state.as_str(), f.reason), fix);
+            for layer in ["docker", "postgres", "bucardo"] {
+                let _ = writeln!(r.text, "  {layer:<9} skip  (needs ssh)");
+            }
+            return (false, r.text);
+        }
+    };
+    let ends = ssh::Endpoints::new(&dir);
+    let timeout = ctx.timeout();
+
+    let docker_fix = format!(
+        "check that docker_socket = {:?} exists on {} and that the ssh user may use it\n(root, or a member of the docker group): ssh {} docker version",
+        host.docker_socket, host.name, host.ssh
+    );
+    match ssh::forward_docker(&session, &ends, &host.docker_socket).await {
+        Err(f) => r.fail("docker", f.reason, &docker_fix),
+        Ok(()) => match docker::connect(&ends.docker_socket, timeout).await {
+            Err(f) => r.fail("docker", f.reason, &docker_fix),
+            Ok(d) => match docker::containers(&d, &host.compose_project).await {
+                Ok(c) => r.pass(
+                    "docker",
+                    format!(
+                        "engine answers; project {:?} has {} containers",
+                        host.compose_project,
+                        c.len()
+                    ),
+                ),
+                Err(e) => r.fail("docker", e.to_string(), &docker_fix),
+            },
+        },
+    }
+
+    let db = &ctx.config.database;
+    let archive = match ssh::forward_postgres(&session, &ends, db.port).await {
+        Err(f) => {
+            r.fail("postgres", f.reason, "");
+            None
+        }
+        Ok(()) => match connect_db(&ctx, host, &dir, &db.name).await {
+            Ok(pg) => {
+                r.pass(
+                    "postgres",
+                    format!("{}@{} on port {}", db.user, db.name, db.port),
+                );
+                Some(pg)
+            }
+            Err(e) => {
+                let fix = pg_fix(&ctx.config, host, &e);
+                r.fail("postgres", e, fix);
+                None
+            }
+        },
+    };
+
+    if host.role == Role::Master {
+        check_bucardo(&ctx, host, &dir, &mut r).await;
+    } else if let Some(pg) = &archive {
+        match bucardo::heartbeat(pg, &db.heartbeat_table).await {
+            Ok(Some(t)) => r.pass(
+                "heartbeat",
+                format!("{} last replicated at {t}", db.heartbeat_table),
+            ),
+            Ok(None) => r.fail(
+                "heartbeat",
+                format!("no {} row here yet", db.heartbeat_table),
+                "the master's sync to this slave has not copied it: see the master's bucardo line",
+            ),
+            Err(e) => r.fail("heartbeat", e, ""),
+        }
+    }
+    drop(archive);
+    let _ = tokio::time::timeout(Duration::from_secs(3), session.close()).await;
+    (r.ok, r.text)
+}
+
+async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
+    let name = &ctx.config.database.bucardo_db;
+    let pg = match connect_db(ctx, host, dir, name).await {
+        Ok(pg) => pg,
+        Err(e) => {
+            let fix = pg_fix(&ctx.config, host, &e);
+            r.fail("bucardo", e, fix);
+            return;
+        }
+    };
+    if let Err(e) = bucardo::ensure_schema(&pg, name).await {
+        r.fail("bucardo", e, "");
+        return;
+    }
+    let version = bucardo::version(&pg)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "?".into());
+    let syncs = bucardo::syncs(&pg).await.map(|s| s.len());
+    let alive = match bucardo::listen(&pg).await {
+        Ok(()) => bucardo::ping(&pg, Duration::from_secs(3)).await,
+        Err(e) => Err(e),
+    };
+    match (alive, syncs) {
+        (Ok(true), Ok(n)) => r.pass(
+            "bucardo",
+            format!("daemon answers ping; version {version}; {n} syncs"),
+        ),
+        (Ok(false), _) => r.fail(
+            "bucardo",
+            "the daemon does not answer bucardo_mcp_ping",
+            format!(
+                "start it: ssh {} 'cd {} && docker compose -p {} restart bucardo'",
+                host.ssh, host.deploy_dir, host.compose_project
+            ),
+        ),
+        (Err(e), _) | (_, Err(e)) => r.fail("bucardo", e, ""),
+    }
+}
+
+fn pg_fix(config: &Config, host: &Host, err: &str) -> String {
+    let db = &config.database;
+    if err.contains("password authentication failed") || err.contains("password") {
+        let source = match (&db.password_env, &db.password_file) {
+            (Some(v), _) => format!("the environment variable {}", v.get_ref()),
+            (_, Some(f)) => format!("the file {}", f.display()),
+            _ => "~/.pgpass (host localhost or *, port, database, user)".into(),
+        };
+        format!(
+            "the password for user {:?} comes from {source}; set it to the role's password on {}",
+            db.user, host.name
+        )
+    } else if err.contains("does not exist") {
+        format!(
+            "create it on {}, or fix [database] name/user/bucardo_db in the config",
+            host.name
+        )
+    } else {
+        format!(
+            "is the db container running on {} with port {} published? ssh {} 'docker compose -p {} ps db'",
+            host.name, db.port, host.ssh, host.compose_project
+        )
+    }
+}
+
+/// For host key problems: the key's fingerprint and the command that
+/// trusts it, resolved through ssh's own view of the destination.
+async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
+    let dest = config::ssh_destination(&host.ssh).unwrap_or_else(|_| host.ssh.clone());
+    let resolved = ssh_g(config, &dest).await;
+    let hostname = resolved
+        .get("hostname")
+        .cloned()
+        .unwrap_or_else(|| dest.clone());
+    let port = resolved.get("port").cloned().unwrap_or_else(|| "22".into());
+    let known = resolved
+        .get("userknownhostsfile")
+        .and_then(|v| v.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "~/.ssh/known_hosts".into());
+    let user = resolved.get("user").cloned().unwrap_or_default();
+    let cfg = config
+        .ssh
+        .config_file
+        .as_ref()
+        .map(|p| format!(" -F {}", p.display()))
+        .unwrap_or_default();
+    match f.state {
+        HostState::HostKeyUnknown | HostState::HostKeyChanged => {
+            let prints = fingerprints(&hostname, &port, config.ssh.connect_timeout_secs).await;
+            let key_name = if port == "22" { hostname.clone() } else { format!("[{hostname}]:{port}") };
+            let mut s = String::new();
+            if f.state == HostState::HostKeyChanged {
+                let _ = writeln!(
+                    s,
+                    "the key differs from the one in {known}: if the host was reinstalled, remove the old one:\n  ssh-keygen -R '{key_name}' -f {known}"
+                );
+            }
+            let _ = writeln!(s, "the host offers (compare out of band, e.g. on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub):");
+            for p in &prints {
+                let _ = writeln!(s, "  {p}");
+            }
+            if prints.is_empty() {
+                let _ = writeln!(s, "  (ssh-keyscan got no key from {hostname}:{port})");
+            }
+            let _ = write!(s, "then trust it:\n  ssh-keyscan -p {port} {hostname} >> {known}");
+            s
+        }
+        HostState::AuthFailed => format!(
+            "{user}@{hostname} refuses our keys: check IdentityFile (ssh{cfg} -G {dest} | grep identityfile)\nor install the public key: ssh-copy-id{cfg} {dest}"
+        ),
+        _ => format!(
+            "is {hostname} up and is sshd listening on port {port}? ssh{cfg} -G {dest} shows how ssh resolves it;\ntry: ssh{cfg} -v {dest} true"
+        ),
+    }
+}
+
+async fn ssh_g(config: &Config, dest: &str) -> std::collections::HashMap<String, String> {
+    let mut cmd = Command::new("ssh");
+    if let Some(f) = &config.ssh.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    cmd.arg("-G").arg(dest).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(3), cmd.output()).await;
+    let text = match out {
+        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => String::new(),
+    };
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn fingerprints(host: &str, port: &str, timeout: u64) -> Vec<String> {
+    let scan = Command::new("ssh-keyscan")
+        .args(["-p", port, "-T", &timeout.to_string(), host])
+        .kill_on_drop(true)
+        .output();
+    let Ok(Ok(keys)) = tokio::time::timeout(Duration::from_secs(timeout + 2), scan).await else {
+        return Vec::new();
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "archtui-keyscan-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    if std::fs::write(&dir, &keys.stdout).is_err() {
+        return Vec::new();
+    }
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&dir)
+        .output()
+        .await;
+    let _ = std::fs::remove_file(&dir);
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(clean)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,84 @@
+//! Command-line interface: argument parsing and the headless subcommands.
+
+mod actions;
+mod check;
+mod status;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, CONFIG_ENV};
+
+/// archtui: operations console for a Bucardo-replicated PostgreSQL archive fleet.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $XDG_CONFIG_HOME/archtui/config.toml]
+    #[arg(long, global = true, env = CONFIG_ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Refuse every action (also `read_only = true` in the config).
+    #[arg(long, global = true)]
+    read_only: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the fleet's state once (or every SECS); exit 0 ok, 1 warning, 2 critical, 3 unknown.
+    Status(StatusArgs),
+    /// Validate the config, then try every layer of every host and say how to fix what fails.
+    Check,
+    #[command(flatten)]
+    Action(actions::ActionCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Repeat every SECS seconds, keeping the connections open.
+    #[arg(long, value_name = "SECS")]
+    watch: Option<f64>,
+    /// Lag warning threshold in seconds [default: from the config].
+    #[arg(long, value_name = "SECS")]
+    warning: Option<f64>,
+    /// Lag critical threshold in seconds [default: from the config].
+    #[arg(long, value_name = "SECS")]
+    critical: Option<f64>,
+}
+
+/// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
+pub const EXIT_UNKNOWN: i32 = 3;
+
+pub async fn run(cli: Cli) -> i32 {
+    let path = cli.config.unwrap_or_else(config::default_path);
+    match cli.command {
+        Some(Command::Status(args)) => match load(&path) {
+            Some(config) => status::run(config, args).await,
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Check) => check::run(&path).await,
+        Some(Command::Action(cmd)) => match load(&path) {
+            Some(config) => actions::run(config, cmd, cli.read_only).await,
+            None => EXIT_UNKNOWN,
+        },
+        None => match load(&path) {
+            Some(config) => crate::tui::run(config).await,
+            None => EXIT_UNKNOWN,
+        },
+    }
+}
+
+fn load(path: &std::path::Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("archtui: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `archtui status`: one look at the fleet, as a table or JSON.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::{table, StatusArgs, EXIT_UNKNOWN};
+use crate::config::{Config, Thresholds};
+use crate::credentials::Password;
+use crate::fleet;
+use crate::model::{FleetStatus, HostState};
+use crate::observation::HostObservation;
+use crate::remote::{self, host::Context, supervisor};
+
+pub async fn run(config: Config, args: StatusArgs) -> i32 {
+    let thresholds = Thresholds {
+        lag_warning_secs: args.warning.unwrap_or(config.thresholds.lag_warning_secs),
+        lag_critical_secs: args.critical.unwrap_or(config.thresholds.lag_critical_secs),
+    };
+    if !(thresholds.lag_warning_secs > 0.0
+        && thresholds.lag_warning_secs < thresholds.lag_critical_secs)
+    {
+        eprintln!("archtui: need 0 < --warning < --critical");
+        return EXIT_UNKNOWN;
+    }
+    let password = match Password::resolve(&config.database) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("archtui: {e}");
+            return EXIT_UNKNOWN;
+        }
+    };
+    let ctx = match Context::new(config, password) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("archtui: cannot create a private run directory: {e}");
+            return EXIT_UNKNOWN;
+        }
+    };
+    match args.watch {
+        None => {
+            let observations = remote::observe_once(ctx.clone()).await;
+            let status = fleet::assemble(&ctx.config, thresholds, &observations);
+            print(&status, args.json);
+            status.verdict.exit_code
+        }
+        Some(secs) => {
+            let every = Duration::from_secs_f64(secs.max(0.2));
+            watch(ctx, thresholds, every, args.json).await
+        }
+    }
+}
+
+fn print(status: &FleetStatus, json: bool) {
+    let mut out = std::io::stdout().lock();
+    let text = if json {
+        serde_json::to_string(status).expect("status serializes") + "\n"
+    } else {
+        table::render(status, chrono::Utc::now())
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Prints every `every` from long-lived per-host supervisors, until
+/// Ctrl-C; the exit code is the last verdict's. JSON output is one
+/// object per line.
+async fn watch(
+    ctx: std::sync::Arc<Context>,
+    thresholds: Thresholds,
+    every: Duration,
+    json: bool,
+) -> i32 {
+    let hosts = ctx.config.hosts();
+    let (mut rx, handles) = supervisor::spawn_all(ctx.clone(), every);
+    let mut latest: Vec<Option<HostObservation>> = vec![None; hosts.len()];
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    let mut code = EXIT_UNKNOWN;
+    loop {
+        tokio::select! {
+            Some(obs) = rx.recv() => {
+                if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
+                    latest[i] = Some(obs);
+                }
+            }
+            _ = tick.tick() => {
+                let current: Vec<HostObservation> = latest
+                    .iter()
+                    .zip(&hosts)
+                    .map(|(o, h)| o.clone().unwrap_or_else(|| {
+                        HostObservation::failed(h, crate::model::HostFailure::new(HostState::Connecting, "connecting"))
+                    }))
+                    .collect();
+                let status = fleet::assemble(&ctx.config, thresholds, &current);
+                code = status.verdict.exit_code;
+                if !json {
+                    let _ = writeln!(std::io::stdout());
+                }
+                print(&status, json);
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    for h in handles {
+        h.abort();
+    }
+    code
+}

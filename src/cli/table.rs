@@ -1,0 +1,201 @@
+//! The human view of `archtui status`: read at a glance, aligned columns,
+//! ages instead of timestamps. Remote text is stripped of control
+//! characters so nothing a host says can drive the terminal.
+
+use std::fmt::Write;
+
+use crate::model::{FleetStatus, Time};
+
+pub fn render(s: &FleetStatus, now: Time) -> String {
+    let mut out = String::new();
+    let mut rows = vec![row([
+        "HOST",
+        "ROLE",
+        "STATE",
+        "SERVICE",
+        "CONTAINER",
+        "HEALTH",
+        "RESTARTS",
+        "UP",
+    ])];
+    for h in &s.hosts {
+        let head = [
+            h.name.clone(),
+            h.role.to_string(),
+            h.state.as_str().to_string(),
+        ];
+        if h.containers.is_empty() {
+            let why = h
+                .error
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "no containers".into());
+            rows.push(vec![head[0].clone(), head[1].clone(), head[2].clone(), why]);
+        }
+        for (i, c) in h.containers.iter().enumerate() {
+            let lead = if i == 0 {
+                head.clone()
+            } else {
+                Default::default()
+            };
+            let mut r = lead.to_vec();
+            r.extend([
+                clean(&c.service),
+                clean(&c.state),
+                c.health.as_deref().map_or("-".into(), clean),
+                c.restarts.to_string(),
+                c.started_at.map_or("-".into(), |t| age(now, t)),
+            ]);
+            rows.push(r);
+        }
+    }
+    out.push_str(&columns(&rows));
+
+    out.push('\n');
+    match &s.bucardo {
+        Some(b) => {
+            let _ = write!(
+                out,
+                "BUCARDO on {}: daemon {}, version {}",
+                b.host,
+                serde_plain(&b.daemon),
+                b.version.as_deref().map_or("?".into(), clean)
+            );
+            if let Some(e) = &b.error {
+                let _ = write!(out, "\n  error: {}", clean(e));
+            }
+            out.push('\n');
+        }
+        None => out.push_str("BUCARDO: not observed (master down)\n"),
+    }
+
+    if !s.syncs.is_empty() {
+        out.push('\n');
+        let mut rows = vec![row([
+            "SYNC",
+            "TARGET",
+            "STATE",
+            "LAST GOOD",
+            "LAST BAD",
+            "PENDING",
+            "LAG",
+            "HB LAG",
+        ])];
+        for y in &s.syncs {
+            rows.push(vec![
+                y.name.clone(),
+                y.target.clone(),
+                y.state.as_str().to_string(),
+                y.last_good
+                    .map_or("never".into(), |t| format!("{} ago", age(now, t))),
+                y.last_bad
+                    .map_or("-".into(), |t| format!("{} ago", age(now, t))),
+                y.pending_rows.map_or("?".into(), |n| n.to_string()),
+                y.lag_seconds.map_or("?".into(), |l| format!("{l:.1}s")),
+                y.heartbeat_lag_seconds
+                    .map_or("-".into(), |l| format!("{l:.1}s")),
+            ]);
+        }
+        out.push_str(&columns(&rows));
+        for y in s
+            .syncs
+            .iter()
+            .filter(|y| y.last_error.is_some() && y.state.as_str() == "bad")
+        {
+            let _ = writeln!(
+                out,
+                "  {} last error: {}",
+                y.name,
+                clean(y.last_error.as_deref().unwrap_or(""))
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n{}", s.verdict.level.as_str());
+    for r in &s.verdict.reasons {
+        let _ = writeln!(out, "  {}: {}", r.level.as_str(), clean(&r.message));
+    }
+    out
+}
+
+fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Left-aligned columns; the last cell of a row may run long.
+fn columns(rows: &[Vec<String>]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter(|r| r.len() > i + 1)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 < r.len() {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+            } else {
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Drops control characters (escape sequences included) from remote text.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Compact age: 45s, 12m, 3h, 2d.
+pub fn age(now: Time, then: Time) -> String {
+    let s = (now - then).num_seconds().max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_escape_sequences() {
+        assert_eq!(clean("a\x1b[31mred\x07"), "a [31mred ");
+    }
+
+    #[test]
+    fn ages() {
+        let now = chrono::Utc::now();
+        assert_eq!(age(now, now - chrono::Duration::seconds(5)), "5s");
+        assert_eq!(age(now, now - chrono::Duration::seconds(600)), "10m");
+        assert_eq!(age(now, now - chrono::Duration::hours(5)), "5h");
+        assert_eq!(age(now, now + chrono::Duration::seconds(5)), "0s");
+    }
+
+    #[test]
+    fn aligns_columns() {
+        let rows = vec![row(["a", "bb", "c"]), row(["aaa", "b", "long tail"])];
+        assert_eq!(columns(&rows), "a    bb  c\naaa  b   long tail\n");
+    }
+}

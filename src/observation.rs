@@ -1,0 +1,65 @@
+//! Raw results of one observation round, before they are judged: plain
+//! data handed from the remote layer to the pure core.
+
+use crate::config::Host;
+use crate::model::{BucardoStatus, Container, HostFailure, HostState, Time};
+use crate::status::SyncFacts;
+
+/// Everything one observation round found on one host.
+#[derive(Debug, Clone)]
+pub struct HostObservation {
+    pub host: Host,
+    pub state: HostState,
+    pub error: Option<String>,
+    pub observed_at: Time,
+    pub containers: Vec<Container>,
+    pub heartbeat: Option<Time>,
+    /// Only on the master.
+    pub bucardo: Option<BucardoRead>,
+}
+
+impl HostObservation {
+    pub fn failed(host: &Host, f: HostFailure) -> Self {
+        HostObservation {
+            host: host.clone(),
+            state: f.state,
+            error: Some(f.reason),
+            observed_at: chrono::Utc::now(),
+            containers: Vec::new(),
+            heartbeat: None,
+            bucardo: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BucardoRead {
+    pub status: BucardoStatus,
+    pub syncs: Vec<SyncRow>,
+    /// Per sync name: pending changes, or why they could not be read.
+    pub pending: Vec<(String, Result<Option<Pending>, String>)>,
+    /// Syncs whose controller process runs; `None` if unreadable.
+    pub controllers: Option<Vec<String>>,
+}
+
+/// One sync as the control database describes it.
+#[derive(Debug, Clone)]
+pub struct SyncRow {
+    pub name: String,
+    pub dbgroup: String,
+    pub targets: String,
+    pub facts: SyncFacts,
+    pub last_error: Option<String>,
+    pub inserts: Option<i64>,
+    pub deletes: Option<i64>,
+    pub conflicts: Option<i64>,
+}
+
+/// Pending changes for one target dbgroup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pending {
+    /// Rows outside the heartbeat table.
+    pub rows: i64,
+    /// Age of the oldest pending change (heartbeat included), 0 when none.
+    pub lag_seconds: f64,
+}

@@ -1,0 +1,465 @@
+//! One host's live link: SSH session, forwards, Docker and PostgreSQL
+//! clients, and one round of observation over them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use openssh::Session;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::{Config, Host, Role};
+use crate::credentials::Password;
+use crate::model::{BucardoStatus, DaemonState, HostFailure, HostState};
+use crate::observation::{BucardoRead, HostObservation};
+use crate::remote::bucardo::{self, BucardoEvent};
+use crate::remote::pg::{self, Pg};
+use crate::remote::{docker, ssh};
+
+/// What every host link shares.
+pub struct Context {
+    pub config: Config,
+    pub password: Password,
+    /// Private directory for control sockets and forwards; short, because
+    /// unix socket paths are limited to 108 bytes.
+    pub run_dir: PathBuf,
+}
+
+impl Context {
+    pub fn new(config: Config, password: Password) -> std::io::Result<Arc<Context>> {
+        let run_dir = std::env::temp_dir().join(format!("archtui-{}", std::process::id()));
+        make_private_dir(&run_dir)?;
+        Ok(Arc::new(Context {
+            config,
+            password,
+            run_dir,
+        }))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.database.query_timeout_secs)
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+pub struct HostLink {
+    pub host: Host,
+    /// Shared with the watch that runs beside each observation.
+    session: Option<Arc<Session>>,
+    docker: Docker,
+    /// Connected lazily, so containers show even while the db is down.
+    archive: Option<Pg>,
+    control: Option<Pg>,
+    /// Channels LISTENed on over the current `control` connection.
+    listening: Vec<String>,
+    /// What the daemon announces on the control connection.
+    events_tx: mpsc::UnboundedSender<BucardoEvent>,
+    events_rx: Option<mpsc::UnboundedReceiver<BucardoEvent>>,
+    dir: PathBuf,
+    ctx: Arc<Context>,
+}
+
+/// How often the session is checked while an observation runs.
+const SESSION_WATCH: Duration = Duration::from_millis(500);
+/// A healthy mux answers its alive check at once: it is a local socket.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+
+impl HostLink {
+    /// Opens every layer in order; the first that fails names the state.
+    pub async fn open(
+        ctx: Arc<Context>,
+        host: &Host,
+        index: usize,
+    ) -> Result<HostLink, HostFailure> {
+        let dir = ctx.run_dir.join(format!("h{index}"));
+        make_private_dir(&dir).map_err(|e| {
+            HostFailure::new(HostState::Unreachable, format!("{}: {e}", dir.display()))
+        })?;
+        let session = ssh::connect(&ctx.config, host, &dir).await?;
+        match Self::open_clients(&ctx, host, &session, &dir).await {
+            Ok(docker) => {
+                let (events_tx, events_rx) = mpsc::unbounded_channel();
+                Ok(HostLink {
+                    host: host.clone(),
+                    session: Some(Arc::new(session)),
+                    docker,
+                    archive: None,
+                    control: None,
+                    listening: Vec::new(),
+                    events_tx,
+                    events_rx: Some(events_rx),
+                    dir,
+                    ctx,
+                })
+            }
+            Err(f) => {
+                let _ = session.close().await;
+                Err(f)
+            }
+        }
+    }
+
+    async fn open_clients(
+        ctx: &Context,
+        host: &Host,
+        session: &Session,
+        dir: &Path,
+    ) -> Result<Docker, HostFailure> {
+        let ends = ssh::Endpoints::new(dir);
+        // The forward must exist before bollard checks the socket file.
+        ssh::forward_docker(session, &ends, &host.docker_socket).await?;
+        let docker = docker::connect(&ends.docker_socket, ctx.timeout()).await?;
+        let db = &ctx.config.database;
+        ssh::forward_postgres(session, &ends, db.port).await?;
+        Ok(docker)
+    }
+
+    /// The Docker client over this link's forward (cheap to clone).
+    pub fn docker(&self) -> Docker {
+        self.docker.clone()
+    }
+
+    /// Is the link still usable? A dead session means reconnecting.
+    pub async fn alive(&self) -> bool {
+        match &self.session {
+            Some(s) => session_lost(s, &self.host).await.is_none(),
+            None => false,
+        }
+    }
+
+    /// Sync completions and daemon starts/stops announced by Bucardo (on
+    /// the master, once its control database has been read). Taken once.
+    pub fn take_bucardo_events(&mut self) -> Option<mpsc::UnboundedReceiver<BucardoEvent>> {
+        self.events_rx.take()
+    }
+
+    /// One round over every layer. The SSH session is watched meanwhile:
+    /// once it is dead or silent the host is unreachable, whatever the
+    /// layers above it would have said, and the round stops there.
+    pub async fn observe(&mut self) -> HostObservation {
+        let host = self.host.clone();
+        let Some(session) = self.session.clone() else {
+            let closed = HostFailure::new(HostState::Unreachable, "ssh session closed");
+            return HostObservation::failed(&host, closed);
+        };
+        let watch = async {
+            loop {
+                tokio::time::sleep(SESSION_WATCH).await;
+                if let Some(reason) = session_lost(&session, &host).await {
+                    return reason;
+                }
+            }
+        };
+        let obs = tokio::select! {
+            obs = self.observe_layers() => obs,
+            reason = watch => {
+                return HostObservation::failed(&host, HostFailure::new(HostState::Unreachable, reason));
+            }
+        };
+        // A layer that failed may have failed because the session died
+        // under it: say so rather than blame Docker or PostgreSQL.
+        if obs.state != HostState::Up {
+            if let Some(reason) = session_lost(&session, &host).await {
+                return HostObservation::failed(
+                    &host,
+                    HostFailure::new(HostState::Unreachable, reason),
+                );
+            }
+        }
+        obs
+    }
+
+    async fn observe_layers(&mut self) -> HostObservation {
+        let ctx = self.ctx.clone();
+        let project = self.host.compose_project.clone();
+        let containers = async {
+            tokio::time::timeout(ctx.timeout(), docker::containers(&self.docker, &project))
+                .await
+                .map_err(|_| format!("docker: {}", docker::NO_ANSWER))
+                .and_then(|r| r.map_err(|e| format!("docker: {e}")))
+        };
+        let (host, dir, slot) = (&self.host, &self.dir, &mut self.archive);
+        let heartbeat = async {
+            let pg = ensure_db(slot, &ctx, host, dir, &ctx.config.database.name).await?;
+            let db = &ctx.config.database;
+            bucardo::heartbeat(pg, &db.heartbeat_table)
+                .await
+                .map_err(|e| format!("postgres {}@{}: {e}", db.user, db.name))
+        };
+        // The master's control connection is opened meanwhile, not after.
+        let control = async {
+            match host.role {
+                Role::Master => {
+                    let (slot, listening) = (&mut self.control, &mut self.listening);
+                    ensure_control(slot, listening, &self.events_tx, &ctx, host, dir).await
+                }
+                Role::Slave => Ok(()),
+            }
+        };
+        let (containers, heartbeat, control) = tokio::join!(containers, heartbeat, control);
+
+        let mut obs = HostObservation {
+            host: self.host.clone(),
+            state: HostState::Up,
+            error: None,
+            observed_at: chrono::Utc::now(),
+            containers: Vec::new(),
+            heartbeat: None,
+            bucardo: None,
+        };
+        match containers {
+            Ok(c) => obs.containers = c,
+            Err(e) => {
+                obs.state = HostState::DockerUnavailable;
+                obs.error = Some(e);
+            }
+        }
+        match heartbeat {
+            Ok(h) => obs.heartbeat = h,
+            Err(e) if obs.state == HostState::Up => {
+                obs.state = HostState::DatabaseUnavailable;
+                obs.error = Some(e);
+            }
+            Err(_) => {}
+        }
+        if self.host.role == Role::Master && obs.state == HostState::Up {
+            let bucardo_container = obs
+                .containers
+                .iter()
+                .find(|c| c.service == "bucardo")
+                .map(|c| c.name.clone());
+            obs.bucardo = Some(match control {
+                Ok(()) => self.observe_bucardo(bucardo_container).await,
+                Err(e) => bucardo_failed(&self.host.name, e),
+            });
+        }
+        obs
+    }
+
+    async fn observe_bucardo(&mut self, container: Option<String>) -> BucardoRead {
+        let host = self.host.name.clone();
+        let now = chrono::Utc::now;
+        let ctx = self.ctx.clone();
+        let failed = |e: String| bucardo_failed(&host, e);
+        let docker = self.docker.clone();
+        let archive = self.archive.as_ref();
+        let Some(control) = self.control.as_ref() else {
+            return failed("control database not connected".into());
+        };
+        let hb_table = ctx.config.database.heartbeat_table.clone();
+        let ping = bucardo::ping(control, Duration::from_secs(2));
+        let controllers = async {
+            match &container {
+                Some(c) => tokio::time::timeout(ctx.timeout(), docker::process_titles(&docker, c))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|t| crate::status::controllers_in(&t)),
+                None => None,
+            }
+        };
+        let reads = async {
+            let version = bucardo::version(control).await?;
+            let syncs = bucardo::syncs(control).await?;
+            let mut pending = Vec::new();
+            for s in &syncs {
+                pending.push((
+                    s.name.clone(),
+                    match archive {
+                        Some(pg) => bucardo::pending(pg, &s.name, &s.dbgroup, &hb_table).await,
+                        None => Err("archive database unavailable".into()),
+                    },
+                ));
+            }
+            Ok::<_, String>((version, syncs, pending))
+        };
+        let (ping, controllers, reads) = tokio::join!(ping, controllers, reads);
+        if let Ok((_, syncs, _)) = &reads {
+            let names: Vec<String> = syncs.iter().map(|s| s.name.clone()).collect();
+            // Not fatal: without it completions show at the next poll.
+            if let Ok(new) = bucardo::listen_syncs(control, &names, &self.listening).await {
+                self.listening.extend(new);
+            }
+        }
+        match reads {
+            Err(e) => failed(e),
+            Ok((version, syncs, pending)) => BucardoRead {
+                status: BucardoStatus {
+                    host,
+                    daemon: match ping {
+                        Ok(true) => DaemonState::Up,
+                        Ok(false) => DaemonState::Down,
+                        Err(_) => DaemonState::Unknown,
+                    },
+                    version,
+                    error: None,
+                    observed_at: now(),
+                },
+                syncs,
+                pending,
+                controllers,
+            },
+        }
+    }
+
+    /// Container events of this host's project, filtered on the server.
+    /// The stream ends when the link breaks.
+    pub fn container_events(&self) -> impl futures_util::Stream<Item = ()> + Unpin + use<> {
+        use futures_util::StreamExt;
+        let opts = docker::events_options(&self.host.compose_project);
+        Box::pin(
+            self.docker
+                .events(Some(opts))
+                .take_while(|e| std::future::ready(e.is_ok()))
+                .map(|_| ()),
+        )
+    }
+
+    pub async fn close(mut self) {
+        if let Some(s) = self.session.take().and_then(Arc::into_inner) {
+            let _ = s.close().await;
+        }
+    }
+}
+
+/// Why the session is dead or silent, or `None` while it answers. The mux
+/// master drops the session when the host misses its keepalives (see
+/// `ssh::builder`), so a dead link shows here within a few seconds.
+async fn session_lost(session: &Session, host: &Host) -> Option<String> {
+    match tokio::time::timeout(SESSION_CHECK, session.check()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("ssh {}: connection lost: {e}", host.ssh)),
+        Err(_) => Some(format!(
+            "ssh {}: connection not answering within {} s",
+            host.ssh,
+            SESSION_CHECK.as_secs()
+        )),
+    }
+}
+
+/// Hands Bucardo's announcements on `pg` to `tx` until either side closes.
+fn forward_events(pg: &Pg, tx: mpsc::UnboundedSender<BucardoEvent>) {
+    let mut rx = pg.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(n) => {
+                    let event = bucardo::event_of(n.channel());
+                    if event.is_some_and(|e| tx.send(e).is_err()) {
+                        return;
+                    }
+                }
+                // Missed some: the next one still triggers a full refresh.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+fn bucardo_failed(host: &str, e: String) -> BucardoRead {
+    BucardoRead {
+        status: BucardoStatus {
+            host: host.to_string(),
+            daemon: DaemonState::Unknown,
+            version: None,
+            error: Some(e),
+            observed_at: chrono::Utc::now(),
+        },
+        syncs: Vec::new(),
+        pending: Vec::new(),
+        controllers: None,
+    }
+}
+
+/// The master's control connection in `slot`, (re)opened if missing or
+/// closed: schema checked, LISTENing, its announcements forwarded.
+async fn ensure_control(
+    slot: &mut Option<Pg>,
+    listening: &mut Vec<String>,
+    events: &mpsc::UnboundedSender<BucardoEvent>,
+    ctx: &Context,
+    host: &Host,
+    dir: &Path,
+) -> Result<(), String> {
+    if slot.as_ref().is_some_and(|c| !c.is_closed()) {
+        return Ok(());
+    }
+    *slot = None;
+    let name = &ctx.config.database.bucardo_db;
+    let pg = connect_db(ctx, host, dir, name)
+        .await
+        .map_err(|e| format!("control database {name:?}: {e}"))?;
+    bucardo::ensure_schema(&pg, name).await?;
+    bucardo::listen(&pg).await?;
+    forward_events(&pg, events.clone());
+    listening.clear();
+    *slot = Some(pg);
+    Ok(())
+}
+
+/// The client in `slot`, reconnected first if it is missing or closed.
+async fn ensure_db<'a>(
+    slot: &'a mut Option<Pg>,
+    ctx: &Context,
+    host: &Host,
+    dir: &Path,
+    dbname: &str,
+) -> Result<&'a Pg, String> {
+    if slot.as_ref().is_none_or(Pg::is_closed) {
+        *slot = None;
+        *slot = Some(connect_db(ctx, host, dir, dbname).await?);
+    }
+    Ok(slot.as_ref().expect("connected above"))
+}
+
+pub async fn connect_db(
+    ctx: &Context,
+    host: &Host,
+    dir: &Path,
+    dbname: &str,
+) -> Result<Pg, String> {
+    let db = &ctx.config.database;
+    let password = ctx
+        .password
+        .for_db(&[&host.name, "localhost"], db.port, dbname, &db.user);
+    Pg::connect(pg::Params {
+        socket_dir: dir,
+        port: db.port,
+        user: &db.user,
+        dbname,
+        password,
+        timeout: ctx.timeout(),
+    })
+    .await
+    .map_err(|e| format!("postgres {}@{dbname}: {e}", db.user))
+}
+
+/// What actions (src/actions) use of a link: their own connections, so
+/// an action never disturbs the observing ones.
+impl HostLink {
+    /// A new connection to `dbname` on this host over the link's forward.
+    pub async fn connect(&self, dbname: &str) -> Result<Pg, String> {
+        connect_db(&self.ctx, &self.host, &self.dir, dbname).await
+    }
+
+    /// The SSH session, for commands run on the host.
+    pub fn session(&self) -> Option<Arc<Session>> {
+        self.session.clone()
+    }
+}

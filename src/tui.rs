@@ -1,0 +1,186 @@
+//! The console's loop: owns the model and the terminal, turns terminal
+//! events, observations and log batches into `Msg`s, runs `update`, carries
+//! out the effects, and redraws when something changed, at most every
+//! FRAME, inside a synchronized update. No fixed-rate timer: the only
+//! clock is a one-second tick for the ages on screen.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use futures_util::{FutureExt, StreamExt};
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::app::{update, Effect, Model, Msg};
+use crate::config::Config;
+use crate::credentials::Password;
+use crate::observation::HostObservation;
+use crate::remote::host::Context;
+use crate::remote::logtail::{self, Links};
+use crate::remote::supervisor;
+
+/// Shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(30);
+/// How often each host is observed when no event says to look sooner.
+const POLL: Duration = Duration::from_secs(5);
+/// Messages handled before drawing, so a flood cannot starve the screen.
+const DRAIN_MAX: usize = 4096;
+
+pub async fn run(config: Config) -> i32 {
+    let password = match Password::resolve(&config.database) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("archtui: {e}");
+            return crate::cli::EXIT_UNKNOWN;
+        }
+    };
+    let keymap = config.keymap();
+    let mut model = Model::new(config.clone(), keymap, chrono::Utc::now());
+    model.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let ctx = match Context::new(config, password) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("archtui: cannot create a private run directory: {e}");
+            return crate::cli::EXIT_UNKNOWN;
+        }
+    };
+    let mut senders = Vec::new();
+    let mut links = Links::new();
+    for h in ctx.config.hosts() {
+        let (tx, rx) = watch::channel(None);
+        senders.push(tx);
+        links.insert(h.name, rx);
+    }
+    let (observations, supervisors) = supervisor::spawn_all_with_links(ctx.clone(), POLL, senders);
+
+    let mut terminal = ratatui::init();
+    let mut exec = Executor {
+        links,
+        tails: HashMap::new(),
+        tx: None,
+    };
+    let result = event_loop(&mut terminal, &mut model, observations, &mut exec).await;
+    ratatui::restore();
+    for (_, tails) in exec.tails.drain() {
+        tails.iter().for_each(JoinHandle::abort);
+    }
+    supervisors.iter().for_each(JoinHandle::abort);
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("archtui: {e}");
+            1
+        }
+    }
+}
+
+struct Executor {
+    links: Links,
+    tails: HashMap<u64, Vec<JoinHandle<()>>>,
+    tx: Option<mpsc::Sender<Msg>>,
+}
+
+impl Executor {
+    fn run(&mut self, fx: Effect) {
+        match fx {
+            Effect::OpenLogs {
+                stream,
+                sources,
+                tail,
+            } => {
+                if let Some(tx) = &self.tx {
+                    let tasks = logtail::spawn(stream, &sources, tail, &self.links, tx);
+                    self.tails.insert(stream, tasks);
+                }
+            }
+            Effect::CloseLogs { stream } => {
+                if let Some(tasks) = self.tails.remove(&stream) {
+                    tasks.iter().for_each(JoinHandle::abort);
+                }
+            }
+            Effect::Quit => {}
+        }
+    }
+}
+
+fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {
+    // The terminal shows the whole frame at once, never a half-drawn one.
+    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|f| crate::ui::view(model, f))?;
+    crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()
+}
+
+fn from_event(e: Event) -> Option<Msg> {
+    match e {
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    model: &mut Model,
+    mut observations: mpsc::Receiver<HostObservation>,
+    exec: &mut Executor,
+) -> std::io::Result<()> {
+    let (tx, mut logs) = mpsc::channel::<Msg>(256);
+    exec.tx = Some(tx);
+    let size = terminal.size()?;
+    model.size = (size.width, size.height);
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            draw(terminal, model)?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let wait = last_draw.map_or(Duration::ZERO, |t| FRAME.saturating_sub(t.elapsed()));
+        let mut msgs = Vec::new();
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(e)) => msgs.extend(from_event(e)),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            Some(o) = observations.recv() => msgs.push(Msg::Observation(Box::new(o))),
+            Some(m) = logs.recv() => msgs.push(m),
+            _ = tick.tick() => msgs.push(Msg::Tick(chrono::Utc::now())),
+            _ = tokio::time::sleep(wait), if dirty => {}
+        }
+        // Everything already waiting is handled before the next frame.
+        while msgs.len() < DRAIN_MAX {
+            let before = msgs.len();
+            if let Ok(o) = observations.try_recv() {
+                msgs.push(Msg::Observation(Box::new(o)));
+            }
+            if let Ok(m) = logs.try_recv() {
+                msgs.push(m);
+            }
+            if let Some(Some(Ok(e))) = events.next().now_or_never() {
+                msgs.extend(from_event(e));
+            }
+            if msgs.len() == before {
+                break;
+            }
+        }
+        for msg in msgs {
+            dirty = true;
+            for fx in update(model, msg) {
+                exec.run(fx);
+            }
+        }
+        if model.quit {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The title bar (connection state of every host, the verdict) and the
+//! hint bar (keys from the live keymap, or the prompt, or a message).
+
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::app::keymap::Action;
+use crate::app::{InputKind, Model, Pane};
+use crate::model::HostState;
+use crate::ui::text::clean;
+use crate::ui::Theme;
+
+pub fn title(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::styled(
+        "archtui",
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    for h in &m.hosts {
+        let mark = match h.state {
+            HostState::Up => "●",
+            HostState::Connecting => "○",
+            _ => "✗",
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(mark, t.host_state(h.state)));
+        spans.push(Span::raw(format!(" {}", clean(&h.host.name))));
+        if h.state != HostState::Up {
+            spans.push(Span::styled(
+                format!(" {}", h.state.as_str()),
+                t.host_state(h.state),
+            ));
+        }
+    }
+    if let Some(v) = &m.verdict {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(v.level.as_str(), t.level(v.level)));
+        if let Some(first) = v.reasons.first() {
+            let more = match v.reasons.len() {
+                1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            spans.push(Span::raw(format!(": {}{more}", clean(&first.message))));
+        }
+    }
+    if m.read_only {
+        spans.push(Span::styled("  [read-only]", t.stale()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Short labels for the hint bar; the help overlay has the long ones.
+fn short(a: Action, m: &Model) -> &'static str {
+    match a {
+        Action::Quit => "quit",
+        Action::Help => "help",
+        Action::NextPane => "pane",
+        Action::Open if m.focus == Pane::Fleet => "containers",
+        Action::Open => "logs",
+        Action::Back => "back",
+        Action::AddToLog => "add to log",
+        Action::HostLogs => "all logs",
+        Action::Follow if m.log.as_ref().is_some_and(|v| v.follow) => "pause",
+        Action::Follow => "follow",
+        Action::Search => "search",
+        Action::NextMatch => "older",
+        Action::PrevMatch => "newer",
+        Action::Filter => "filter",
+        Action::Wrap => "wrap",
+        Action::Timestamps => "time",
+        Action::Bottom => "newest",
+        _ => "",
+    }
+}
+
+pub fn hints(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
+    let line = if let Some(input) = &m.input {
+        let prompt = match input.kind {
+            InputKind::Search => "/",
+            InputKind::Filter => "filter: ",
+        };
+        Line::from(vec![
+            Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(clean(&input.text)),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled("  ⏎ apply  Esc cancel", t.stale()),
+        ])
+    } else if let Some(msg) = &m.flash {
+        Line::from(Span::styled(
+            clean(msg),
+            t.fg(ratatui::style::Color::Yellow),
+        ))
+    } else {
+        let actions: &[Action] = match m.focus {
+            Pane::Fleet => &[Action::Open, Action::NextPane, Action::Help, Action::Quit],
+            Pane::Containers => &[
+                Action::Open,
+                Action::AddToLog,
+                Action::HostLogs,
+                Action::Back,
+                Action::Help,
+                Action::Quit,
+            ],
+            Pane::Syncs => &[Action::NextPane, Action::Back, Action::Help, Action::Quit],
+            Pane::Logs => &[
+                Action::Follow,
+                Action::Search,
+                Action::NextMatch,
+                Action::PrevMatch,
+                Action::Filter,
+                Action::Wrap,
+                Action::Timestamps,
+                Action::Back,
+                Action::Help,
+                Action::Quit,
+            ],
+        };
+        let key = t.paint(
+            Style::default()
+                .fg(ratatui::style::Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        );
+        let mut spans = Vec::new();
+        for a in actions {
+            if let Some(k) = m.keymap.hint(*a) {
+                if !spans.is_empty() {
+                    spans.push(Span::raw("  "));
+                }
+                spans.push(Span::styled(k, key));
+                spans.push(Span::raw(format!(" {}", short(*a, m))));
+            }
+        }
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}

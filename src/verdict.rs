@@ -1,0 +1,361 @@
+//! The fleet's health in one word, with the exit codes monitoring plugins
+//! use: 0 ok, 1 warning, 2 critical, 3 unknown. Pure: it only reads the
+//! observations.
+
+use serde::Serialize;
+
+use crate::config::{Role, Thresholds};
+use crate::model::{BucardoStatus, DaemonState, HostState, HostStatus, SyncState, SyncStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Level {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Level::Ok => 0,
+            Level::Warning => 1,
+            Level::Critical => 2,
+            Level::Unknown => 3,
+        }
+    }
+
+    /// Critical beats unknown (something is known to be broken), unknown
+    /// beats warning (part of the fleet cannot be vouched for).
+    fn rank(self) -> u8 {
+        match self {
+            Level::Ok => 0,
+            Level::Warning => 1,
+            Level::Unknown => 2,
+            Level::Critical => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "OK",
+            Level::Warning => "WARNING",
+            Level::Critical => "CRITICAL",
+            Level::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub level: Level,
+    pub exit_code: i32,
+    /// Everything that is not ok, worst first.
+    pub reasons: Vec<Finding>,
+}
+
+impl Verdict {
+    fn from_findings(mut reasons: Vec<Finding>) -> Self {
+        reasons.sort_by_key(|f| std::cmp::Reverse(f.level.rank()));
+        let level = reasons.first().map_or(Level::Ok, |f| f.level);
+        Verdict {
+            level,
+            exit_code: level.exit_code(),
+            reasons,
+        }
+    }
+}
+
+/// What the verdict needs to know besides the observations.
+pub struct Expectations<'a> {
+    pub services: &'a [String],
+    pub thresholds: Thresholds,
+}
+
+pub fn judge(
+    hosts: &[HostStatus],
+    bucardo: Option<&BucardoStatus>,
+    syncs: &[SyncStatus],
+    expect: &Expectations<'_>,
+) -> Verdict {
+    let mut out = Vec::new();
+    let mut push = |level, message: String| out.push(Finding { level, message });
+
+    for h in hosts {
+        if h.state != HostState::Up {
+            let why = h.error.as_deref().unwrap_or("no reason given");
+            push(
+                Level::Critical,
+                format!("host {}: {}: {why}", h.name, h.state.as_str()),
+            );
+            continue;
+        }
+        for service in expect.services {
+            match h.containers.iter().find(|c| &c.service == service) {
+                None => push(
+                    Level::Critical,
+                    format!("host {}: service {service} has no container", h.name),
+                ),
+                Some(c) if c.state != "running" => push(
+                    Level::Critical,
+                    format!("host {}: service {service} is {}", h.name, c.state),
+                ),
+                Some(c) => match c.health.as_deref() {
+                    Some("unhealthy") => push(
+                        Level::Critical,
+                        format!("host {}: service {service} is unhealthy", h.name),
+                    ),
+                    Some("starting") => push(
+                        Level::Warning,
+                        format!("host {}: service {service} is starting", h.name),
+                    ),
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    let master_up = hosts
+        .iter()
+        .any(|h| h.role == Role::Master && h.state == HostState::Up);
+    match bucardo {
+        Some(b) => {
+            if let Some(e) = &b.error {
+                push(Level::Critical, format!("bucardo on {}: {e}", b.host));
+            } else if b.daemon == DaemonState::Down {
+                push(
+                    Level::Critical,
+                    format!("bucardo on {}: the daemon does not answer ping", b.host),
+                );
+            }
+        }
+        // The master's own failure is already reported above.
+        None if master_up => push(Level::Unknown, "bucardo: not observed".into()),
+        None => {}
+    }
+
+    let bucardo_read = bucardo.is_some_and(|b| b.error.is_none());
+    if bucardo_read {
+        for h in hosts.iter().filter(|h| h.role == Role::Slave) {
+            if !syncs
+                .iter()
+                .any(|s| s.target.split(',').any(|t| t == h.name))
+            {
+                push(
+                    Level::Critical,
+                    format!("slave {}: no Bucardo sync targets it", h.name),
+                );
+            }
+        }
+    }
+
+    let t = expect.thresholds;
+    for s in syncs {
+        match s.state {
+            SyncState::Bad => push(
+                Level::Critical,
+                format!(
+                    "sync {}: bad: {}",
+                    s.name,
+                    s.last_error.as_deref().unwrap_or("no error text")
+                ),
+            ),
+            SyncState::Stalled | SyncState::Inactive => push(
+                Level::Critical,
+                format!("sync {}: {}", s.name, s.state.as_str()),
+            ),
+            SyncState::Paused | SyncState::NeverRun => push(
+                Level::Warning,
+                format!("sync {}: {}", s.name, s.state.as_str()),
+            ),
+            SyncState::Good | SyncState::Empty | SyncState::Running => {}
+        }
+        match s.lag_seconds {
+            Some(lag) if lag >= t.lag_critical_secs => push(
+                Level::Critical,
+                format!(
+                    "sync {}: lag {lag:.1} s >= {} s",
+                    s.name, t.lag_critical_secs
+                ),
+            ),
+            Some(lag) if lag >= t.lag_warning_secs => push(
+                Level::Warning,
+                format!(
+                    "sync {}: lag {lag:.1} s >= {} s",
+                    s.name, t.lag_warning_secs
+                ),
+            ),
+            Some(_) => {}
+            None => push(
+                Level::Unknown,
+                format!("sync {}: lag could not be measured", s.name),
+            ),
+        }
+    }
+    Verdict::from_findings(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Container;
+    use chrono::Utc;
+
+    fn host(name: &str, role: Role) -> HostStatus {
+        let containers = ["db", "bucardo", "app"]
+            .iter()
+            .map(|s| Container {
+                service: s.to_string(),
+                name: format!("archive-{s}-1"),
+                state: "running".into(),
+                health: Some("healthy".into()),
+                restarts: 0,
+                started_at: None,
+                image: "x".into(),
+            })
+            .collect();
+        HostStatus {
+            name: name.into(),
+            role,
+            state: HostState::Up,
+            error: None,
+            observed_at: Utc::now(),
+            containers,
+            heartbeat: None,
+        }
+    }
+
+    fn bucardo() -> BucardoStatus {
+        BucardoStatus {
+            host: "m".into(),
+            daemon: DaemonState::Up,
+            version: Some("5.6.0".into()),
+            error: None,
+            observed_at: Utc::now(),
+        }
+    }
+
+    fn sync(lag: Option<f64>, state: SyncState) -> SyncStatus {
+        SyncStatus {
+            name: "archive_s".into(),
+            target: "s".into(),
+            dbgroup: "s_grp".into(),
+            state,
+            run_status: None,
+            last_good: None,
+            last_bad: None,
+            last_error: Some("boom".into()),
+            inserts: None,
+            deletes: None,
+            conflicts: None,
+            pending_rows: Some(0),
+            lag_seconds: lag,
+            heartbeat_lag_seconds: None,
+            observed_at: Utc::now(),
+        }
+    }
+
+    fn run(hosts: &[HostStatus], b: Option<&BucardoStatus>, syncs: &[SyncStatus]) -> Verdict {
+        let services = ["db", "bucardo", "app"].map(String::from);
+        let expect = Expectations {
+            services: &services,
+            thresholds: Thresholds {
+                lag_warning_secs: 30.0,
+                lag_critical_secs: 300.0,
+            },
+        };
+        judge(hosts, b, syncs, &expect)
+    }
+
+    fn fleet() -> Vec<HostStatus> {
+        vec![host("m", Role::Master), host("s", Role::Slave)]
+    }
+
+    #[test]
+    fn healthy_fleet_is_ok() {
+        let v = run(
+            &fleet(),
+            Some(&bucardo()),
+            &[sync(Some(0.4), SyncState::Good)],
+        );
+        assert_eq!((v.level, v.exit_code), (Level::Ok, 0));
+        assert!(v.reasons.is_empty());
+    }
+
+    #[test]
+    fn lag_thresholds() {
+        let b = bucardo();
+        let level = |lag| run(&fleet(), Some(&b), &[sync(Some(lag), SyncState::Good)]).exit_code;
+        assert_eq!(level(29.9), 0);
+        assert_eq!(level(30.0), 1);
+        assert_eq!(level(299.0), 1);
+        assert_eq!(level(300.0), 2);
+        assert_eq!(
+            run(&fleet(), Some(&b), &[sync(None, SyncState::Good)]).exit_code,
+            3
+        );
+    }
+
+    #[test]
+    fn sync_states() {
+        let b = bucardo();
+        let code = |s| run(&fleet(), Some(&b), &[sync(Some(1.0), s)]).exit_code;
+        assert_eq!(code(SyncState::Paused), 1);
+        assert_eq!(code(SyncState::NeverRun), 1);
+        assert_eq!(code(SyncState::Running), 0);
+        assert_eq!(code(SyncState::Empty), 0);
+        assert_eq!(code(SyncState::Bad), 2);
+        assert_eq!(code(SyncState::Stalled), 2);
+        assert_eq!(code(SyncState::Inactive), 2);
+    }
+
+    #[test]
+    fn host_and_container_problems() {
+        let b = bucardo();
+        let s = [sync(Some(0.0), SyncState::Good)];
+        let mut hosts = fleet();
+        hosts[1].state = HostState::Unreachable;
+        hosts[1].error = Some("timed out".into());
+        let v = run(&hosts, Some(&b), &s);
+        assert_eq!(v.level, Level::Critical);
+        assert_eq!(v.reasons[0].message, "host s: unreachable: timed out");
+
+        let mut hosts = fleet();
+        hosts[1].containers[0].state = "exited".into();
+        assert_eq!(run(&hosts, Some(&b), &s).exit_code, 2);
+        let mut hosts = fleet();
+        hosts[1].containers[0].health = Some("starting".into());
+        assert_eq!(run(&hosts, Some(&b), &s).exit_code, 1);
+        let mut hosts = fleet();
+        hosts[1].containers.pop();
+        assert_eq!(run(&hosts, Some(&b), &s).exit_code, 2);
+    }
+
+    #[test]
+    fn bucardo_problems() {
+        let s = [sync(Some(0.0), SyncState::Good)];
+        let mut b = bucardo();
+        b.daemon = DaemonState::Down;
+        assert_eq!(run(&fleet(), Some(&b), &s).exit_code, 2);
+        assert_eq!(run(&fleet(), None, &s).exit_code, 3);
+        // A slave that no sync targets.
+        assert_eq!(run(&fleet(), Some(&bucardo()), &[]).exit_code, 2);
+    }
+
+    #[test]
+    fn critical_outranks_unknown_outranks_warning() {
+        let b = bucardo();
+        let v = run(&fleet(), Some(&b), &[sync(None, SyncState::Paused)]);
+        assert_eq!(v.level, Level::Unknown);
+        let v = run(&fleet(), Some(&b), &[sync(None, SyncState::Bad)]);
+        assert_eq!(v.level, Level::Critical);
+        assert_eq!(v.reasons.last().unwrap().level, Level::Unknown);
+    }
+}

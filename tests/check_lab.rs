@@ -1,0 +1,183 @@
+//! `archtui check` against the local fleet lab: every layer passes on a
+//! healthy lab, and each broken layer gets one clear error with its fix.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn archtui(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .args(args)
+        .env("ARCHTUI_CONFIG", config)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run archtui")
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn lab_config(lab: &common::Lab) -> PathBuf {
+    let p = lab.state.join("archtui.toml");
+    assert!(
+        p.exists(),
+        "ARCHTUI_LAB=1 but the lab config {} is missing: run tests/lab/up",
+        p.display()
+    );
+    p
+}
+
+/// A private copy of the lab config with `edit` applied.
+fn variant(lab: &common::Lab, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("archtui-check-lab-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(lab_config(lab)).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, edit(text)).unwrap();
+    p
+}
+
+#[test]
+fn check_passes_on_the_lab() {
+    let Some(lab) = common::lab("check_passes_on_the_lab") else {
+        return;
+    };
+    let o = archtui(&lab_config(&lab), &["check"], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    for layer in ["ssh", "docker", "postgres", "bucardo"] {
+        assert!(
+            text.contains(&format!("  {layer:<9} ok")),
+            "{layer} not ok:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn malformed_config_names_the_line() {
+    let Some(lab) = common::lab("malformed_config_names_the_line") else {
+        return;
+    };
+    let p = variant(&lab, "typo.toml", |t| {
+        t.replacen("connect_timeout_secs", "conect_timeout_secs", 1)
+    });
+    for cmd in ["check", "status"] {
+        let o = archtui(&p, &[cmd], &[]);
+        let text = out(&o);
+        assert_eq!(o.status.code(), Some(3), "{text}");
+        assert!(
+            text.contains("typo.toml:") && text.contains("conect_timeout_secs"),
+            "{text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn unknown_host_key_gives_fingerprint_and_command() {
+    let Some(lab) = common::lab("unknown_host_key_gives_fingerprint_and_command") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("archtui-check-lab-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let ssh_config = std::fs::read_to_string(lab.state.join("ssh_config")).unwrap();
+    let known = lab.state.join("known_hosts");
+    let ssh_copy = dir.join("ssh_config");
+    std::fs::write(
+        &ssh_copy,
+        ssh_config.replace(known.to_str().unwrap(), empty.to_str().unwrap()),
+    )
+    .unwrap();
+    let orig = lab.state.join("ssh_config");
+    let p = variant(&lab, "nokey.toml", |t| {
+        t.replace(orig.to_str().unwrap(), ssh_copy.to_str().unwrap())
+    });
+    let o = archtui(&p, &["check"], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("host_key_unknown"), "{text}");
+    assert!(text.contains("SHA256:"), "no fingerprint:\n{text}");
+    assert!(
+        text.contains(&format!(
+            "ssh-keyscan -p 22 10.77.0.1 >> {}",
+            empty.display()
+        )),
+        "{text}"
+    );
+
+    let o = archtui(&p, &["status", "--json"], &[]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("status --json prints JSON");
+    assert_eq!(v["hosts"][0]["state"], "host_key_unknown", "{v}");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn wrong_password_is_named_and_never_printed() {
+    let Some(lab) = common::lab("wrong_password_is_named_and_never_printed") else {
+        return;
+    };
+    let secret = "Wr0ngPassw0rd-do-not-print";
+    let p = variant(&lab, "badpw.toml", |t| {
+        t.lines()
+            .map(|l| {
+                if l.starts_with("password_file") {
+                    "password_env = \"ARCHTUI_TEST_PW\""
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    for args in [&["check"][..], &["status"][..], &["status", "--json"][..]] {
+        let o = archtui(&p, args, &[("ARCHTUI_TEST_PW", secret)]);
+        let text = out(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains("password authentication failed"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            !text.contains(secret),
+            "{args:?} printed the password:\n{text}"
+        );
+    }
+    let text = out(&archtui(&p, &["check"], &[("ARCHTUI_TEST_PW", secret)]));
+    assert!(
+        text.contains("ARCHTUI_TEST_PW"),
+        "the fix names the variable:\n{text}"
+    );
+}
+
+#[test]
+fn database_without_bucardo_schema() {
+    let Some(lab) = common::lab("database_without_bucardo_schema") else {
+        return;
+    };
+    let p = variant(&lab, "noschema.toml", |t| {
+        t.replace("bucardo_db = \"bucardo\"", "bucardo_db = \"postgres\"")
+    });
+    let o = archtui(&p, &["check"], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("has no Bucardo schema"), "{text}");
+    let o = archtui(&p, &["status", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["bucardo"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no Bucardo schema"),
+        "{v}"
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

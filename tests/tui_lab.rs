@@ -1,0 +1,235 @@
+//! The console end to end: the real binary in a detached tmux session of
+//! fixed size against the lab; keys go in with send-keys, the screen comes
+//! back with capture-pane.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{lab, wait_until, Lab};
+
+/// One tmux server per test, on its own socket, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, config: &Path, w: u16, h: u16) -> Tmux {
+        let t = Tmux {
+            socket: format!("archtui-{name}-{}", std::process::id()),
+        };
+        // A shell line before and after, to see the terminal as it was left.
+        let script = format!(
+            "echo BEFORE-ARCHTUI; ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 600",
+            config.display(),
+            env!("CARGO_BIN_EXE_archtui")
+        );
+        let o = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert!(
+            o.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "t", k]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Waits for the screen to satisfy `ok`; the last screen in the panic.
+    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        match wait_until(
+            Duration::from_secs(secs),
+            Duration::from_millis(200),
+            || {
+                let s = self.screen();
+                ok(&s).then_some(s)
+            },
+        ) {
+            Ok((s, _)) => s,
+            Err(waited) => panic!(
+                "{what}: not seen after {waited:?}; screen:\n{}",
+                self.screen()
+            ),
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn lab_config(lab: &Lab) -> PathBuf {
+    lab.state.join("archtui.toml")
+}
+
+fn row<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(needle))
+}
+
+/// Seconds of a compact age (`5s`, `2m`) in a row's cells.
+fn good_age(sync_row: &str) -> Option<u64> {
+    let cells: Vec<&str> = sync_row.split_whitespace().collect();
+    let i = cells.iter().position(|c| *c == "good")?;
+    let a = cells.get(i + 1)?;
+    let (n, unit) = a.split_at(a.len() - 1);
+    let n: u64 = n.parse().ok()?;
+    Some(match unit {
+        "s" => n,
+        "m" => n * 60,
+        _ => n * 3600,
+    })
+}
+
+#[test]
+fn console_shows_fleet_logs_and_exits_cleanly() {
+    let Some(lab) = lab("console_shows_fleet_logs_and_exits_cleanly") else {
+        return;
+    };
+    let t = Tmux::start("main", &lab_config(&lab), 120, 40);
+    let s = t.wait("both hosts up, sync good", 60, |s| {
+        s.contains("● cavaforgepad")
+            && s.contains("● jukebox")
+            && row(s, "archive_jukebox").is_some_and(|r| r.contains(" good "))
+    });
+    assert!(row(&s, "│● cavaforgepad").unwrap().contains(" up "), "{s}");
+    assert!(row(&s, "│● jukebox").unwrap().contains(" up "), "{s}");
+
+    // A row written on the master: the sync's last-good age comes back
+    // to a few seconds after it ran.
+    let coll = lab.psql(
+        "cavaforgepad",
+        "INSERT INTO collections (name) VALUES ('tui-lab-' || clock_timestamp()) RETURNING id",
+    );
+    t.wait("last good resets after a write", 60, |s| {
+        row(s, "archive_jukebox")
+            .and_then(good_age)
+            .is_some_and(|age| age <= 3)
+    });
+    let _ = coll;
+
+    // jukebox, then its db container (services sort: app, bucardo, db).
+    t.keys(&["j", "Enter", "G", "Enter"]);
+    let s = t.wait("jukebox db log lines", 30, |s| {
+        s.contains("logs · jukebox/db") && s.contains("LOG:")
+    });
+    assert!(s.contains("following"), "{s}");
+
+    // Pause, then help, then quit from help.
+    t.keys(&["f"]);
+    t.wait("paused", 5, |s| s.contains("paused"));
+    t.keys(&["?"]);
+    t.wait("help overlay", 5, |s| s.contains("drill in / tail logs"));
+    t.keys(&["q"]);
+    let s = t.wait("exit", 10, |s| s.contains("ARCHTUI-EXIT="));
+    assert!(s.contains("ARCHTUI-EXIT=0"), "{s}");
+    // The alternate screen is gone and the tty is cooked again.
+    assert!(s.contains("BEFORE-ARCHTUI"), "{s}");
+    assert!(!s.contains("┌ fleet"), "{s}");
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon") && s.lines().any(|l| l.trim() == "echo"),
+        "{s}"
+    );
+}
+
+#[test]
+fn escape_sequences_and_huge_lines_do_not_disturb_the_screen() {
+    let Some(lab) = lab("escape_sequences_and_huge_lines_do_not_disturb_the_screen") else {
+        return;
+    };
+    let base = std::fs::read_to_string(lab_config(&lab)).expect("lab config");
+    let dir = std::env::temp_dir().join(format!("archtui-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("archtui.toml");
+    std::fs::write(
+        &config,
+        format!("{base}\n[[hosts]]\nname = \"turntable\"\nrole = \"slave\"\nssh = \"turntable\"\n"),
+    )
+    .unwrap();
+    let _cleanup = common::restore(|| {
+        let _ = lab.sh("turntable", "docker rm -f archtui-esc >/dev/null 2>&1");
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    // Labelled as the compose project's, so the console lists it.
+    let script = r#"while :; do
+printf '\033[2J\033[HCLEAR-ATTEMPT\n'
+printf '\033]0;PWNED-TITLE\007TITLE-ATTEMPT\n'
+printf '\033[10;10H\033[?1049l\033[?25lMOVE-ATTEMPT\033[0m\n'
+printf '\033[1;31mRED-TEXT\033[0m\n'
+head -c 1000000 /dev/zero | tr '\0' x; echo
+printf 'AFTER-BIG-LINE\n'
+sleep 1; done"#;
+    lab.sh_ok(
+        "turntable",
+        &format!(
+            "docker rm -f archtui-esc >/dev/null 2>&1; docker run -d --name archtui-esc \
+             --label com.docker.compose.project=archive --label com.docker.compose.service=esc \
+             debian:bookworm-slim sh -c '{}'",
+            script.replace('\'', "'\\''")
+        ),
+    );
+    let t = Tmux::start("esc", &config, 100, 30);
+    t.wait("turntable listed", 60, |s| s.contains("turntable"));
+    t.keys(&["j", "j", "Enter"]);
+    t.wait("esc container listed", 30, |s| s.contains("esc "));
+    t.keys(&["Enter"]);
+    let s = t.wait("escape lines shown as text", 30, |s| {
+        s.contains("AFTER-BIG-LINE") && s.contains("CLEAR-ATTEMPT") && s.contains("MOVE-ATTEMPT")
+    });
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[0].starts_with("archtui"), "title bar intact:\n{s}");
+    assert!(lines[1].starts_with("┌ fleet"), "fleet pane intact:\n{s}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("f pause")),
+        "hint bar intact:\n{s}"
+    );
+    // Every log line stays inside the pane's borders.
+    for l in lines
+        .iter()
+        .filter(|l| l.contains("ATTEMPT") || l.contains("xxxx"))
+    {
+        assert!(
+            l.starts_with('│') && l.ends_with('│'),
+            "line escaped its pane: {l:?}\n{s}"
+        );
+    }
+    let title = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    assert!(
+        !String::from_utf8_lossy(&title.stdout).contains("PWNED"),
+        "an OSC title got through"
+    );
+    t.keys(&["q"]);
+    t.wait("exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
+}

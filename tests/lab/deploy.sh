@@ -34,8 +34,8 @@ render_stack() {
   set_env "$dir/env.common" POSTGRES_PASSWORD "$(cat "$STATE/secrets/postgres_password")"
   set_env "$dir/env.common" ARCHIVE_DB_PASSWORD "$(cat "$STATE/secrets/archive_db_password")"
   set_env "$dir/env.common" BUCARDO_PASSWORD "$(cat "$STATE/secrets/bucardo_password")"
-  # The lab's LAN is 10.77.0.0/24; Docker's bridges are 172.16.0.0/12.
-  set_env "$dir/env.common" DB_ALLOWED_CIDRS "\"$SUBNET 172.16.0.0/12 127.0.0.1/32\""
+  # The lab's LAN (the db also admits its own Docker networks: samenet).
+  set_env "$dir/env.common" DB_ALLOWED_CIDRS "$SUBNET"
   set_env "$dir/env.$role" APP_HOST "$(host_addr "$h")"
   [[ $role == slave ]] && set_env "$dir/env.slave" MASTER_DB_HOST "$(host_addr "$MASTER")"
   local kv

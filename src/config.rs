@@ -18,6 +18,9 @@ pub const CONFIG_ENV: &str = "ARCHTUI_CONFIG";
 pub struct Config {
     #[serde(default)]
     pub read_only: bool,
+    /// The operator's checkout of the stack that deploys copy from
+    /// (`--from DIR` overrides it; neither: the current directory).
+    pub checkout: Option<PathBuf>,
     #[serde(default)]
     pub ssh: SshConfig,
     #[serde(default)]

@@ -13,6 +13,7 @@ mod status;
 mod tui;
 mod ui;
 mod verdict;
+mod wizard;
 
 use clap::Parser;
 

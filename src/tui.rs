@@ -41,6 +41,13 @@ pub async fn run(config: Config) -> i32 {
     let keymap = config.keymap();
     let mut model = Model::new(config.clone(), keymap, chrono::Utc::now());
     model.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    model.actions.paused =
+        crate::actions::state::ConsoleState::load(&crate::actions::state::path()).paused;
+    model.actions.checkout = crate::actions::deploy::checkout_dir(
+        std::env::var_os("ARCHTUI_CHECKOUT")
+            .map(std::path::PathBuf::from)
+            .or_else(|| model.config.checkout.clone()),
+    );
     let ctx = match Context::new(config, password) {
         Ok(c) => c,
         Err(e) => {
@@ -59,6 +66,7 @@ pub async fn run(config: Config) -> i32 {
 
     let mut terminal = ratatui::init();
     let mut exec = Executor {
+        ctx: ctx.clone(),
         links,
         tails: HashMap::new(),
         tx: None,
@@ -79,6 +87,7 @@ pub async fn run(config: Config) -> i32 {
 }
 
 struct Executor {
+    ctx: std::sync::Arc<Context>,
     links: Links,
     tails: HashMap<u64, Vec<JoinHandle<()>>>,
     tx: Option<mpsc::Sender<Msg>>,
@@ -102,9 +111,51 @@ impl Executor {
                     tasks.iter().for_each(JoinHandle::abort);
                 }
             }
+            Effect::RunAction { id, action, guard } => {
+                if let Some(tx) = &self.tx {
+                    spawn_action(self.ctx.clone(), id, action, guard, tx.clone());
+                }
+            }
+            Effect::AuditCancelled { action } => {
+                crate::actions::run::audit_cancelled(&self.ctx.config, &action);
+            }
             Effect::Quit => {}
         }
     }
+}
+
+/// Runs a fleet action off the loop; its output lines and outcome come
+/// back as messages.
+fn spawn_action(
+    ctx: std::sync::Arc<Context>,
+    id: u64,
+    action: crate::actions::Action,
+    guard: crate::actions::run::Guard,
+    tx: mpsc::Sender<Msg>,
+) {
+    tokio::spawn(async move {
+        let (progress, mut lines) = mpsc::unbounded_channel::<String>();
+        let forward = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(line) = lines.recv().await {
+                    if tx.send(Msg::ActionOutput { id, line }).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        let outcome = crate::actions::run::perform(ctx, &action, guard, &progress).await;
+        drop(progress);
+        let _ = forward.await;
+        let _ = tx
+            .send(Msg::ActionDone {
+                id,
+                action,
+                outcome,
+            })
+            .await;
+    });
 }
 
 fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {

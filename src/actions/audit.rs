@@ -75,7 +75,26 @@ pub fn local_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(passwd_name)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The name of this process's uid in /etc/passwd, else `uid <n>`.
+fn passwd_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(user_of(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
+}
+
+/// Pure: the user of `uid` in passwd text.
+fn user_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
 }
 
 /// Creates the state directory (0700) if needed.
@@ -147,6 +166,14 @@ mod tests {
             Duration::ZERO,
         );
         assert!(!r.message.contains("hunter2"), "{}", r.message);
+    }
+
+    #[test]
+    fn user_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        assert_eq!(user_of(p, 1000).as_deref(), Some("ops"));
+        assert_eq!(user_of(p, 0).as_deref(), Some("root"));
+        assert_eq!(user_of(p, 5), None);
     }
 
     #[test]

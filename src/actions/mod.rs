@@ -213,6 +213,18 @@ impl Action {
         }
     }
 
+    /// Does it change anything? A deploy's plan only reads, so it is
+    /// allowed in read-only mode and needs no confirmation.
+    pub fn changes_fleet(&self) -> bool {
+        !matches!(
+            self,
+            Action::Deploy {
+                plan_only: true,
+                ..
+            }
+        )
+    }
+
     /// Kick and resume only ask Bucardo to do what it does by itself, so
     /// they run without a confirmation; everything else asks.
     pub fn needs_confirmation(&self) -> bool {

@@ -10,7 +10,7 @@ use super::{audit, container, deploy, lock, sync, Action, Outcome, Progress, Sta
 use crate::remote::host::{Context, HostLink};
 
 /// What the caller settled before the action runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guard {
     pub read_only: bool,
     /// The operator said yes (or `--yes`).
@@ -55,6 +55,24 @@ pub async fn perform(
     outcome
 }
 
+/// The audit line of an action the operator cancelled at its confirmation.
+pub fn audit_cancelled(config: &crate::config::Config, action: &Action) {
+    let host = action
+        .resolve_host(config)
+        .map(|h| h.name)
+        .unwrap_or_else(|_| "-".into());
+    let rec = audit::record(
+        chrono::Utc::now(),
+        &audit::local_user(),
+        &host,
+        action,
+        false,
+        &Outcome::refused("cancelled at the confirmation"),
+        std::time::Duration::ZERO,
+    );
+    let _ = audit::append(&audit::log_path(), &rec);
+}
+
 async fn checked(
     ctx: Arc<Context>,
     action: &Action,
@@ -65,7 +83,7 @@ async fn checked(
     if let Err(e) = action.validate() {
         return Outcome::refused(e);
     }
-    if guard.read_only {
+    if guard.read_only && action.changes_fleet() {
         return super::read_only_refusal(action);
     }
     if action.needs_confirmation() && !guard.confirmed {

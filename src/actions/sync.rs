@@ -243,8 +243,9 @@ pub async fn reload(pg: &Pg) -> Outcome {
     }
 }
 
-/// Brings a stalled sync back: deactivate, then activate (each waited for),
-/// or with `use_reload` a reload of the daemon.
+/// Brings a stalled sync back: deactivate, activate, then reload the sync
+/// (each answer waited for), or with `use_reload` a reload of the daemon
+/// (which retries stalled databases).
 pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
     let before = match state(pg, sync).await {
         Err(e) => return Outcome::new(super::Status::Unreachable, e),
@@ -257,10 +258,18 @@ pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
             return o;
         }
     } else {
-        for step in ["deactivate", "activate"] {
+        // Activate writes status 'active' to the table but leaves the
+        // daemon's own copy stalled; reloading the sync rereads it.
+        for (step, done) in [
+            ("deactivate", "deactivated"),
+            ("activate", "activated"),
+            ("reload", "reloaded"),
+        ] {
             let ask = channel(format!("bucardo_{step}_sync_{sync}"));
-            let answer = channel(format!("bucardo_{step}d_sync_{sync}"));
-            match notify_and_wait(pg, &ask, &[answer], Some(ANSWER_WITHIN)).await {
+            let answer = channel(format!("bucardo_{done}_sync_{sync}"));
+            let error = channel(format!("bucardo_reload_error_sync_{sync}"));
+            let answers = [answer, error.clone()];
+            match notify_and_wait(pg, &ask, &answers, Some(ANSWER_WITHIN)).await {
                 Err(e) => return Outcome::new(super::Status::Unreachable, e),
                 Ok(None) => {
                     return Outcome::new(
@@ -270,6 +279,11 @@ pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
                             ANSWER_WITHIN.as_secs()
                         ),
                     )
+                }
+                Ok(Some(ch)) if ch == error => {
+                    return Outcome::failed(format!(
+                        "recover {sync}: the daemon could not reload the sync (see its log)"
+                    ))
                 }
                 Ok(Some(_)) => {}
             }

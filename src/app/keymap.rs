@@ -30,6 +30,12 @@ pub enum Action {
     NextMatch,
     PrevMatch,
     Filter,
+    Restart,
+    StopStart,
+    Kick,
+    PauseResume,
+    Recover,
+    Deploy,
 }
 
 /// Name, description and default keys of every action, in help order.
@@ -90,6 +96,23 @@ pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         &["N"],
     ),
     (Action::Filter, "filter", "show only matching lines", &["&"]),
+    // Fleet actions: capitals, none next to a navigation key; each asks.
+    (Action::Restart, "restart", "restart container", &["R"]),
+    (
+        Action::StopStart,
+        "stop_start",
+        "stop / start container",
+        &["S"],
+    ),
+    (Action::Kick, "kick", "kick sync and wait", &["K"]),
+    (
+        Action::PauseResume,
+        "pause_resume",
+        "pause / resume sync",
+        &["P"],
+    ),
+    (Action::Recover, "recover", "recover stalled sync", &["V"]),
+    (Action::Deploy, "deploy", "deploy stack to host", &["D"]),
 ];
 
 impl Action {

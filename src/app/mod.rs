@@ -2,6 +2,7 @@
 //! to it (`Msg`), everything it asks the world to do (`Effect`), and
 //! `update`, which turns one into the other. No I/O here.
 
+pub mod actions;
 pub mod keymap;
 pub mod lines;
 pub mod logbuf;
@@ -32,6 +33,17 @@ pub enum Msg {
         stream: u64,
         lines: Vec<LogLine>,
     },
+    /// A line of a running action's output.
+    ActionOutput {
+        id: u64,
+        line: String,
+    },
+    /// An action finished.
+    ActionDone {
+        id: u64,
+        action: crate::actions::Action,
+        outcome: crate::actions::Outcome,
+    },
     /// A tail's state changed (connected, ended, retrying).
     LogNote {
         stream: u64,
@@ -51,6 +63,17 @@ pub enum Effect {
     },
     CloseLogs {
         stream: u64,
+    },
+    /// Record in the audit log that the operator cancelled `action`.
+    AuditCancelled {
+        action: crate::actions::Action,
+    },
+    /// Run a fleet action (crate::actions::run::perform); its output and
+    /// outcome come back as `ActionOutput` and `ActionDone`.
+    RunAction {
+        id: u64,
+        action: crate::actions::Action,
+        guard: crate::actions::run::Guard,
     },
     Quit,
 }

@@ -100,6 +100,8 @@ pub struct Model {
     pub size: (u16, u16),
     pub limits: LogLimits,
     pub quit: bool,
+    /// Confirmations, running actions and their output pane.
+    pub actions: crate::app::actions::Actions,
     /// Per sync: observed_at of the last lag sample, to sample once per read.
     pub(crate) sampled: HashMap<String, Time>,
 }
@@ -145,6 +147,7 @@ impl Model {
             limits: LogLimits::default(),
             quit: false,
             sampled: HashMap::new(),
+            actions: Default::default(),
         }
     }
 

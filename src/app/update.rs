@@ -34,6 +34,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::ActionOutput { id, line } => {
+            crate::app::actions::output(m, id, line);
+            Vec::new()
+        }
+        Msg::ActionDone {
+            id,
+            action,
+            outcome,
+        } => {
+            crate::app::actions::done(m, id, &action, outcome);
+            Vec::new()
+        }
         Msg::LogNote {
             stream,
             source,
@@ -142,6 +154,9 @@ fn reassemble(m: &mut Model) {
 
 fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     m.flash = None;
+    if let Some(fx) = crate::app::actions::intercept(m, &k) {
+        return fx;
+    }
     if m.input.is_some() {
         return input_key(m, k);
     }
@@ -248,6 +263,12 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
             Pane::Containers => m.focus = Pane::Fleet,
             Pane::Fleet => {}
         },
+        Action::Restart
+        | Action::StopStart
+        | Action::Kick
+        | Action::PauseResume
+        | Action::Recover
+        | Action::Deploy => return crate::app::actions::start(m, a),
         Action::AddToLog => return add_to_log(m),
         Action::HostLogs => return host_logs(m),
         Action::Follow => with_log(m, |v| v.toggle_follow()),

@@ -46,11 +46,11 @@ pub enum ActionCommand {
         #[arg(long, short)]
         yes: bool,
     },
-    /// Bring a stalled sync back: deactivate then activate it (or --reload the daemon).
+    /// Bring a stalled sync back: deactivate, activate, then reload it (or --reload the daemon).
     #[command(after_help = EXIT_CODES)]
     Recover {
         sync: String,
-        /// Reload the daemon instead of deactivating and activating the sync.
+        /// Reload the whole daemon instead (it retries stalled databases).
         #[arg(long)]
         reload: bool,
         #[arg(long, short)]
@@ -123,7 +123,7 @@ impl ActionCommand {
             } => (
                 Action::Deploy {
                     host,
-                    from: actions::deploy::checkout_dir(from),
+                    from: from.unwrap_or_default(),
                     plan_only: plan,
                 },
                 yes,
@@ -133,8 +133,13 @@ impl ActionCommand {
 }
 
 pub async fn run(config: Config, cmd: ActionCommand, read_only_flag: bool) -> i32 {
-    let (action, yes) = cmd.action();
-    let read_only = read_only_flag || config.read_only;
+    let (mut action, yes) = cmd.action();
+    if let Action::Deploy { from, .. } = &mut action {
+        if from.as_os_str().is_empty() {
+            *from = actions::deploy::checkout_dir(config.checkout.clone());
+        }
+    }
+    let read_only = (read_only_flag || config.read_only) && action.changes_fleet();
     let password = match Password::resolve(&config.database) {
         Ok(p) => p,
         Err(e) => {

@@ -2,6 +2,7 @@
 
 mod actions;
 mod check;
+mod provision;
 mod status;
 mod table;
 
@@ -33,6 +34,10 @@ enum Command {
     Check,
     #[command(flatten)]
     Action(actions::ActionCommand),
+    /// Turn a bare host into a verified replicating slave (pre-flight, plan, steps; resumable).
+    Provision(provision::ProvisionArgs),
+    /// Remove a slave from the master's Bucardo and the config; --stop also stops its stack.
+    Retire(provision::RetireArgs),
 }
 
 #[derive(Args, Debug)]
@@ -66,8 +71,19 @@ pub async fn run(cli: Cli) -> i32 {
             Some(config) => actions::run(config, cmd, cli.read_only).await,
             None => EXIT_UNKNOWN,
         },
+        Some(Command::Provision(args)) => match load(&path) {
+            Some(config) => provision::provision(config, &path, args, cli.read_only).await,
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Retire(args)) => match load(&path) {
+            Some(config) => provision::retire_cmd(config, &path, args, cli.read_only).await,
+            None => EXIT_UNKNOWN,
+        },
         None => match load(&path) {
-            Some(config) => crate::tui::run(config).await,
+            Some(mut config) => {
+                config.read_only |= cli.read_only;
+                crate::tui::run(config).await
+            }
             None => EXIT_UNKNOWN,
         },
     }

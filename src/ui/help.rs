@@ -25,9 +25,12 @@ pub fn overlay(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         .max()
         .unwrap_or(4) as u16;
     let desc_w = entries.iter().map(|(_, d)| d.len()).max().unwrap_or(10) as u16;
+    // Two columns when one would not fit the height; descriptions are cut
+    // to fit two columns on a narrow terminal.
+    let max_desc = (area.width.saturating_sub(10) / 2).saturating_sub(key_w + 2);
+    let two = entries.len() as u16 + 3 > area.height && max_desc >= 16;
+    let desc_w = if two { desc_w.min(max_desc) } else { desc_w };
     let col_w = key_w + 2 + desc_w;
-    // Two columns when one would not fit the height.
-    let two = entries.len() as u16 + 3 > area.height && area.width >= col_w * 2 + 6;
     let rows_n = if two {
         entries.len().div_ceil(2)
     } else {

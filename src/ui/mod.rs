@@ -1,12 +1,14 @@
 //! `view(&Model, &mut Frame)`: draws the console from the model alone.
 //! No state of its own, no I/O.
 
+mod actions;
 mod bars;
 mod help;
 mod logs;
 mod panes;
 mod text;
 mod theme;
+pub mod wizard;
 
 #[cfg(test)]
 mod tests;
@@ -69,9 +71,15 @@ pub fn view(m: &Model, f: &mut Frame) {
     panes::fleet(m, &theme, f, a.fleet);
     panes::containers(m, &theme, f, a.containers);
     panes::syncs(m, &theme, f, a.syncs);
-    logs::pane(m, &theme, f, a.logs);
+    match &m.actions.pane {
+        Some(p) => actions::pane(p, m, &theme, f, a.logs),
+        None => logs::pane(m, &theme, f, a.logs),
+    }
     bars::hints(m, &theme, f, a.hints);
     if m.help {
         help::overlay(m, &theme, f, f.area());
+    }
+    if let Some(c) = &m.actions.confirm {
+        actions::confirm(c, &theme, f, f.area());
     }
 }

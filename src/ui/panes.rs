@@ -207,7 +207,7 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         let mut cells = vec![
             Cell::from(clean(&s.name)),
             Cell::from(clean(&s.target)),
-            Cell::from(Span::styled(s.state.as_str(), t.sync_state(s.state))),
+            Cell::from(sync_state_label(m, s, t)),
             Cell::from(good),
             Cell::from(format!("{pending:>7}")),
             Cell::from(Span::styled(lag_now.map_or("-".into(), lag), lag_style)),
@@ -252,4 +252,15 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         .row_highlight_style(t.selected(focused));
     let mut state = TableState::default().with_selected(Some(m.sync_sel));
     f.render_stateful_widget(table, inner, &mut state);
+}
+
+/// The sync's state; a pause this console made and the daemon forgot (it
+/// restarted) shows as `paused*`, so the operator still sees it.
+fn sync_state_label<'a>(m: &Model, s: &crate::model::SyncStatus, t: &Theme) -> Span<'a> {
+    use crate::model::SyncState;
+    if s.state != SyncState::Paused && m.actions.paused.contains(&s.name) {
+        Span::styled("paused*", t.sync_state(SyncState::Paused))
+    } else {
+        Span::styled(s.state.as_str(), t.sync_state(s.state))
+    }
 }

@@ -1,0 +1,432 @@
+//! `archtui provision` and `archtui retire`: the wizard headless. The
+//! same state machine as the TUI screen; this module asks and prints.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::actions::{self, audit, lock, Outcome, Status};
+use crate::config::Config;
+use crate::credentials::Password;
+use crate::remote::host::Context;
+use crate::wizard::checks::Verdict;
+use crate::wizard::exec::Runner;
+use crate::wizard::machine::{Effect, Event, Phase, Wizard};
+use crate::wizard::{journal, plan, retire, ssh_dest};
+
+pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is confirmed (or --yes) \
+before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
+run the same command again after an interruption and it resumes. Undo: archtui retire NAME. \
+Exit codes: 0 provisioned; 1 a step failed; 2 refused (bad input, a failed pre-flight check, not \
+confirmed, read-only); 3 unreachable or the config unusable.";
+
+#[derive(Args, Debug)]
+#[command(after_help = PROVISION_HELP)]
+pub struct ProvisionArgs {
+    /// The slave's name (its Bucardo db, dbgroup NAME_grp, sync archive_NAME).
+    pub name: String,
+    /// SSH destination of the new host [default: NAME].
+    #[arg(long, value_name = "DEST")]
+    pub ssh: Option<String>,
+    /// The new host's LAN address for env.slave APP_HOST [default: from `ssh -G`].
+    #[arg(long, value_name = "ADDR")]
+    pub app_host: Option<String>,
+    /// The master's name in the config [default: the config's master].
+    #[arg(long, value_name = "HOST")]
+    pub master: Option<String>,
+    /// The master's address as the new host reaches it [default: from `ssh -G`].
+    #[arg(long, value_name = "ADDR")]
+    pub master_db_host: Option<String>,
+    /// Deploy directory on the new host [default: from the config].
+    #[arg(long, value_name = "DIR")]
+    pub deploy_dir: Option<String>,
+    /// The checkout with the operator's env.common, docker-compose.yml, env.slave and assets/.
+    #[arg(long, value_name = "DIR", env = "ARCHTUI_CHECKOUT")]
+    pub from: Option<PathBuf>,
+    /// Run the pre-flight checks and show the plan only.
+    #[arg(long)]
+    pub check: bool,
+    /// Confirm the plan without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Trust the new host's SSH key with this fingerprint (SHA256:...), compared by you
+    /// with the host's own; pre-flight shows the fingerprint of an unknown key.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub trust_host_key: Option<String>,
+    /// The wizard full-screen; when done, the console opens on the fleet.
+    #[arg(long, conflicts_with_all = ["yes", "check"])]
+    pub tui: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RetireArgs {
+    /// The slave's name.
+    pub name: String,
+    /// Also stop its stack (`docker compose down`, volumes kept).
+    #[arg(long)]
+    pub stop: bool,
+    /// Confirm by naming the slave again (instead of typing it at the prompt).
+    #[arg(long, value_name = "NAME")]
+    pub confirm: Option<String>,
+}
+
+fn context(config: Config) -> Result<Arc<Context>, i32> {
+    let password = Password::resolve(&config.database).map_err(|e| {
+        eprintln!("archtui: {e}");
+        crate::cli::EXIT_UNKNOWN
+    })?;
+    Context::new(config, password).map_err(|e| {
+        eprintln!("archtui: run dir: {e}");
+        crate::cli::EXIT_UNKNOWN
+    })
+}
+
+fn printer() -> (actions::Progress, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let task = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if !line.trim().is_empty() {
+                println!("  | {line}");
+            }
+        }
+    });
+    (tx, task)
+}
+
+fn audit_line(
+    action: &str,
+    host: &str,
+    args: Vec<String>,
+    confirmed: bool,
+    o: &Outcome,
+    took: std::time::Duration,
+) {
+    let rec = audit::Record {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        user: audit::local_user(),
+        host: host.to_string(),
+        action: action.to_string(),
+        args,
+        confirmed,
+        result: o.status,
+        message: actions::plan::redact_text(o.message.lines().next().unwrap_or("")),
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+    };
+    if let Err(e) = audit::append(&audit::log_path(), &rec) {
+        eprintln!("archtui: warning: audit log not written: {e}");
+    }
+}
+
+pub async fn provision(
+    config: Config,
+    config_path: &Path,
+    args: ProvisionArgs,
+    read_only: bool,
+) -> i32 {
+    let start = Instant::now();
+    let name = args.name.clone();
+    let audit_args = vec![name.clone()];
+    let outcome = provision_inner(config, config_path, args, read_only).await;
+    if outcome.status == Status::Ok {
+        println!("archtui: {}", outcome.message);
+    } else {
+        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
+    }
+    audit_line(
+        "provision",
+        &name,
+        audit_args,
+        true,
+        &outcome,
+        start.elapsed(),
+    );
+    outcome.status.exit_code()
+}
+
+async fn provision_inner(
+    config: Config,
+    config_path: &Path,
+    args: ProvisionArgs,
+    read_only: bool,
+) -> Outcome {
+    if (read_only || config.read_only) && !args.check {
+        return Outcome::refused("read-only mode: refusing to provision");
+    }
+    let state = audit::state_dir();
+    let jpath = journal::path(&state, &args.name);
+    let journal = match journal::load(&jpath) {
+        Ok(j) => j,
+        Err(e) => return Outcome::refused(e),
+    };
+    let hosts = config.hosts();
+    let mut wizard = match journal {
+        Some(j) => {
+            println!(
+                "Resuming the provisioning of {} (journal {}; done: {})",
+                j.input.name,
+                jpath.display(),
+                j.done.len()
+            );
+            let given = args.ssh.is_some()
+                || args.app_host.is_some()
+                || args.master.is_some()
+                || args.master_db_host.is_some()
+                || args.deploy_dir.is_some();
+            if given {
+                println!(
+                    "note: the journal's input is used, not the options given; `archtui retire {}` starts over",
+                    j.input.name
+                );
+            }
+            Wizard::resume(j.input, j.done)
+        }
+        None => {
+            let ssh = args.ssh.clone().unwrap_or_else(|| args.name.clone());
+            let mut input =
+                ssh_dest::defaults(&config, &args.name, &ssh, args.master.as_deref()).await;
+            if let Some(a) = args.app_host {
+                input.app_host = a;
+            }
+            if let Some(m) = args.master_db_host {
+                input.master_db_host = m;
+            }
+            if let Some(d) = args.deploy_dir {
+                input.deploy_dir = d;
+            }
+            Wizard::new(input)
+        }
+    };
+    let _lock = match lock::try_lock(&state, &format!("provision-{}", wizard.input.name)) {
+        Ok(l) => l,
+        Err(e) => return Outcome::refused(e),
+    };
+    if let Some(fp) = &args.trust_host_key {
+        match ssh_dest::trust_host_key(&config, &wizard.input.ssh, fp).await {
+            Ok(m) => println!("{m}"),
+            Err(e) => return Outcome::refused(e),
+        }
+    }
+    let from = actions::deploy::checkout_dir(args.from);
+    let ctx = match context(config) {
+        Ok(c) => c,
+        Err(_) => return Outcome::new(Status::Unreachable, "no credentials or run dir"),
+    };
+    if args.tui {
+        let screen = crate::wizard::tui::Screen {
+            ctx,
+            config_path: config_path.to_path_buf(),
+            from,
+            journal: jpath,
+        };
+        let (outcome, open_console) = crate::wizard::tui::run(screen, wizard).await;
+        if open_console {
+            if let Some(c) = crate::wizard::tui::reload(config_path) {
+                crate::tui::run(c).await;
+            }
+        }
+        return outcome;
+    }
+    let (tx, printer) = printer();
+    let mut runner = Runner::new(ctx, config_path.to_path_buf(), from.clone(), tx);
+    let mut pending = wizard.update(Event::Submit { hosts });
+    if wizard.phase == Phase::Input {
+        drop(runner);
+        let _ = printer.await;
+        return Outcome::refused(format!("bad input: {}", wizard.problems.join("; ")));
+    }
+    let mut outcome = None;
+    while let Some(effect) = pending.first().cloned() {
+        pending.remove(0);
+        let more = match effect {
+            Effect::Preflight { resuming } => {
+                println!("Pre-flight checks (nothing is changed):");
+                let checks = runner.preflight(&wizard.input, resuming).await;
+                for c in &checks {
+                    let mark = match c.verdict {
+                        Verdict::Pass => "PASS",
+                        Verdict::Warn => "WARN",
+                        Verdict::Fail => "FAIL",
+                    };
+                    println!("  {mark} {:<18} {}", c.what, c.detail);
+                    if c.verdict != Verdict::Pass {
+                        if let Some(f) = &c.fix {
+                            println!("       fix: {f}");
+                        }
+                    }
+                }
+                let fx = wizard.update(Event::Checked(checks));
+                if wizard.phase == Phase::Review {
+                    for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
+                        println!("{l}");
+                    }
+                    if args.check {
+                        outcome = Some(Outcome::ok(
+                            "pre-flight passed; plan shown; nothing changed",
+                        ));
+                        break;
+                    }
+                    let yes =
+                        args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
+                    let mut fx = fx;
+                    fx.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
+                    fx
+                } else {
+                    fx
+                }
+            }
+            Effect::SaveJournal(done) => {
+                let j = journal::Journal {
+                    input: wizard.input.clone(),
+                    done,
+                };
+                if let Err(e) = journal::save(&jpath, &j) {
+                    outcome = Some(Outcome::failed(format!("journal: {e}")));
+                    break;
+                }
+                Vec::new()
+            }
+            Effect::Run(step) => {
+                let i = crate::wizard::Step::ALL
+                    .iter()
+                    .position(|s| *s == step)
+                    .unwrap_or(0)
+                    + 1;
+                println!(
+                    "[{i}/{}] {} ...",
+                    crate::wizard::Step::ALL.len(),
+                    step.title()
+                );
+                let t = Instant::now();
+                match runner.run(&wizard.input, step).await {
+                    Ok(msg) => {
+                        println!(
+                            "[{i}/{}] ok ({:.1} s): {msg}",
+                            crate::wizard::Step::ALL.len(),
+                            t.elapsed().as_secs_f64()
+                        );
+                        wizard.update(Event::StepDone(step, msg))
+                    }
+                    Err(e) => wizard.update(Event::StepFailed(step, e)),
+                }
+            }
+            Effect::Finished => Vec::new(),
+        };
+        pending.extend(more);
+    }
+    runner.close().await;
+    drop(runner);
+    let _ = printer.await;
+    if let Some(o) = outcome {
+        return o;
+    }
+    match &wizard.phase {
+        Phase::Done => {
+            let _ = journal::remove(&jpath);
+            Outcome::ok(format!(
+                "{} is a replicating slave of {} and in the config: `archtui status` shows it",
+                wizard.input.name, wizard.input.master
+            ))
+        }
+        Phase::Refused => Outcome::refused("a pre-flight check failed; nothing was changed"),
+        Phase::Cancelled => Outcome::refused("not confirmed; nothing was changed"),
+        Phase::Failed { step, error } => Outcome::failed(format!(
+            "step {:?} ({}) failed: {error}. Fix it and run the same command again to resume; `archtui retire {}` undoes",
+            step,
+            step.title(),
+            wizard.input.name
+        )),
+        other => Outcome::failed(format!("stopped in {other:?}")),
+    }
+}
+
+/// Reads one line from the terminal; no terminal means no.
+async fn ask(prompt: &str) -> bool {
+    read_answer(prompt)
+        .await
+        .is_some_and(|a| matches!(a.to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+async fn read_answer(prompt: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "archtui: no terminal to ask on: pass --yes (provision) or --confirm NAME (retire)"
+        );
+        return None;
+    }
+    let prompt = prompt.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        Some(line.trim().to_string())
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+pub async fn retire_cmd(
+    config: Config,
+    config_path: &Path,
+    args: RetireArgs,
+    read_only: bool,
+) -> i32 {
+    let start = Instant::now();
+    let name = args.name.clone();
+    let mut audit_args = vec![name.clone()];
+    if args.stop {
+        audit_args.push("--stop".into());
+    }
+    let master = config
+        .hosts()
+        .into_iter()
+        .find(|h| h.role == crate::config::Role::Master)
+        .map(|h| h.name)
+        .unwrap_or_default();
+    let mut confirmed = false;
+    let outcome = if read_only || config.read_only {
+        Outcome::refused(format!("read-only mode: refusing to retire {name}"))
+    } else {
+        let question = retire::question(&name, &master, args.stop);
+        let answer = match args.confirm {
+            Some(a) => Some(a),
+            None => read_answer(&format!("{question}: ")).await,
+        };
+        confirmed = answer.as_deref() == Some(name.as_str());
+        if !confirmed {
+            Outcome::refused(format!("not confirmed: {question}"))
+        } else {
+            match context(config) {
+                Err(_) => Outcome::new(Status::Unreachable, "no credentials or run dir"),
+                Ok(ctx) => {
+                    let (tx, printer) = printer();
+                    let o =
+                        retire::run(ctx, config_path, &audit::state_dir(), &name, args.stop, &tx)
+                            .await;
+                    drop(tx);
+                    let _ = printer.await;
+                    o
+                }
+            }
+        }
+    };
+    if outcome.status == Status::Ok {
+        println!("archtui: {}", outcome.message);
+    } else {
+        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
+    }
+    audit_line(
+        "retire",
+        &master,
+        audit_args,
+        confirmed,
+        &outcome,
+        start.elapsed(),
+    );
+    outcome.status.exit_code()
+}

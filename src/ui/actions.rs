@@ -1,0 +1,233 @@
+//! The fleet-action overlays: the confirmation (naming host and target,
+//! Cancel selected by default) and the pane with an action's live output.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::actions::Status;
+use crate::app::actions::{ActionPane, Confirm};
+use crate::app::Model;
+use crate::ui::text::clean;
+use crate::ui::Theme;
+
+pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
+    let w = (c.question.chars().count() as u16 + 4)
+        .clamp(52, 76)
+        .min(area.width);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            clean(&c.question),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(""),
+    ];
+    let on = t.paint(
+        Style::default()
+            .fg(Color::Black)
+            .bg(Color::Yellow)
+            .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+    );
+    let off = Style::default();
+    match &c.expect {
+        Some(name) => {
+            lines.push(Line::from(format!(
+                "Type the host's name ({name}) to confirm:"
+            )));
+            lines.push(Line::from(vec![
+                Span::raw("> "),
+                Span::styled(
+                    clean(&c.typed),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::styled("_", t.stale()),
+            ]));
+            lines.push(Line::from(Span::styled(
+                "⏎ confirm · Esc cancel",
+                t.stale(),
+            )));
+        }
+        None => {
+            let (cancel, yes) = if c.yes_selected { (off, on) } else { (on, off) };
+            lines.push(Line::from(vec![
+                Span::raw("   "),
+                Span::styled("[ Cancel ]", cancel),
+                Span::raw("   "),
+                Span::styled("[ Confirm ]", yes),
+            ]));
+            lines.push(Line::from(Span::styled(
+                "←/→ choose · ⏎ select · y confirm · Esc cancel",
+                t.stale(),
+            )));
+        }
+    }
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let block = Block::bordered()
+        .title(format!(" {} on {} ", c.action.name(), c.host))
+        .border_style(
+            t.paint(
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        );
+    f.render_widget(Clear, popup);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        popup,
+    );
+}
+
+fn status_style(t: &Theme, s: Status) -> Style {
+    t.paint(Style::default().add_modifier(Modifier::BOLD).fg(match s {
+        Status::Ok => Color::Green,
+        Status::Timeout => Color::Yellow,
+        _ => Color::Red,
+    }))
+}
+
+/// The action's output where the log pane is; the newest lines at the
+/// bottom, its outcome on the border once it is done.
+pub fn pane(p: &ActionPane, _m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
+    let rows = area.height.saturating_sub(2) as usize;
+    let skip = p.lines.len().saturating_sub(rows);
+    let lines: Vec<Line> = p
+        .lines
+        .iter()
+        .skip(skip)
+        .map(|l| Line::from(clean(l)))
+        .collect();
+    let state = match &p.outcome {
+        None => Span::styled(" running… ", t.fg(Color::Cyan)),
+        Some(o) => Span::styled(
+            format!(" {}: {} ", o.status, clean(&o.message)),
+            status_style(t, o.status),
+        ),
+    };
+    let mut bottom = vec![state];
+    if p.dropped > 0 {
+        bottom.push(Span::styled(
+            format!(" {} older lines dropped ", p.dropped),
+            t.stale(),
+        ));
+    }
+    bottom.push(Span::styled(" Esc closes ", t.stale()));
+    let block = Block::bordered()
+        .title(format!(" {} ", clean(&p.title)))
+        .title_bottom(Line::from(bottom))
+        .border_style(t.border(true));
+    f.render_widget(Clear, area);
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use crate::actions::{Action, Outcome};
+    use crate::app::actions::{ActionPane, Confirm};
+    use crate::app::fixtures::*;
+    use crate::app::Model;
+
+    fn render(m: &mut Model, w: u16, h: u16) -> String {
+        m.size = (w, h);
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| crate::ui::view(m, f)).unwrap();
+        term.backend().to_string()
+    }
+
+    fn restart_confirm() -> Confirm {
+        Confirm {
+            action: Action::Restart {
+                host: "jukebox".into(),
+                service: "app".into(),
+            },
+            host: "jukebox".into(),
+            question: "Restart container app on jukebox?".into(),
+            expect: None,
+            typed: String::new(),
+            yes_selected: false,
+        }
+    }
+
+    #[test]
+    fn confirmation_overlay() {
+        let mut m = healthy();
+        m.actions.confirm = Some(restart_confirm());
+        let screen = render(&mut m, 80, 24);
+        assert!(screen.contains("Restart container app on jukebox?"));
+        insta::assert_snapshot!("confirm_restart_80x24", screen);
+        let mut m = healthy();
+        m.actions.confirm = Some(Confirm {
+            action: Action::Deploy {
+                host: "cavaforgepad".into(),
+                from: "/src/archive".into(),
+                plan_only: false,
+            },
+            host: "cavaforgepad".into(),
+            question: "Deploy the stack to cavaforgepad (master) in /srv/archive?".into(),
+            expect: Some("cavaforgepad".into()),
+            typed: "cavaf".into(),
+            yes_selected: false,
+        });
+        insta::assert_snapshot!("confirm_deploy_master_80x24", render(&mut m, 80, 24));
+    }
+
+    #[test]
+    fn deploy_output_pane() {
+        let mut m = healthy();
+        let lines: VecDeque<String> = [
+            "Plan for jukebox:",
+            "  changed   env.slave",
+            "  env.slave:",
+            "    + RAILS_SERVE_STATIC_FILES=false",
+            "copying the stack to jukebox:/srv/archive",
+            "docker compose up -d --build",
+            " Container archive-app-1  Recreate",
+            " Container archive-app-1  Recreated",
+            " Container archive-app-1  Started",
+            "waiting for the services to be healthy",
+        ]
+        .map(String::from)
+        .into();
+        m.actions.pane = Some(ActionPane {
+            id: 1,
+            title: "deploy jukebox --from /src/archive on jukebox".into(),
+            lines: lines.clone(),
+            dropped: 0,
+            outcome: None,
+        });
+        insta::assert_snapshot!("deploy_pane_running_80x24", render(&mut m, 80, 24));
+        m.actions.pane = Some(ActionPane {
+            id: 1,
+            title: "deploy jukebox --from /src/archive on jukebox".into(),
+            lines,
+            dropped: 3,
+            outcome: Some(Outcome::failed(
+                "deploy to jukebox: docker compose up failed",
+            )),
+        });
+        insta::assert_snapshot!("deploy_pane_failed_200x50", render(&mut m, 200, 50));
+    }
+
+    #[test]
+    fn a_pause_the_daemon_forgot_still_shows() {
+        let mut m = healthy();
+        assert!(!render(&mut m, 80, 24).contains("paused*"));
+        m.actions.paused.insert("archive_jukebox".into());
+        assert!(render(&mut m, 80, 24).contains("paused*"));
+    }
+}

@@ -1,0 +1,425 @@
+//! The new-slave wizard's screen: the steps on the left (done, running,
+//! failed), the current phase on the right: the form, the pre-flight
+//! checks, the plan, a step's live output, the outcome. Drawn from the
+//! wizard's state alone.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::ui::text::clean;
+use crate::ui::Theme;
+use crate::wizard::checks::Verdict;
+use crate::wizard::machine::{Phase, Step, Wizard};
+
+fn phase_name(p: &Phase) -> &'static str {
+    match p {
+        Phase::Input => "input",
+        Phase::Preflight => "pre-flight",
+        Phase::Refused => "refused",
+        Phase::Review => "plan review",
+        Phase::Running(_) => "running",
+        Phase::Failed { .. } => "failed",
+        Phase::Done => "done",
+        Phase::Cancelled => "cancelled",
+    }
+}
+
+fn hints(p: &Phase) -> &'static str {
+    match p {
+        Phase::Input => "Tab/↓ next field · ⇧Tab/↑ previous · ⏎ check · Esc cancel",
+        Phase::Preflight => "checking; nothing is changed · Esc close",
+        Phase::Refused => "fix the host, then e re-check · Esc cancel (nothing was changed)",
+        Phase::Review => "⏎ provision · Esc cancel (nothing is changed)",
+        Phase::Running(_) => "Esc close the screen (the journal keeps its place)",
+        Phase::Failed { .. } => "r retry the step · Esc close (run it again later to resume)",
+        Phase::Done => "⏎/Esc close and open the console: the new slave is in the fleet",
+        Phase::Cancelled => "⏎/Esc close",
+    }
+}
+
+/// The whole screen over `area`. `plan` is the plan's lines (see
+/// `wizard::plan::lines`).
+pub fn screen(w: &Wizard, plan: &[String], t: &Theme, f: &mut Frame, area: Rect) {
+    f.render_widget(Clear, area);
+    let title = format!(
+        " New slave {} · {} ",
+        clean(&w.input.name),
+        phase_name(&w.phase)
+    );
+    let outer = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(
+            title,
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+        .border_style(t.border(true));
+    let inner = outer.inner(area);
+    f.render_widget(outer, area);
+    let [body, hint] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let wide = body.width >= 100;
+    let side_w = if wide { 44 } else { 22 };
+    let [side, _, main] = Layout::horizontal([
+        Constraint::Length(side_w),
+        Constraint::Length(1),
+        Constraint::Min(10),
+    ])
+    .areas(body);
+    f.render_widget(Paragraph::new(sidebar(w, t, wide)), side);
+    let lines = match &w.phase {
+        Phase::Input => form(w, t),
+        Phase::Preflight => vec![
+            Line::from("Pre-flight checks are running: nothing is changed."),
+            Line::from(format!(
+                "ssh {}, docker and compose, disk, ports, the master from the host, the name, the clock",
+                clean(&w.input.ssh)
+            )),
+        ],
+        Phase::Refused => {
+            let mut l = checks(w, t);
+            l.push(Line::from(""));
+            l.push(Line::from(Span::styled(
+                "A check failed: nothing was changed on any host.",
+                t.fg(Color::Red).add_modifier(Modifier::BOLD),
+            )));
+            l
+        }
+        Phase::Review => {
+            let plan: Vec<Line> = plan.iter().map(|p| Line::from(clean(p))).collect();
+            let mut l = checks(w, t);
+            // The plan matters most here: on a small screen the passed
+            // checks shrink to one line.
+            if rows(&l, main.width) + rows(&plan, main.width) + 1 > main.height as usize {
+                l = compact_checks(w, t);
+            }
+            l.push(Line::from(""));
+            l.extend(plan);
+            l
+        }
+        Phase::Running(step) => running(w, *step, t, main.height as usize),
+        Phase::Failed { step, error } => {
+            let mut l = vec![
+                Line::from(Span::styled(
+                    format!("{} failed:", step.title()),
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                )),
+                Line::from(clean(error)),
+                Line::from(""),
+                Line::from(format!(
+                    "The journal keeps what is done. Undo everything: archtui retire {}",
+                    clean(&w.input.name)
+                )),
+                Line::from(""),
+            ];
+            l.extend(tail(w, (main.height as usize).saturating_sub(6), t));
+            l
+        }
+        Phase::Done => {
+            let mut l = vec![Line::from(Span::styled(
+                format!(
+                    "{} is a replicating slave of {} and in the fleet.",
+                    clean(&w.input.name),
+                    clean(&w.input.master)
+                ),
+                t.fg(Color::Green).add_modifier(Modifier::BOLD),
+            ))];
+            l.push(Line::from(""));
+            l.extend(
+                w.results
+                    .iter()
+                    .map(|(s, m)| Line::from(format!("✓ {}: {}", s.title(), clean(m)))),
+            );
+            l
+        }
+        Phase::Cancelled => vec![Line::from("Cancelled: nothing was changed.")],
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), main);
+    f.render_widget(
+        Paragraph::new(Span::styled(hints(&w.phase), t.stale())),
+        hint,
+    );
+}
+
+fn sidebar(w: &Wizard, t: &Theme, wide: bool) -> Vec<Line<'static>> {
+    let before = |p: &Phase| match p {
+        Phase::Input => 0,
+        Phase::Preflight | Phase::Refused => 1,
+        Phase::Review | Phase::Cancelled => 2,
+        _ => 3,
+    };
+    let at = before(&w.phase);
+    let stage = |i: usize, name: &str, failed: bool| {
+        let (mark, style) = if failed && i == at {
+            ("✗", t.fg(Color::Red).add_modifier(Modifier::BOLD))
+        } else if i < at {
+            ("✓", t.fg(Color::Green))
+        } else if i == at {
+            ("▶", Style::default().add_modifier(Modifier::BOLD))
+        } else {
+            ("·", t.stale())
+        };
+        Line::from(Span::styled(format!(" {mark} {name}"), style))
+    };
+    let mut out = vec![
+        stage(0, "Input", false),
+        stage(1, "Pre-flight", w.phase == Phase::Refused),
+        stage(2, "Plan review", false),
+    ];
+    for (i, s) in Step::ALL.into_iter().enumerate() {
+        let (mark, style) = match &w.phase {
+            _ if w.done.contains(&s) => ("✓", t.fg(Color::Green)),
+            Phase::Running(r) if *r == s => ("▶", Style::default().add_modifier(Modifier::BOLD)),
+            Phase::Failed { step, .. } if *step == s => {
+                ("✗", t.fg(Color::Red).add_modifier(Modifier::BOLD))
+            }
+            _ => ("·", t.stale()),
+        };
+        let name = if wide { s.title() } else { s.short() };
+        out.push(Line::from(Span::styled(
+            format!("   {mark} {}. {name}", i + 1),
+            style,
+        )));
+    }
+    out
+}
+
+fn form(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
+    let mut l = vec![
+        Line::from("A bare host with sshd and Docker becomes a slave of the master."),
+        Line::from(""),
+    ];
+    for (i, (label, value)) in w.input.fields().into_iter().enumerate() {
+        let focused = i == w.field;
+        let mut spans = vec![
+            Span::raw(format!("{label:>26}: ")),
+            Span::styled(
+                clean(value),
+                if focused {
+                    Style::default().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::default().add_modifier(Modifier::BOLD)
+                },
+            ),
+        ];
+        if focused {
+            spans.push(Span::styled("_", t.stale()));
+        }
+        l.push(Line::from(spans));
+    }
+    l.push(Line::from(Span::styled(
+        format!(
+            "{:>26}  {} (project {})",
+            "deploy dir:",
+            clean(&w.input.deploy_dir),
+            clean(&w.input.compose_project)
+        ),
+        t.stale(),
+    )));
+    if !w.problems.is_empty() {
+        l.push(Line::from(""));
+        l.extend(
+            w.problems
+                .iter()
+                .map(|p| Line::from(Span::styled(format!("✗ {}", clean(p)), t.fg(Color::Red)))),
+        );
+    }
+    l
+}
+
+fn checks(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
+    let mut l = vec![Line::from(Span::styled(
+        "Pre-flight (nothing changed):",
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    for c in &w.checks {
+        let (mark, style) = match c.verdict {
+            Verdict::Pass => ("PASS", t.fg(Color::Green)),
+            Verdict::Warn => ("WARN", t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Verdict::Fail => ("FAIL", t.fg(Color::Red).add_modifier(Modifier::BOLD)),
+        };
+        l.push(Line::from(vec![
+            Span::styled(format!(" {mark} "), style),
+            Span::raw(format!("{:<18} {}", clean(&c.what), clean(&c.detail))),
+        ]));
+        if c.verdict != Verdict::Pass {
+            if let Some(fix) = &c.fix {
+                l.push(Line::from(Span::styled(
+                    format!("      fix: {}", clean(fix)),
+                    t.stale(),
+                )));
+            }
+        }
+    }
+    l
+}
+
+/// Screen rows `lines` take when wrapped at `width` (about: words may
+/// wrap earlier).
+fn rows(lines: &[Line], width: u16) -> usize {
+    let w = usize::from(width.max(1));
+    lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
+}
+
+fn compact_checks(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
+    let passed = w
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Pass)
+        .count();
+    let mut l = vec![Line::from(vec![
+        Span::styled(
+            "Pre-flight (nothing changed): ",
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("{passed} passed"), t.fg(Color::Green)),
+    ])];
+    for c in w.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
+        l.push(Line::from(vec![
+            Span::styled(" WARN ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Span::raw(format!("{}: {}", clean(&c.what), clean(&c.detail))),
+        ]));
+    }
+    l
+}
+
+fn running(w: &Wizard, step: Step, t: &Theme, height: usize) -> Vec<Line<'static>> {
+    let n = Step::ALL.iter().position(|s| *s == step).unwrap_or(0) + 1;
+    let mut l = vec![
+        Line::from(Span::styled(
+            format!("Step {n}/{}: {}", Step::ALL.len(), step.title()),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(Span::styled(
+            format!("checked after: {}", step.postcondition()),
+            t.stale(),
+        )),
+        Line::from(""),
+    ];
+    l.extend(tail(w, height.saturating_sub(3), t));
+    l
+}
+
+fn tail(w: &Wizard, rows: usize, _t: &Theme) -> Vec<Line<'static>> {
+    let skip = w.log.len().saturating_sub(rows);
+    w.log[skip..].iter().map(|s| Line::from(clean(s))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::wizard::checks::Check;
+    use crate::wizard::input::tests::{hosts, input};
+    use crate::wizard::machine::Event;
+
+    fn draw(w: &Wizard, width: u16, height: u16) -> String {
+        let plan = crate::wizard::plan::lines(
+            &w.input,
+            Path::new("/home/op/archive"),
+            Path::new("/home/op/.config/archtui/config.toml"),
+            &w.done,
+        );
+        let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
+        term.draw(|f| screen(w, &plan, &Theme { color: false }, f, f.area()))
+            .unwrap();
+        term.backend().to_string()
+    }
+
+    fn both(name: &str, w: &Wizard) {
+        insta::assert_snapshot!(format!("wizard_{name}_80x24"), draw(w, 80, 24));
+        insta::assert_snapshot!(format!("wizard_{name}_200x50"), draw(w, 200, 50));
+    }
+
+    fn good_checks() -> Vec<Check> {
+        vec![
+            Check::pass("ssh", "turntable as root@turntable"),
+            Check::pass("docker engine", "version 20.10.24+dfsg1"),
+            Check::pass("docker compose", "v2.26.1-4"),
+            Check::pass("disk space", "72.6 GiB free on /srv"),
+            Check::pass("ports", "5432, 3000 free"),
+            Check::pass(
+                "master's database",
+                "10.77.0.1:5432 reachable from the new host",
+            ),
+            Check::pass("clock", "offset +0.2 s"),
+            Check::warn(
+                "deploy dir",
+                "a stack is already there",
+                "its files will be replaced",
+            ),
+            Check::pass("name in Bucardo", "turntable is free on the master"),
+        ]
+    }
+
+    fn reviewing() -> Wizard {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        w.update(Event::Checked(good_checks()));
+        w
+    }
+
+    #[test]
+    fn input_screen() {
+        let mut w = Wizard::new(input());
+        w.field = 2;
+        both("input", &w);
+        let mut bad = input();
+        bad.name = "jukebox".into();
+        let mut w = Wizard::new(bad);
+        w.update(Event::Submit { hosts: hosts() });
+        both("input_problems", &w);
+    }
+
+    #[test]
+    fn preflight_screens() {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        both("preflight", &w);
+        let mut checks = good_checks();
+        checks[2] = Check::fail(
+            "docker compose",
+            "`docker compose version` failed: compose v2 missing",
+            "install the compose v2 plugin",
+        );
+        w.update(Event::Checked(checks));
+        both("refused", &w);
+    }
+
+    #[test]
+    fn review_screen() {
+        both("review", &reviewing());
+    }
+
+    #[test]
+    fn running_failed_done_screens() {
+        let mut w = reviewing();
+        w.update(Event::Confirm);
+        w.update(Event::StepDone(Step::Upload, "4 files".into()));
+        for i in 0..40 {
+            w.update(Event::Output(format!(
+                " Container archive-db-1  Step {i}\x1b[2J"
+            )));
+        }
+        both("running", &w);
+        w.update(Event::StepFailed(
+            Step::ComposeUp,
+            "docker compose up failed (exit status: 1): failed to solve".into(),
+        ));
+        both("failed", &w);
+        let mut w = reviewing();
+        w.update(Event::Confirm);
+        for s in Step::ALL {
+            w.update(Event::StepDone(s, format!("{} ok", s.title())));
+        }
+        both("done", &w);
+        let mut w = reviewing();
+        w.update(Event::Cancel);
+        both("cancelled", &w);
+    }
+}

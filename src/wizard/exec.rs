@@ -1,0 +1,621 @@
+//! Executes the wizard's effects against the fleet: the pre-flight probes
+//! (read-only) and the steps, each ending with its postcondition checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openssh::Session;
+
+use super::checks::{self, Check, Expect};
+use super::input::Input;
+use super::machine::Step;
+use super::ssh_dest::fingerprint;
+use super::{config_edit, render};
+use crate::actions::{clean, deploy, Progress};
+use crate::config::{Config, Host, Role};
+use crate::model::HostState;
+use crate::remote::host::{Context, HostLink};
+use crate::remote::pg::Pg;
+use crate::remote::{bucardo, docker, ssh};
+
+/// Ports the slave's stack publishes: PostgreSQL and the app.
+pub const APP_PORT: u16 = 3000;
+/// How long registration and the initial copy may take.
+const REGISTER_WITHIN: Duration = Duration::from_secs(600);
+const COUNTS_WITHIN: Duration = Duration::from_secs(120);
+const HEARTBEAT_WITHIN: Duration = Duration::from_secs(60);
+
+static NEXT_LINK: AtomicUsize = AtomicUsize::new(2000);
+
+/// What the steps work with; links are opened when first needed.
+pub struct Runner {
+    pub ctx: Arc<Context>,
+    pub config_path: PathBuf,
+    pub from: PathBuf,
+    pub progress: Progress,
+    slave: Option<HostLink>,
+    master: Option<HostLink>,
+}
+
+impl Runner {
+    pub fn new(ctx: Arc<Context>, config_path: PathBuf, from: PathBuf, progress: Progress) -> Self {
+        Self {
+            ctx,
+            config_path,
+            from,
+            progress,
+            slave: None,
+            master: None,
+        }
+    }
+
+    fn say(&self, line: impl Into<String>) {
+        let _ = self.progress.send(line.into());
+    }
+
+    pub async fn close(&mut self) {
+        if let Some(l) = self.slave.take() {
+            l.close().await;
+        }
+        if let Some(l) = self.master.take() {
+            l.close().await;
+        }
+    }
+
+    fn master_host(&self, input: &Input) -> Result<Host, String> {
+        self.ctx
+            .config
+            .hosts()
+            .into_iter()
+            .find(|h| h.name == input.master && h.role == Role::Master)
+            .ok_or_else(|| format!("no master named {} in the config", input.master))
+    }
+
+    async fn link(&mut self, input: &Input, master: bool) -> Result<&HostLink, String> {
+        let slot_alive = match if master { &self.master } else { &self.slave } {
+            Some(l) => l.alive().await,
+            None => false,
+        };
+        if !slot_alive {
+            let host = if master {
+                self.master_host(input)?
+            } else {
+                input.host()
+            };
+            let index = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+            let link = HostLink::open(self.ctx.clone(), &host, index)
+                .await
+                .map_err(|f| f.reason)?;
+            let slot = if master {
+                &mut self.master
+            } else {
+                &mut self.slave
+            };
+            if let Some(old) = slot.replace(link) {
+                old.close().await;
+            }
+        }
+        let slot = if master { &self.master } else { &self.slave };
+        slot.as_ref().ok_or_else(|| "no link".to_string())
+    }
+
+    async fn session(&mut self, input: &Input) -> Result<Arc<Session>, String> {
+        self.link(input, false)
+            .await?
+            .session()
+            .ok_or_else(|| "ssh session closed".to_string())
+    }
+
+    async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
+        let db = db.to_string();
+        self.link(input, master).await?.connect(&db).await
+    }
+
+    /// Runs one step and checks its postcondition; the message says what
+    /// was found.
+    pub async fn run(&mut self, input: &Input, step: Step) -> Result<String, String> {
+        match step {
+            Step::Upload => self.upload(input).await,
+            Step::ComposeUp => self.compose_up(input).await,
+            Step::Registered => self.registered(input).await,
+            Step::RowCounts => self.row_counts(input).await,
+            Step::Heartbeat => self.heartbeat(input).await,
+            Step::Config => self.add_to_config(input),
+        }
+    }
+
+    async fn upload(&mut self, input: &Input) -> Result<String, String> {
+        let host = input.host();
+        let staging = stage(&self.from, &self.ctx.run_dir, input)?;
+        let session = self.session(input).await?;
+        self.say(format!(
+            "copying the stack to {}:{}",
+            host.name, host.deploy_dir
+        ));
+        let copied = deploy::copy(&session, &host, &staging).await;
+        let checked = match copied {
+            Ok(()) => deploy::make_plan(&session, &host, &staging).await,
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_dir_all(&staging);
+        let plan = checked?;
+        if plan.changes_files() {
+            return Err(format!(
+                "after the copy, {} still differs: {:?}",
+                host.name, plan.files
+            ));
+        }
+        let modes = remote(
+            &session,
+            r#"cd "$1" && stat -c %a env.common env.slave"#,
+            &[&host.deploy_dir],
+        )
+        .await?;
+        if modes.split_whitespace().any(|m| m != "600") {
+            return Err(format!("env files on {} are not 0600: {modes}", host.name));
+        }
+        Ok(format!(
+            "{} files on {}:{}, checksums match, env files 0600",
+            plan.files.len(),
+            host.name,
+            host.deploy_dir
+        ))
+    }
+
+    async fn compose_up(&mut self, input: &Input) -> Result<String, String> {
+        let host = input.host();
+        let session = self.session(input).await?;
+        self.say("docker compose up -d --build");
+        deploy::compose_up(&session, &host, &self.progress).await?;
+        let d = self.link(input, false).await?.docker();
+        let cs = docker::containers(&d, &host.compose_project)
+            .await
+            .map_err(|e| format!("docker: {e}"))?;
+        if cs.is_empty() {
+            return Err(format!("no containers of project {}", host.compose_project));
+        }
+        let names: Vec<String> = cs.iter().map(|c| c.service.clone()).collect();
+        Ok(format!("containers: {}", names.join(", ")))
+    }
+
+    async fn registered(&mut self, input: &Input) -> Result<String, String> {
+        let start = Instant::now();
+        let sync = input.sync();
+        let mut last_said = Instant::now() - Duration::from_secs(60);
+        loop {
+            let ctl = self.ctx.config.database.bucardo_db.clone();
+            let state = match self.pg(input, true, &ctl).await {
+                Ok(pg) => sync_state(&pg, &sync).await,
+                Err(e) => Err(e),
+            };
+            let d = self.link(input, false).await?.docker();
+            let cs = docker::containers(&d, &input.compose_project)
+                .await
+                .unwrap_or_default();
+            let waiting: Vec<String> = cs
+                .iter()
+                .filter(|c| {
+                    c.state != "running" || c.health.as_deref().is_some_and(|h| h != "healthy")
+                })
+                .map(|c| format!("{} {}", c.service, c.health.as_deref().unwrap_or(&c.state)))
+                .collect();
+            let good = matches!(&state, Ok(Some(s)) if s.ok);
+            if good && !cs.is_empty() && waiting.is_empty() {
+                return Ok(format!(
+                    "sync {sync} registered and its initial copy done; every container healthy ({:.0} s)",
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            if last_said.elapsed() >= Duration::from_secs(5) {
+                last_said = Instant::now();
+                let s = match &state {
+                    Ok(Some(s)) => format!("sync {sync}: {}", s.text),
+                    Ok(None) => format!("sync {sync}: not registered yet"),
+                    Err(e) => format!("master's Bucardo: {e}"),
+                };
+                let c = if waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!("; waiting for {}", waiting.join(", "))
+                };
+                self.say(format!("{s}{c}"));
+            }
+            if start.elapsed() > REGISTER_WITHIN {
+                return Err(format!(
+                    "not registered and healthy within {} s: {}",
+                    REGISTER_WITHIN.as_secs(),
+                    waiting.join(", ")
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn row_counts(&mut self, input: &Input) -> Result<String, String> {
+        let ctl = self.ctx.config.database.bucardo_db.clone();
+        let db = self.ctx.config.database.name.clone();
+        let tables = {
+            let pg = self.pg(input, true, &ctl).await?;
+            replicated_tables(&pg).await?
+        };
+        if tables.is_empty() {
+            return Err("the master's relgroup archive has no tables".into());
+        }
+        let master = self.pg(input, true, &db).await?;
+        let slave = self.pg(input, false, &db).await?;
+        let start = Instant::now();
+        loop {
+            let m = counts(&master, &tables).await?;
+            let s = counts(&slave, &tables).await.unwrap_or_default();
+            let differ = count_differences(&tables, &m, &s);
+            if differ.is_empty() {
+                let total: i64 = m.iter().sum();
+                return Ok(format!(
+                    "{} tables, {total} rows, equal on both",
+                    tables.len()
+                ));
+            }
+            if start.elapsed() > COUNTS_WITHIN {
+                return Err(format!("row counts differ: {}", differ.join(", ")));
+            }
+            self.say(format!("waiting for rows: {}", differ.join(", ")));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    async fn heartbeat(&mut self, input: &Input) -> Result<String, String> {
+        let db = self.ctx.config.database.name.clone();
+        let table = self.ctx.config.database.heartbeat_table.clone();
+        let slave = self.pg(input, false, &db).await?;
+        let first = bucardo::heartbeat(&slave, &table).await?;
+        let start = Instant::now();
+        loop {
+            let now = bucardo::heartbeat(&slave, &table).await?;
+            if let Some(t) = now {
+                if first.is_none_or(|f| t > f) {
+                    return Ok(format!(
+                        "heartbeat {} arrived after {:.1} s",
+                        t.format("%H:%M:%S%.3f"),
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+            if start.elapsed() > HEARTBEAT_WITHIN {
+                return Err(format!(
+                    "no new heartbeat in {table} within {} s",
+                    HEARTBEAT_WITHIN.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn add_to_config(&self, input: &Input) -> Result<String, String> {
+        let path = &self.config_path;
+        let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dir = (input.deploy_dir != self.ctx.config.defaults.deploy_dir)
+            .then_some(input.deploy_dir.as_str());
+        let new = config_edit::add_host(&old, &input.name, &input.ssh, dir);
+        if new != old {
+            config_edit::save(path, &old, &new)?;
+        }
+        let c = Config::load(path).map_err(|e| e.to_string())?;
+        let n = c.hosts().iter().filter(|h| h.name == input.name).count();
+        if n != 1 {
+            return Err(format!("{} lists {} {n} times", path.display(), input.name));
+        }
+        Ok(format!(
+            "{} added to {} (backup {})",
+            input.name,
+            path.display(),
+            config_edit::backup_path(path).display()
+        ))
+    }
+
+    /// Every pre-flight check; nothing is changed anywhere.
+    pub async fn preflight(&mut self, input: &Input, resuming: bool) -> Vec<Check> {
+        let mut out = Vec::new();
+        out.push(match deploy::check_checkout(&self.from, &input.host()) {
+            Ok(()) => Check::pass("checkout", self.from.display().to_string()),
+            Err(e) => Check::fail(
+                "checkout",
+                e,
+                "pass --from DIR: a checkout with the operator's env.common",
+            ),
+        });
+        let session = match self.ssh_check(input).await {
+            Ok((s, check)) => {
+                out.push(check);
+                s
+            }
+            Err(check) => {
+                out.push(check);
+                out.push(self.name_check(input, resuming).await);
+                return out;
+            }
+        };
+        let before = now_secs();
+        let probe = remote(
+            &session,
+            PROBE,
+            &[
+                &input.deploy_dir,
+                &input.compose_project,
+                &input.master_db_host,
+                &input.db_port.to_string(),
+            ],
+        )
+        .await;
+        let after = now_secs();
+        match probe {
+            Ok(text) => {
+                let p = checks::parse_probe(&text);
+                let e = Expect {
+                    ports: vec![input.db_port, APP_PORT],
+                    master: input.master_db_host.clone(),
+                    master_port: input.db_port,
+                    local_time: (before + after) / 2.0,
+                    resuming,
+                };
+                out.extend(checks::host_checks(&p, &e));
+            }
+            Err(e) => out.push(Check::fail("probe", e, "check the host's shell and tools")),
+        }
+        out.push(self.name_check(input, resuming).await);
+        out
+    }
+
+    async fn ssh_check(&mut self, input: &Input) -> Result<(Arc<Session>, Check), Check> {
+        let host = input.host();
+        let dir = self
+            .ctx
+            .run_dir
+            .join(format!("p{}", NEXT_LINK.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Check::fail("ssh", e.to_string(), "check /tmp"))?;
+        match ssh::connect(&self.ctx.config, &host, &dir).await {
+            Ok(session) => {
+                let session = Arc::new(session);
+                let who = remote(&session, "id -un; uname -n", &[])
+                    .await
+                    .unwrap_or_default();
+                let who = who.split_whitespace().collect::<Vec<_>>().join("@");
+                // Later steps open their own link; this one goes when dropped.
+                Ok((
+                    session,
+                    Check::pass("ssh", format!("{} as {who}", input.ssh)),
+                ))
+            }
+            Err(f) if f.state == HostState::HostKeyUnknown => {
+                let fp = fingerprint(&self.ctx.config, &input.ssh).await;
+                Err(Check::fail(
+                    "ssh",
+                    format!("unknown host key: {fp}"),
+                    format!(
+                        "compare it with the host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then run again with --trust-host-key '{}'",
+                        fp.split_whitespace().nth(1).unwrap_or("SHA256:...")
+                    ),
+                ))
+            }
+            Err(f) => Err(Check::fail(
+                "ssh",
+                f.reason,
+                "check the address, that sshd runs, the link, and your key (ssh -v)",
+            )),
+        }
+    }
+
+    async fn name_check(&mut self, input: &Input, resuming: bool) -> Check {
+        let ctl = self.ctx.config.database.bucardo_db.clone();
+        let pg = match self.pg(input, true, &ctl).await {
+            Ok(pg) => pg,
+            Err(e) => {
+                return Check::fail(
+                    "name in Bucardo",
+                    format!("master {}: {e}", input.master),
+                    "the master must be up: `archtui check`",
+                )
+            }
+        };
+        match taken(&pg, &input.name).await {
+            Ok(t) => checks::name_check(&input.name, &t, resuming),
+            Err(e) => Check::fail(
+                "name in Bucardo",
+                e,
+                "the master's Bucardo must be installed",
+            ),
+        }
+    }
+}
+
+/// Read-only probe of the new host: `key=value` lines (see checks::parse_probe).
+/// $1 deploy dir, $2 compose project, $3 master address, $4 its port.
+const PROBE: &str = r#"
+echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+echo "compose=$(docker compose version --short 2>/dev/null)"
+d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+echo "disk_path=$d"
+echo "disk=$(df -Pk "$d" 2>/dev/null | awk 'NR==2{print $4}')"
+echo "listen=$(ss -Hltn 2>/dev/null | awk '{print $4}' | tr '\n' ' ')"
+echo "ours=$(docker ps -q --filter "label=com.docker.compose.project=$2" 2>/dev/null | wc -l)"
+if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$3" "$4" 2>/dev/null; then echo master=ok; else echo master=fail; fi
+echo "time=$(date +%s.%N)"
+[ -f "$1/docker-compose.yml" ] && echo existing=1
+exit 0
+"#;
+
+async fn remote(session: &Session, script: &str, args: &[&str]) -> Result<String, String> {
+    let mut cmd = session.command("sh");
+    cmd.arg("-c").arg(script).arg("sh");
+    for a in args {
+        cmd.arg(*a);
+    }
+    let out = cmd.output().await.map_err(|e| format!("ssh: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(clean(String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The stack for the new host in a private local directory: the checkout's
+/// files and the rendered env.slave. The caller removes it.
+fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = run_dir.join(format!("stage-{}", input.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from.join("docker-compose.yml"))
+        .arg(from.join("env.common"))
+        .arg(from.join("assets"))
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
+    if !status.success() {
+        return Err(format!("copying the checkout {} failed", from.display()));
+    }
+    let template = std::fs::read_to_string(from.join("env.slave"))
+        .map_err(|e| format!("{}: {e}", from.join("env.slave").display()))?;
+    std::fs::write(dir.join("env.slave"), render::env_slave(&template, input))
+        .map_err(|e| format!("env.slave: {e}"))?;
+    Ok(dir)
+}
+
+/// What in the master's Bucardo already carries the name.
+pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
+    let rows = pg
+        .query(
+            "SELECT 'db' FROM bucardo.db WHERE name = $1 \
+             UNION ALL SELECT 'dbgroup' FROM bucardo.dbgroup WHERE name = $1 || '_grp' \
+             UNION ALL SELECT 'sync' FROM bucardo.sync WHERE name = 'archive_' || $1",
+            &[&name],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+pub struct SyncState {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// The sync's row and its latest run: good once a run ended well.
+async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
+    let rows = pg
+        .query(
+            "SELECT s.status, \
+               (SELECT max(ended) FROM bucardo.syncrun r WHERE r.sync = s.name AND r.ended IS NOT NULL AND NOT r.lastbad), \
+               (SELECT count(*) FROM bucardo.syncrun r WHERE r.sync = s.name AND r.ended IS NULL) \
+             FROM bucardo.sync s WHERE s.name = $1",
+            &[&sync],
+        )
+        .await?;
+    Ok(rows.first().map(|r| {
+        let status: Option<String> = r.get(0);
+        let good: Option<chrono::DateTime<chrono::Utc>> = r.get(1);
+        let running: i64 = r.get(2);
+        SyncState {
+            ok: good.is_some(),
+            text: format!(
+                "{}{}{}",
+                status.unwrap_or_default(),
+                if running > 0 {
+                    ", a run in progress (initial copy)"
+                } else {
+                    ""
+                },
+                good.map(|g| format!(", last good {}", g.format("%H:%M:%S")))
+                    .unwrap_or_default()
+            ),
+        }
+    }))
+}
+
+/// The tables of the master's relgroup `archive`.
+async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String> {
+    let rows = pg
+        .query(
+            "SELECT g.schemaname, g.tablename FROM bucardo.herdmap h \
+             JOIN bucardo.goat g ON g.id = h.goat WHERE h.herd = 'archive' \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String> {
+    let mut out = Vec::with_capacity(tables.len());
+    for (schema, table) in tables {
+        let sql = format!(
+            "SELECT count(*) FROM {}.{}",
+            crate::remote::pg::ident(schema),
+            crate::remote::pg::ident(table)
+        );
+        let rows = pg.query(&sql, &[]).await?;
+        out.push(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(-1));
+    }
+    Ok(out)
+}
+
+/// `table master/slave` for every table whose counts differ. Pure.
+pub fn count_differences(tables: &[(String, String)], m: &[i64], s: &[i64]) -> Vec<String> {
+    tables
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, t))| {
+            let (a, b) = (m.get(i).copied(), s.get(i).copied());
+            (a != b).then(|| {
+                let show = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or("?".into());
+                format!("{t} {}/{}", show(a), show(b))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_differences_name_the_tables() {
+        let t = vec![
+            ("public".to_string(), "items".to_string()),
+            ("public".to_string(), "files".to_string()),
+        ];
+        assert!(count_differences(&t, &[3, 4], &[3, 4]).is_empty());
+        assert_eq!(count_differences(&t, &[3, 4], &[3, 1]), ["files 4/1"]);
+        assert_eq!(
+            count_differences(&t, &[3, 4], &[]),
+            ["items 3/?", "files 4/?"]
+        );
+    }
+
+    #[test]
+    fn staging_holds_the_stack_and_the_rendered_env() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let run = std::env::temp_dir().join(format!("archtui-stage-{}", std::process::id()));
+        let i = crate::wizard::input::tests::input();
+        let dir = stage(repo, &run, &i).unwrap();
+        assert!(dir.join("assets/db").is_dir());
+        let env = std::fs::read_to_string(dir.join("env.slave")).unwrap();
+        assert!(env.contains("APP_HOST=10.77.0.3"));
+        assert!(!dir.join("env.master").exists());
+        let _ = std::fs::remove_dir_all(&run);
+    }
+}

@@ -1,0 +1,75 @@
+//! The journal of an interrupted provisioning: the input and the steps done,
+//! one JSON file per slave under the XDG state dir, rewritten atomically
+//! after every step so a killed run resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::input::Input;
+use super::machine::Step;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub input: Input,
+    pub done: Vec<Step>,
+}
+
+/// `<state dir>/provision/<name>.json`.
+pub fn path(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("provision").join(format!("{name}.json"))
+}
+
+pub fn load(path: &Path) -> Result<Option<Journal>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("journal {}: {e} (remove it to start over)", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("journal {}: {e}", path.display())),
+    }
+}
+
+/// Writes a temporary file, then renames it over the journal.
+pub fn save(path: &Path, journal: &Journal) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::actions::audit::ensure_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(journal).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn remove(path: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::input::tests::input;
+
+    #[test]
+    fn save_load_remove() {
+        let dir = std::env::temp_dir().join(format!("archtui-journal-{}", std::process::id()));
+        let p = path(&dir, "turntable");
+        assert_eq!(load(&p).unwrap(), None);
+        let j = Journal {
+            input: input(),
+            done: vec![Step::Upload, Step::ComposeUp],
+        };
+        save(&p, &j).unwrap();
+        assert_eq!(load(&p).unwrap(), Some(j));
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("\"compose_up\""), "{text}");
+        std::fs::write(&p, "{").unwrap();
+        assert!(load(&p).unwrap_err().contains("remove it"));
+        remove(&p).unwrap();
+        remove(&p).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

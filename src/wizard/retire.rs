@@ -1,0 +1,229 @@
+//! The way back: a slave removed from the master's Bucardo (sync, dbgroup,
+//! db, its delta-target rows, its deltas purged), optionally its stack
+//! stopped, and the host removed from the config.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use openssh::Session;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{config_edit, exec, journal};
+use crate::actions::{clean, Outcome, Progress, Status};
+use crate::config::{Config, Host, Role};
+use crate::remote::host::{Context, HostLink};
+
+/// The question the operator answers by typing the name. Pure.
+pub fn question(name: &str, master: &str, stop: bool) -> String {
+    format!(
+        "Retire slave {name}: remove sync archive_{name}, dbgroup {name}_grp, db {name} and its delta targets from {master}'s Bucardo{}, and remove {name} from the config? Type {name} to confirm",
+        if stop { ", stop its stack" } else { "" }
+    )
+}
+
+/// Where the slave is: the config's host, else an interrupted wizard's journal.
+pub fn slave_host(config: &Config, name: &str, state_dir: &Path) -> Option<Host> {
+    config
+        .hosts()
+        .into_iter()
+        .find(|h| h.name == name && h.role == Role::Slave)
+        .or_else(|| {
+            journal::load(&journal::path(state_dir, name))
+                .ok()
+                .flatten()
+                .map(|j| j.input.host())
+        })
+}
+
+/// `docker compose ...` in the host's deploy dir with its role's env files,
+/// each output line to `progress`.
+async fn compose(
+    session: &Session,
+    host: &Host,
+    args: &str,
+    progress: &Progress,
+) -> Result<(), String> {
+    let script = format!(
+        r#"cd "$1" && exec docker compose --ansi never --env-file env.common --env-file "env.$2" {args} 2>&1"#
+    );
+    let mut cmd = session.command("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(&host.deploy_dir)
+        .arg(host.role.to_string())
+        .stdin(openssh::Stdio::null())
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::null());
+    let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
+    let mut last = Vec::new();
+    if let Some(out) = child.stdout().take() {
+        let mut lines = BufReader::new(out).split(b'\n');
+        while let Ok(Some(raw)) = lines.next_segment().await {
+            let line = clean(&String::from_utf8_lossy(&raw));
+            let _ = progress.send(format!("{}: {line}", host.name));
+            last.push(line);
+            if last.len() > 5 {
+                last.remove(0);
+            }
+        }
+    }
+    let status = child.wait().await.map_err(|e| format!("ssh: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "docker compose {args} on {} failed: {}",
+            host.name,
+            last.join(" | ")
+        ))
+    }
+}
+
+/// Retires `name`. Every part is idempotent: a second run finds nothing to
+/// remove and says so.
+pub async fn run(
+    ctx: Arc<Context>,
+    config_path: &Path,
+    state_dir: &Path,
+    name: &str,
+    stop: bool,
+    progress: &Progress,
+) -> Outcome {
+    if !super::input::valid_slave_name(name) {
+        return Outcome::refused(format!("{name:?} is not a slave name"));
+    }
+    let Some(master) = ctx
+        .config
+        .hosts()
+        .into_iter()
+        .find(|h| h.role == Role::Master)
+    else {
+        return Outcome::refused("no master in the config");
+    };
+    if master.name == name {
+        return Outcome::refused(format!("{name} is the master"));
+    }
+    let slave = slave_host(&ctx.config, name, state_dir);
+    let link = match HostLink::open(ctx.clone(), &master, 3000).await {
+        Ok(l) => l,
+        Err(f) => return Outcome::new(Status::Unreachable, f.reason),
+    };
+    let result = on_master(&ctx, &link, name, progress).await;
+    link.close().await;
+    if let Err(e) = result {
+        return Outcome::failed(e);
+    }
+    let mut notes = Vec::new();
+    if stop {
+        match &slave {
+            Some(h) => match stop_stack(&ctx, h, progress).await {
+                Ok(()) => notes.push(format!("stack on {} stopped", h.name)),
+                Err(e) => return Outcome::failed(format!("retired on the master, but {e}")),
+            },
+            None => notes.push(format!("{name} not in the config: no stack stopped")),
+        }
+    } else {
+        notes.push(
+            "its stack still runs: stop it (`docker compose down` there), or its bucardo container registers it again at its next start"
+                .to_string(),
+        );
+    }
+    match remove_from_config(config_path, name) {
+        Ok(true) => notes.push(format!("removed from {}", config_path.display())),
+        Ok(false) => {}
+        Err(e) => return Outcome::failed(format!("retired, but the config: {e}")),
+    }
+    if let Err(e) = journal::remove(&journal::path(state_dir, name)) {
+        notes.push(format!("journal: {e}"));
+    }
+    Outcome::ok(format!(
+        "retired {name} from {}; {}",
+        master.name,
+        notes.join("; ")
+    ))
+}
+
+async fn on_master(
+    ctx: &Context,
+    link: &HostLink,
+    name: &str,
+    progress: &Progress,
+) -> Result<(), String> {
+    let session = link.session().ok_or("ssh session to the master closed")?;
+    compose(
+        &session,
+        &link.host,
+        &format!("exec -T bucardo archive-retire-slave {name}"),
+        progress,
+    )
+    .await?;
+    // Postconditions: the control database and the delta targets forget it.
+    let ctl = link.connect(&ctx.config.database.bucardo_db).await?;
+    let left = exec::taken(&ctl, name).await?;
+    if !left.is_empty() {
+        return Err(format!(
+            "the master's Bucardo still has {} {name}",
+            left.join(", ")
+        ));
+    }
+    let archive = link.connect(&ctx.config.database.name).await?;
+    let target = format!("dbgroup {name}_grp");
+    let rows = archive
+        .query(
+            "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = $1",
+            &[&target],
+        )
+        .await
+        .unwrap_or_default();
+    let n: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+    if n > 0 {
+        return Err(format!(
+            "bucardo_delta_targets still has {n} rows for {target}"
+        ));
+    }
+    let _ = progress.send(format!(
+        "{name}: gone from the master's Bucardo and its delta targets"
+    ));
+    Ok(())
+}
+
+async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Result<(), String> {
+    let dir = ctx.run_dir.join("retire");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let session = crate::remote::ssh::connect(&ctx.config, host, &dir)
+        .await
+        .map_err(|f| f.reason)?;
+    let r = compose(&session, host, "down", progress).await;
+    let _ = session.close().await;
+    r
+}
+
+/// True when the host was in the config and is now removed (with a `.bak`).
+pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, String> {
+    let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match config_edit::remove_host(&old, name) {
+        Some(new) => config_edit::save(path, &old, &new).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_question_names_everything() {
+        let q = question("turntable", "cavaforgepad", true);
+        for w in [
+            "archive_turntable",
+            "turntable_grp",
+            "cavaforgepad",
+            "stop its stack",
+            "Type turntable",
+        ] {
+            assert!(q.contains(w), "{w}: {q}");
+        }
+        assert!(!question("t", "m", false).contains("stop"));
+    }
+}

@@ -1,0 +1,192 @@
+//! What ssh makes of a destination: its address (the default APP_HOST and
+//! MASTER_DB_HOST), its host key's fingerprint, and trusting that key on
+//! the operator's explicit word.
+
+use super::input::{self, Input};
+use crate::actions::clean;
+use crate::config::{Config, Role};
+
+/// `ssh -G DEST`: what the operator's ssh config makes of a destination.
+pub async fn ssh_g(config: &Config, dest: &str) -> Option<String> {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.arg("-G");
+    if let Some(f) = &config.ssh.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    let dest = crate::config::ssh_destination(dest).ok()?;
+    let out = cmd
+        .arg(dest.trim_start_matches("ssh://"))
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fills what the operator left out: APP_HOST from the new host's SSH
+/// address, MASTER_DB_HOST from the master's, the rest from the config.
+pub async fn defaults(config: &Config, name: &str, ssh: &str, master: Option<&str>) -> Input {
+    let master_host = config
+        .hosts()
+        .into_iter()
+        .find(|h| master.map_or(h.role == Role::Master, |m| h.name == m));
+    let addr = |dest: String| async move {
+        ssh_g(config, &dest)
+            .await
+            .and_then(|t| input::hostname_from_ssh_g(&t))
+            .unwrap_or_default()
+    };
+    let app_host = addr(ssh.to_string()).await;
+    let master_db_host = match &master_host {
+        Some(h) => addr(h.ssh.clone()).await,
+        None => String::new(),
+    };
+    Input {
+        name: name.to_string(),
+        ssh: ssh.to_string(),
+        app_host,
+        master: master_host
+            .map(|h| h.name)
+            .or(master.map(str::to_string))
+            .unwrap_or_default(),
+        master_db_host,
+        db_port: config.database.port,
+        deploy_dir: config.defaults.deploy_dir.clone(),
+        compose_project: config.defaults.compose_project.clone(),
+        docker_socket: config.defaults.docker_socket.clone(),
+    }
+}
+
+/// The host key's fingerprint as `ssh-keyscan | ssh-keygen -lf -` shows it.
+pub async fn fingerprint(config: &Config, dest: &str) -> String {
+    let Some(g) = ssh_g(config, dest).await else {
+        return "(fingerprint unavailable: ssh -G failed)".into();
+    };
+    let host = input::hostname_from_ssh_g(&g).unwrap_or_default();
+    let port = g
+        .lines()
+        .find_map(|l| l.strip_prefix("port "))
+        .unwrap_or("22")
+        .trim()
+        .to_string();
+    let script = r#"ssh-keyscan -T 5 -t ed25519 -p "$2" "$1" 2>/dev/null | ssh-keygen -lf -"#;
+    match tokio::process::Command::new("sh")
+        .args(["-c", script, "sh", &host, &port])
+        .output()
+        .await
+    {
+        Ok(o) if o.status.success() => clean(String::from_utf8_lossy(&o.stdout).trim()),
+        _ => "(fingerprint unavailable: ssh-keyscan failed)".into(),
+    }
+}
+
+/// `key value` of one option in `ssh -G` output. Pure.
+pub fn ssh_g_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then_some(v.trim())
+    })
+}
+
+/// The SHA256 fingerprint in a line of `ssh-keygen -lf` output. Pure.
+pub fn fingerprint_of(line: &str) -> Option<&str> {
+    line.split_whitespace().find(|w| w.starts_with("SHA256:"))
+}
+
+/// Trusts the new host's key, explicitly: only a key whose fingerprint is
+/// `want` (which the operator compared) is added to the user's
+/// known_hosts file from the ssh config. Nothing happens when the host is
+/// already known.
+pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<String, String> {
+    let g = ssh_g(config, dest)
+        .await
+        .ok_or_else(|| format!("ssh -G {dest} failed"))?;
+    let host = input::hostname_from_ssh_g(&g).ok_or("no hostname in ssh -G")?;
+    let port = ssh_g_value(&g, "port").unwrap_or("22").to_string();
+    let file = ssh_g_value(&g, "userknownhostsfile")
+        .and_then(|v| v.split_whitespace().next())
+        .map(|f| match f.strip_prefix("~/") {
+            Some(rest) => std::env::var("HOME").unwrap_or_default() + "/" + rest,
+            None => f.to_string(),
+        })
+        .ok_or("no UserKnownHostsFile in ssh -G")?;
+    let lookup = if port == "22" {
+        host.clone()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    let known = tokio::process::Command::new("ssh-keygen")
+        .args(["-F", &lookup, "-f", &file])
+        .output()
+        .await
+        .map_err(|e| format!("ssh-keygen: {e}"))?;
+    if known.status.success() && !known.stdout.is_empty() {
+        return Ok(format!("{host} is already in {file}"));
+    }
+    let scan = tokio::process::Command::new("ssh-keyscan")
+        .args(["-T", "5", "-p", &port, &host])
+        .output()
+        .await
+        .map_err(|e| format!("ssh-keyscan: {e}"))?;
+    let text = String::from_utf8_lossy(&scan.stdout).into_owned();
+    let mut seen = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let mut kg = tokio::process::Command::new("ssh-keygen")
+            .args(["-lf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("ssh-keygen: {e}"))?;
+        if let Some(mut stdin) = kg.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        let out = kg.wait_with_output().await.map_err(|e| e.to_string())?;
+        let fp_line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let Some(fp) = fingerprint_of(&fp_line) else {
+            continue;
+        };
+        if fp == want {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&file)
+                .map_err(|e| format!("{file}: {e}"))?;
+            writeln!(f, "{line}").map_err(|e| format!("{file}: {e}"))?;
+            return Ok(format!("trusted {host}'s key {fp}: added to {file}"));
+        }
+        seen.push(fp.to_string());
+    }
+    Err(format!(
+        "no host key of {host} has fingerprint {want} (it offers {}); nothing trusted",
+        if seen.is_empty() {
+            "none".to_string()
+        } else {
+            seen.join(", ")
+        }
+    ))
+}
+
+#[cfg(test)]
+mod trust_tests {
+    use super::*;
+
+    #[test]
+    fn ssh_g_and_fingerprints_parse() {
+        let g = "hostname 10.77.0.3\nport 2222\nuserknownhostsfile /a/known /b/known2\n";
+        assert_eq!(ssh_g_value(g, "port"), Some("2222"));
+        assert_eq!(
+            ssh_g_value(g, "userknownhostsfile"),
+            Some("/a/known /b/known2")
+        );
+        assert_eq!(ssh_g_value(g, "user"), None);
+        let kg = "256 SHA256:abcDEF+/12 10.77.0.3 (ED25519)";
+        assert_eq!(fingerprint_of(kg), Some("SHA256:abcDEF+/12"));
+        assert_eq!(fingerprint_of("garbage"), None);
+    }
+}

@@ -1,0 +1,613 @@
+//! The new-slave wizard against the lab: `archtui provision` turns the bare
+//! third host (turntable) into a replicating slave, resumes after a kill,
+//! refuses bad input before any change, and `archtui retire` undoes it.
+//! Run with the lab up and ARCHTUI_LAB=1 (README). Every test leaves
+//! turntable bare again, also when it fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{lab, restore, text, wait_until, Lab};
+
+const MASTER: &str = "cavaforgepad";
+const SLAVE: &str = "jukebox";
+const NEW: &str = "turntable";
+const DIR: &str = "/srv/archive";
+
+/// A scratch dir per test: a checkout with the lab's real env.common (from
+/// the master's deploy dir), a copy of the lab's config, a state dir.
+struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    fn new(lab: &Lab, what: &str) -> Scratch {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let root = std::env::temp_dir().join(format!(
+            "archtui-wizard-{what}-{}-{}",
+            std::process::id(),
+            t.as_millis()
+        ));
+        let from = root.join("from");
+        std::fs::create_dir_all(&from).unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ok = Command::new("cp")
+            .arg("-a")
+            .args(["docker-compose.yml", "env.slave", "assets"].map(|f| repo.join(f)))
+            .arg(&from)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let env_common = lab.sh_ok(MASTER, "cat /srv/archive/env.common");
+        std::fs::write(from.join("env.common"), env_common + "\n").unwrap();
+        std::fs::copy(lab.state.join("archtui.toml"), root.join("config.toml")).unwrap();
+        std::fs::create_dir_all(root.join("state")).unwrap();
+        Scratch { root }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.root
+            .join("state/archtui/provision")
+            .join(format!("{NEW}.json"))
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+        c.args(args)
+            .env("ARCHTUI_CONFIG", self.config())
+            .env("XDG_STATE_HOME", self.root.join("state"))
+            .env("ARCHTUI_CHECKOUT", self.root.join("from"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn all(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// turntable's db, dbgroup and sync rows in the master's Bucardo.
+fn registered(lab: &Lab) -> String {
+    lab.bucardo_sql(&format!(
+        "SELECT (SELECT count(*) FROM bucardo.db WHERE name = '{NEW}') || ',' || \
+                (SELECT count(*) FROM bucardo.dbgroup WHERE name = '{NEW}_grp') || ',' || \
+                (SELECT count(*) FROM bucardo.sync WHERE name = 'archive_{NEW}')"
+    ))
+}
+
+fn delta_targets(lab: &Lab) -> String {
+    lab.psql(
+        MASTER,
+        &format!(
+            "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = 'dbgroup {NEW}_grp'"
+        ),
+    )
+}
+
+/// turntable's rows in the master's per-table track tables (which delta
+/// rows a target has seen): purged by the retire.
+fn track_rows(lab: &Lab) -> String {
+    lab.psql(
+        MASTER,
+        &format!(
+            "SELECT coalesce(sum((xpath('/row/c/text()', query_to_xml(format(\
+               'SELECT count(*) AS c FROM bucardo.%I WHERE target = %L', tablename, 'dbgroup {NEW}_grp'), \
+               false, true, '')))[1]::text::bigint), 0) \
+             FROM pg_tables WHERE schemaname = 'bucardo' AND tablename LIKE 'track\\_%'"
+        ),
+    )
+}
+
+/// Back to bare: retired on the master, the stack and its volumes gone,
+/// the deploy dir removed.
+fn make_bare(lab: &Lab) {
+    let _ = lab.compose(
+        MASTER,
+        "master",
+        &format!("exec -T bucardo archive-retire-slave {NEW}"),
+    );
+    let _ = lab.sh(
+        NEW,
+        &format!(
+            "[ -d {DIR} ] && cd {DIR} && docker compose --env-file env.common --env-file env.slave down -v --remove-orphans; rm -rf {DIR}"
+        ),
+    );
+}
+
+/// What a bare turntable looks like from outside, to compare before/after.
+fn fingerprint(lab: &Lab, scratch: &Scratch) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        registered(lab),
+        text(&lab.sh(
+            NEW,
+            &format!("docker ps -aq --filter label=com.docker.compose.project=archive | wc -l; ls -A {DIR} 2>/dev/null | wc -l")
+        )),
+        std::fs::read_to_string(scratch.config()).unwrap(),
+        scratch.journal().exists()
+    )
+}
+
+fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
+    lab.try_psql(host, common::ARCHIVE_DB, sql)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1)
+}
+
+fn assert_replicating(lab: &Lab) {
+    assert_eq!(registered(lab), "1,1,1");
+    for table in ["collections", "items", "files"] {
+        let q = format!("SELECT count(*) FROM {table}");
+        assert_eq!(count(lab, NEW, &q), count(lab, MASTER, &q), "{table}");
+    }
+    let coll: i64 = lab
+        .psql(
+            MASTER,
+            &format!(
+                "INSERT INTO collections (name) VALUES ('wizard-{}-{}') RETURNING id",
+                std::process::id(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ),
+        )
+        .parse()
+        .unwrap();
+    lab.psql(
+        MASTER,
+        &format!("INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, 'wizard-{coll}', 'x')"),
+    );
+    let q = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
+    let (_, took) = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        (count(lab, NEW, &q) == 1).then_some(())
+    })
+    .unwrap_or_else(|w| panic!("a new row did not reach {NEW} within {w:?}"));
+    eprintln!("figure: a new row reached the provisioned {NEW} in {took:?}");
+}
+
+#[test]
+fn provision_makes_a_replicating_slave_and_retire_removes_it() {
+    let Some(lab) = lab("provision") else { return };
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let s = Scratch::new(&lab, "whole");
+
+    let start = Instant::now();
+    let out = s.run(&["provision", NEW, "--yes"]);
+    let took = start.elapsed();
+    assert!(out.status.success(), "provision: {}", all(&out));
+    eprintln!("figure: whole provisioning of {NEW} on the lab: {took:?}");
+    assert_replicating(&lab);
+    assert!(!s.journal().exists(), "the journal goes once done");
+    assert_ne!(delta_targets(&lab), "0", "a live slave has delta targets");
+
+    let status = s.run(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status json");
+    let host = json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == NEW)
+        .unwrap_or_else(|| panic!("{NEW} not in status: {json}"));
+    assert_eq!(host["state"], "up", "{host}");
+    let bak = std::fs::read_to_string(s.root.join("config.toml.bak")).unwrap();
+    assert!(!bak.contains(NEW), "the backup is the old config");
+
+    // Retire: typed confirmation; without it nothing happens.
+    let out = s.run(&["retire", NEW, "--stop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
+    assert_eq!(registered(&lab), "1,1,1");
+    let out = s.run(&["retire", NEW, "--stop", "--confirm", NEW]);
+    assert!(out.status.success(), "retire: {}", all(&out));
+    assert_eq!(registered(&lab), "0,0,0");
+    assert_eq!(delta_targets(&lab), "0");
+    assert_eq!(track_rows(&lab), "0", "track rows of the retired slave");
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    assert!(!config.contains(NEW), "{config}");
+    let running = lab.sh_ok(
+        NEW,
+        "docker ps -q --filter label=com.docker.compose.project=archive | wc -l",
+    );
+    assert_eq!(running, "0");
+    // Retiring again finds nothing to remove and still succeeds.
+    let again = s.run(&["retire", NEW, "--confirm", NEW]);
+    assert!(again.status.success(), "{}", all(&again));
+
+    // jukebox keeps replicating (Bucardo may respawn for ~15 s after losing a target).
+    let coll: i64 = lab
+        .psql(
+            MASTER,
+            &format!(
+                "INSERT INTO collections (name) VALUES ('wizard-after-retire-{}') RETURNING id",
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ),
+        )
+        .parse()
+        .unwrap();
+    let q = format!("SELECT count(*) FROM collections WHERE id = {coll}");
+    wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        (count(&lab, SLAVE, &q) == 1).then_some(())
+    })
+    .expect("jukebox still replicates after the retire");
+}
+
+/// Ends ssh masters a killed archtui left behind (their control sockets
+/// live in its run dir, /tmp/archtui-PID).
+fn end_orphaned_masters(pid: u32) {
+    let run = std::env::temp_dir().join(format!("archtui-{pid}"));
+    let Ok(found) = Command::new("find")
+        .arg(&run)
+        .args(["-type", "s", "-name", "master"])
+        .output()
+    else {
+        return;
+    };
+    for sock in String::from_utf8_lossy(&found.stdout).lines() {
+        let _ = Command::new("ssh")
+            .args(["-S", sock, "-O", "exit", "x"])
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = std::fs::remove_dir_all(run);
+}
+
+#[test]
+fn killed_during_compose_up_resumes_without_duplicates() {
+    let Some(lab) = lab("resume") else { return };
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let s = Scratch::new(&lab, "resume");
+
+    let mut child = s
+        .cmd(&["provision", NEW, "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut seen = Vec::new();
+    // Kept open until the kill, so the child never writes into a closed pipe.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        let go = line.starts_with("[2/6]");
+        seen.push(line);
+        if go {
+            break;
+        }
+    }
+    // In the middle of compose up.
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(lines);
+    end_orphaned_masters(pid);
+    let journal = std::fs::read_to_string(s.journal())
+        .unwrap_or_else(|e| panic!("no journal after the kill ({e}); output: {seen:#?}"));
+    assert!(journal.contains("\"upload\""), "{journal}");
+    assert!(!journal.contains("compose_up"), "{journal}");
+
+    let start = Instant::now();
+    let out = s.run(&["provision", NEW, "--yes"]);
+    let took = start.elapsed();
+    let said = all(&out);
+    assert!(out.status.success(), "resumed provision: {said}");
+    assert!(said.contains("Resuming"), "{said}");
+    assert!(!said.contains("[1/6]"), "upload is not redone: {said}");
+    eprintln!("figure: resumed provisioning of {NEW} on the lab: {took:?}");
+    assert_replicating(&lab);
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    assert_eq!(
+        config.matches(&format!("name = \"{NEW}\"")).count(),
+        1,
+        "{config}"
+    );
+    let containers = lab.sh_ok(
+        NEW,
+        "docker ps -aq --filter label=com.docker.compose.project=archive | wc -l",
+    );
+    assert_eq!(containers, "3");
+
+    // A run after the end is refused as a duplicate: nothing doubles.
+    let again = s.run(&["provision", NEW, "--yes"]);
+    assert_eq!(again.status.code(), Some(2), "{}", all(&again));
+    assert_eq!(registered(&lab), "1,1,1");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_change() {
+    let Some(lab) = lab("bad input") else { return };
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let s = Scratch::new(&lab, "bad");
+    let before = fingerprint(&lab, &s);
+    let refused = |args: &[&str], says: &str| {
+        let out = s.run(args);
+        let said = all(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?} must say {says:?}: {said}");
+        assert_eq!(fingerprint(&lab, &s), before, "{args:?} changed something");
+    };
+
+    refused(
+        &["provision", SLAVE, "--ssh", NEW, "--yes"],
+        "already a host in the config",
+    );
+    refused(
+        &["provision", "Bad-Name", "--ssh", NEW, "--yes"],
+        "is invalid",
+    );
+    refused(
+        &["provision", NEW, "--master-db-host", "10.77.0.254", "--yes"],
+        "FAIL master's database",
+    );
+
+    // A name the config lacks but the master's Bucardo has.
+    let full = std::fs::read_to_string(s.config()).unwrap();
+    let only_master = full
+        .split("[[hosts]]\nname = \"jukebox\"")
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(s.config(), &only_master).unwrap();
+    let before_nb = fingerprint(&lab, &s);
+    let out = s.run(&["provision", SLAVE, "--ssh", NEW, "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
+    assert!(all(&out).contains("FAIL name in Bucardo"), "{}", all(&out));
+    assert_eq!(fingerprint(&lab, &s), before_nb);
+    std::fs::write(s.config(), &full).unwrap();
+
+    // Compose v2 missing: the plugin moved away for the case.
+    let plugin = "/usr/libexec/docker/cli-plugins/docker-compose";
+    lab.sh_ok(NEW, &format!("mv {plugin} /root/docker-compose.hidden"));
+    {
+        let _back = restore(|| {
+            lab.sh(
+                NEW,
+                &format!("[ -e {plugin} ] || mv /root/docker-compose.hidden {plugin}"),
+            );
+        });
+        refused(&["provision", NEW, "--yes"], "FAIL docker compose");
+    }
+    lab.sh_ok(NEW, "docker compose version --short");
+
+    // The host unreachable: its link down.
+    let down = lab.run("link", &[NEW, "down"]);
+    assert!(down.status.success(), "{}", all(&down));
+    {
+        let _up = restore(|| {
+            lab.run("link", &[NEW, "up"]);
+        });
+        let out = s.run(&["provision", NEW, "--yes"]);
+        let said = all(&out);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(said.contains("FAIL ssh"), "{said}");
+        assert!(!s.journal().exists());
+    }
+    wait_until(Duration::from_secs(20), Duration::from_millis(500), || {
+        lab.sh(NEW, "true").status.success().then_some(())
+    })
+    .expect("turntable back after the link came up");
+    assert_eq!(fingerprint(&lab, &s), before);
+}
+
+/// The wizard full-screen in a detached tmux session of fixed size; the
+/// server is killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(s: &Scratch, w: u16, h: u16) -> Tmux {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Tmux {
+            socket: format!("archtui-wizard-{}-{n}", std::process::id()),
+        };
+        let script = format!(
+            "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}' provision {NEW} --tui; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
+            s.config().display(),
+            s.root.join("state").display(),
+            s.root.join("from").display(),
+            env!("CARGO_BIN_EXE_archtui")
+        );
+        let o = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert!(o.status.success(), "tmux: {}", all(&o));
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn key(&self, k: &str) {
+        self.tmux(&["send-keys", "-t", "t", k]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        match wait_until(
+            Duration::from_secs(secs),
+            Duration::from_millis(200),
+            || {
+                let s = self.screen();
+                ok(&s).then_some(s)
+            },
+        ) {
+            Ok((s, _)) => s,
+            Err(w) => panic!("{what}: not within {w:?}; the screen:\n{}", self.screen()),
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
+    let Some(lab) = lab("wizard tui") else { return };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        panic!("ARCHTUI_LAB=1 but tmux is missing");
+    }
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let s = Scratch::new(&lab, "tui");
+    let before = fingerprint(&lab, &s);
+
+    // Esc at the plan review changes nothing.
+    {
+        let t = Tmux::start(&s, 100, 30);
+        t.wait("the input screen", 10, |s| {
+            s.contains("New slave turntable · input")
+        });
+        t.key("Enter");
+        let review = t.wait("the plan review", 60, |s| s.contains("· plan review"));
+        assert!(review.contains("archive_turntable"), "{review}");
+        t.key("Escape");
+        t.wait("cancelled", 5, |s| s.contains("nothing was changed"));
+        t.key("Enter");
+        t.wait("the exit", 5, |s| s.contains("ARCHTUI-EXIT=2"));
+        assert_eq!(
+            fingerprint(&lab, &s),
+            before,
+            "Esc at the review changed something"
+        );
+    }
+
+    // A whole run, each step's screen, then the console with the new slave.
+    let t = Tmux::start(&s, 100, 30);
+    t.wait("the input screen", 10, |s| s.contains("· input"));
+    t.key("Enter");
+    t.wait("the plan review", 60, |s| s.contains("· plan review"));
+    t.key("Enter");
+    for n in 1..=6 {
+        let want = format!("Step {n}/6");
+        t.wait(&want, 300, |s| s.contains(&want) || s.contains("· done"));
+    }
+    let done = t.wait("done", 300, |s| {
+        s.contains("· done") || s.contains("· failed")
+    });
+    assert!(done.contains("is a replicating slave"), "{done}");
+    assert_replicating(&lab);
+    t.key("Enter");
+    // The console, on the updated config: turntable in the fleet pane.
+    let fleet = t.wait("the console with turntable", 30, |s| {
+        !s.contains("New slave") && s.contains(NEW) && s.contains(MASTER)
+    });
+    assert!(fleet.contains(SLAVE), "{fleet}");
+    t.key("q");
+}
+
+#[test]
+fn an_unknown_host_key_is_shown_and_trusted_only_by_its_fingerprint() {
+    let Some(lab) = lab("host key") else { return };
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let s = Scratch::new(&lab, "hostkey");
+    // Private ssh config and known_hosts without turntable's key.
+    let known = s.root.join("known_hosts");
+    let lab_known = std::fs::read_to_string(lab.state.join("known_hosts")).unwrap();
+    let without: Vec<&str> = lab_known
+        .lines()
+        .filter(|l| !l.contains("10.77.0.3"))
+        .collect();
+    std::fs::write(&known, without.join("\n") + "\n").unwrap();
+    let ssh_config = s.root.join("ssh_config");
+    let lab_ssh = std::fs::read_to_string(lab.state.join("ssh_config")).unwrap();
+    let lab_known_path = lab.state.join("known_hosts").display().to_string();
+    std::fs::write(
+        &ssh_config,
+        lab_ssh.replace(&lab_known_path, &known.display().to_string()),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    let lab_ssh_path = lab.state.join("ssh_config").display().to_string();
+    std::fs::write(
+        s.config(),
+        config.replace(&lab_ssh_path, &ssh_config.display().to_string()),
+    )
+    .unwrap();
+
+    let out = s.run(&["provision", NEW, "--check"]);
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("FAIL ssh"), "{said}");
+    assert!(said.contains("unknown host key"), "{said}");
+    let fp = said
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("no fingerprint shown: {said}"))
+        .trim_matches(|c| c == '\'' || c == ',')
+        .to_string();
+
+    let wrong = s.run(&[
+        "provision",
+        NEW,
+        "--check",
+        "--trust-host-key",
+        "SHA256:wrong",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", all(&wrong));
+    assert!(all(&wrong).contains("nothing trusted"), "{}", all(&wrong));
+    assert!(!std::fs::read_to_string(&known)
+        .unwrap()
+        .contains("10.77.0.3"));
+
+    let right = s.run(&["provision", NEW, "--check", "--trust-host-key", &fp]);
+    assert!(right.status.success(), "{}", all(&right));
+    assert!(all(&right).contains("PASS ssh"), "{}", all(&right));
+    assert!(std::fs::read_to_string(&known)
+        .unwrap()
+        .contains("10.77.0.3"));
+    assert_eq!(registered(&lab), "0,0,0", "--check changes nothing");
+}

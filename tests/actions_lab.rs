@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -576,81 +578,16 @@ fn deploy_with_a_broken_dockerfile_fails_and_keeps_serving() {
 }
 
 /// The console in a detached tmux session on its own socket; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, config: &Path, state: &Path, w: u16, h: u16) -> Tmux {
-        let t = Tmux {
-            socket: format!("archtui-{name}-{}", std::process::id()),
-        };
-        let script = format!(
-            "XDG_STATE_HOME='{}' ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
-            state.display(),
-            config.display(),
-            env!("CARGO_BIN_EXE_archtui")
-        );
-        let (w, h) = (w.to_string(), h.to_string());
-        let o = t.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &w,
-            "-y",
-            &h,
-            "sh",
-            "-c",
-            &script,
-        ]);
-        assert!(
-            o.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "t", k]);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        match common::wait_until(
-            Duration::from_secs(secs),
-            Duration::from_millis(200),
-            || {
-                let s = self.screen();
-                ok(&s).then_some(s)
-            },
-        ) {
-            Ok((s, _)) => s,
-            Err(w) => panic!("{what}: not seen after {w:?}; screen:\n{}", self.screen()),
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+/// The console in tmux, with its own config and state directory; `env` is
+/// put before the command (`VAR='value' ` pairs).
+fn start_console(name: &str, env: &str, config: &Path, state: &Path, w: u16, h: u16) -> Tmux {
+    let script = format!(
+        "{env}XDG_STATE_HOME='{}' ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
+        state.display(),
+        config.display(),
+        env!("CARGO_BIN_EXE_archtui")
+    );
+    Tmux::start(name, &script, w, h)
 }
 
 #[test]
@@ -661,7 +598,7 @@ fn console_restart_key_confirms_cancels_and_restarts() {
     let state = State::new("tui-restart");
     wait_healthy(&lab, 120);
     let before = started_at(&lab, "jukebox", "archive-app-1");
-    let t = Tmux::start("restart", &config(&lab), &state.0, 120, 36);
+    let t = start_console("restart", "", &config(&lab), &state.0, 120, 36);
     t.wait("both hosts up", 30, |s| {
         s.lines()
             .any(|l| l.contains("jukebox") && l.contains(" up "))
@@ -720,33 +657,14 @@ fn console_deploy_pane_streams_compose_output() {
     // The files jukebox already runs: a deploy that changes nothing.
     let same = checkout(&lab, "tui");
     let cfg = config(&lab);
-    let t = {
-        let script_env = format!("ARCHTUI_CHECKOUT='{}' ", same.0.display());
-        let t = Tmux {
-            socket: format!("archtui-deploy-{}", std::process::id()),
-        };
-        let script = format!(
-            "{script_env}XDG_STATE_HOME='{}' ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
-            state.0.display(),
-            cfg.display(),
-            env!("CARGO_BIN_EXE_archtui")
-        );
-        let o = t.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "sh",
-            "-c",
-            &script,
-        ]);
-        assert!(o.status.success());
-        t
-    };
+    let t = start_console(
+        "deploy",
+        &format!("ARCHTUI_CHECKOUT='{}' ", same.0.display()),
+        &cfg,
+        &state.0,
+        120,
+        40,
+    );
     t.wait("both hosts up", 30, |s| {
         s.lines()
             .any(|l| l.contains("jukebox") && l.contains(" up "))

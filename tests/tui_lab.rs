@@ -4,91 +4,22 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+use common::tmux::Tmux;
 
-use common::{lab, wait_until, Lab};
+use std::path::{Path, PathBuf};
+
+use common::{lab, Lab};
 
 /// One tmux server per test, on its own socket, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, config: &Path, w: u16, h: u16) -> Tmux {
-        let t = Tmux {
-            socket: format!("archtui-{name}-{}", std::process::id()),
-        };
-        // A shell line before and after, to see the terminal as it was left.
-        let script = format!(
-            "echo BEFORE-ARCHTUI; ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 600",
-            config.display(),
-            env!("CARGO_BIN_EXE_archtui")
-        );
-        let o = t.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &w.to_string(),
-            "-y",
-            &h.to_string(),
-            "sh",
-            "-c",
-            &script,
-        ]);
-        assert!(
-            o.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "t", k]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// Waits for the screen to satisfy `ok`; the last screen in the panic.
-    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        match wait_until(
-            Duration::from_secs(secs),
-            Duration::from_millis(200),
-            || {
-                let s = self.screen();
-                ok(&s).then_some(s)
-            },
-        ) {
-            Ok((s, _)) => s,
-            Err(waited) => panic!(
-                "{what}: not seen after {waited:?}; screen:\n{}",
-                self.screen()
-            ),
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+/// The console in tmux, with a shell line before and after it to see the
+/// terminal as it was left.
+fn start_console(name: &str, config: &Path, w: u16, h: u16) -> Tmux {
+    let script = format!(
+        "echo BEFORE-ARCHTUI; ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 600",
+        config.display(),
+        env!("CARGO_BIN_EXE_archtui")
+    );
+    Tmux::start(name, &script, w, h)
 }
 
 fn lab_config(lab: &Lab) -> PathBuf {
@@ -118,7 +49,7 @@ fn console_shows_fleet_logs_and_exits_cleanly() {
     let Some(lab) = lab("console_shows_fleet_logs_and_exits_cleanly") else {
         return;
     };
-    let t = Tmux::start("main", &lab_config(&lab), 120, 40);
+    let t = start_console("main", &lab_config(&lab), 120, 40);
     let s = t.wait("both hosts up, sync good", 60, |s| {
         s.contains("● cavaforgepad")
             && s.contains("● jukebox")
@@ -200,7 +131,7 @@ sleep 1; done"#;
             script.replace('\'', "'\\''")
         ),
     );
-    let t = Tmux::start("esc", &config, 100, 30);
+    let t = start_console("esc", &config, 100, 30);
     t.wait("turntable listed", 60, |s| s.contains("turntable"));
     t.keys(&["j", "j", "Enter"]);
     t.wait("esc container listed", 30, |s| s.contains("esc "));

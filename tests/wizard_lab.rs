@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -420,77 +422,16 @@ fn bad_input_is_refused_before_any_change() {
 
 /// The wizard full-screen in a detached tmux session of fixed size; the
 /// server is killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(s: &Scratch, w: u16, h: u16) -> Tmux {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = Tmux {
-            socket: format!("archtui-wizard-{}-{n}", std::process::id()),
-        };
-        let script = format!(
-            "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}' provision {NEW} --tui; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
-            s.config().display(),
-            s.root.join("state").display(),
-            s.root.join("from").display(),
-            env!("CARGO_BIN_EXE_archtui")
-        );
-        let o = t.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &w.to_string(),
-            "-y",
-            &h.to_string(),
-            "sh",
-            "-c",
-            &script,
-        ]);
-        assert!(o.status.success(), "tmux: {}", all(&o));
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn key(&self, k: &str) {
-        self.tmux(&["send-keys", "-t", "t", k]);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-
-    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        match wait_until(
-            Duration::from_secs(secs),
-            Duration::from_millis(200),
-            || {
-                let s = self.screen();
-                ok(&s).then_some(s)
-            },
-        ) {
-            Ok((s, _)) => s,
-            Err(w) => panic!("{what}: not within {w:?}; the screen:\n{}", self.screen()),
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+/// The wizard's screen in tmux, on the scratch config and checkout.
+fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
+    let script = format!(
+        "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}' provision {NEW} --tui; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
+        s.config().display(),
+        s.root.join("state").display(),
+        s.root.join("from").display(),
+        env!("CARGO_BIN_EXE_archtui")
+    );
+    Tmux::start("wizard", &script, w, h)
 }
 
 #[test]
@@ -506,7 +447,7 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
 
     // Esc at the plan review changes nothing.
     {
-        let t = Tmux::start(&s, 100, 30);
+        let t = start_wizard(&s, 100, 30);
         t.wait("the input screen", 10, |s| {
             s.contains("New slave turntable · input")
         });
@@ -525,7 +466,7 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
     }
 
     // A whole run, each step's screen, then the console with the new slave.
-    let t = Tmux::start(&s, 100, 30);
+    let t = start_wizard(&s, 100, 30);
     t.wait("the input screen", 10, |s| s.contains("· input"));
     t.key("Enter");
     t.wait("the plan review", 60, |s| s.contains("· plan review"));

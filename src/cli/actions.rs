@@ -2,7 +2,7 @@
 //! restart, stop, start, deploy. They run the same code as the TUI's keys
 //! (`actions::run::perform`); this module only asks and prints.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -226,18 +226,7 @@ async fn ask(action: &Action, host: &crate::config::Host, tx: &actions::Progress
         Some(name) => format!("{question}\nType the host's name ({name}) to confirm: "),
         None => format!("{question} [y/N] "),
     };
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{prompt}");
-        let _ = err.flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        Some(line.trim().to_string())
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or_default();
+    let answer = super::prompt::read_line(prompt).await.unwrap_or_default();
     confirmation_matches(&answer, expect.as_deref())
 }
 

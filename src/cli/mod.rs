@@ -2,6 +2,7 @@
 
 mod actions;
 mod check;
+mod prompt;
 mod provision;
 mod status;
 mod table;

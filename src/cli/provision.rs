@@ -1,7 +1,7 @@
 //! `archtui provision` and `archtui retire`: the wizard headless. The
 //! same state machine as the TUI screen; this module asks and prints.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -356,18 +356,7 @@ async fn read_answer(prompt: &str) -> Option<String> {
         );
         return None;
     }
-    let prompt = prompt.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{prompt}");
-        let _ = err.flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        Some(line.trim().to_string())
-    })
-    .await
-    .ok()
-    .flatten()
+    super::prompt::read_line(prompt.to_string()).await
 }
 
 pub async fn retire_cmd(

@@ -3,6 +3,8 @@
 //! is a failure, never a silent pass. Without it, lab tests are skipped.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -246,6 +246,46 @@ fn compose_config_validates_for_both_roles_both_ways() {
     }
 }
 
+#[test]
+fn the_seeds_status_and_troubleshooting_commands_work_on_both_hosts() {
+    let Some(lab) = lab("seed commands") else {
+        return;
+    };
+    // As the operator's runbook has them, after `source env.common; source
+    // env.<role>` in the deploy directory (-T: no terminal here).
+    let commands = [
+        ("docker compose ps", "bucardo"),
+        ("docker compose logs bucardo", "archive-bucardo"),
+        ("docker compose exec -T bucardo bucardo status", "archive_"),
+        (
+            "docker compose exec -T bucardo bucardo list syncs",
+            "archive_",
+        ),
+        (
+            "docker compose exec -T bucardo psql -h db -U bucardo -d bucardo -c 'SELECT 1;'",
+            "1 row",
+        ),
+        ("docker compose ps db", "healthy"),
+        (
+            "docker compose exec -T db pg_isready -U postgres",
+            "accepting connections",
+        ),
+    ];
+    for (host, role) in [(MASTER, "master"), (SLAVE, "slave")] {
+        for (cmd, expect) in commands {
+            let script =
+                format!("cd /srv/archive && source ./env.common && source ./env.{role} && {cmd}");
+            let out = lab.sh(host, &format!("bash -c \"{script}\" 2>&1"));
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && said.contains(expect),
+                "{host}: `{cmd}` ({}) should print {expect:?}:\n{said}",
+                out.status
+            );
+        }
+    }
+}
+
 /// Deploys the stack to the spare host (`tests/lab/deploy`), DIR and extra
 /// settings given; does not wait for health.
 fn deploy_spare(lab: &Lab, dir: &str, settings: &[&str]) {

@@ -212,12 +212,7 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
 
 fn quit(m: &mut Model) -> Vec<Effect> {
     m.quit = true;
-    let mut fx: Vec<Effect> = m
-        .log
-        .take()
-        .map(|v| Effect::CloseLogs { stream: v.stream })
-        .into_iter()
-        .collect();
+    let mut fx = close_log(m);
     fx.push(Effect::Quit);
     fx
 }
@@ -374,14 +369,18 @@ fn open(m: &mut Model) -> Vec<Effect> {
     }
 }
 
-/// Replaces the log pane with one tailing `sources`.
-fn open_log(m: &mut Model, sources: Vec<LogSource>) -> Vec<Effect> {
-    let mut fx: Vec<Effect> = m
-        .log
+/// Closes the log pane, if any, and stops its tail.
+fn close_log(m: &mut Model) -> Vec<Effect> {
+    m.log
         .take()
         .map(|v| Effect::CloseLogs { stream: v.stream })
         .into_iter()
-        .collect();
+        .collect()
+}
+
+/// Replaces the log pane with one tailing `sources`.
+fn open_log(m: &mut Model, sources: Vec<LogSource>) -> Vec<Effect> {
+    let mut fx = close_log(m);
     let stream = m.next_stream;
     m.next_stream += 1;
     let buf = LogBuffer::new(m.limits.max_lines, m.limits.max_bytes);

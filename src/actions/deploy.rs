@@ -17,6 +17,7 @@ use super::plan::{self, Plan};
 use super::{clean, Outcome, Progress, Status};
 use crate::config::Host;
 use crate::remote::docker;
+use crate::remote::shell::sh;
 
 /// How long the services get to become healthy after `up`.
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
@@ -76,26 +77,13 @@ async fn local_sums(from: &Path, paths: &[String]) -> Result<BTreeMap<String, St
     Ok(plan::parse_sums(&String::from_utf8_lossy(&out.stdout)))
 }
 
-async fn remote_sh(
-    session: &Session,
-    script: &str,
-    args: &[&str],
-) -> Result<std::process::Output, String> {
-    let mut cmd = session.command("sh");
-    cmd.arg("-c").arg(script).arg("sh");
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.output().await.map_err(|e| format!("ssh: {e}"))
-}
-
 /// Reads what the plan compares: hashes on both sides, the env files' text.
 pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Plan, String> {
     let paths = stack_paths(host);
     let local = local_sums(from, &paths).await?;
     let mut args = vec![host.deploy_dir.as_str()];
     args.extend(paths.iter().map(String::as_str));
-    let out = remote_sh(session, SUMS, &args).await?;
+    let out = sh(session, SUMS, &args).await?;
     if !out.status.success() {
         return Err(format!(
             "reading {} on {}: {}",
@@ -110,7 +98,7 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
         let new = std::fs::read_to_string(from.join(&f))
             .map_err(|e| format!("{}: {e}", from.join(&f).display()))?;
         let path = format!("{}/{f}", host.deploy_dir);
-        let got = remote_sh(session, r#"cat "$1" 2>/dev/null"#, &[&path]).await?;
+        let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path]).await?;
         let old = got
             .status
             .success()
@@ -181,7 +169,9 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
     Ok(())
 }
 
-const UP: &str = r#"cd "$1" && exec docker compose --ansi never --env-file env.common --env-file "env.$2" up -d --build 2>&1"#;
+/// `docker compose` in the deploy dir with the role's env files; the
+/// arguments after the script are the dir, the role and compose's own.
+const COMPOSE: &str = r#"cd "$1" && r="$2" && shift 2 && exec docker compose --ansi never --env-file env.common --env-file "env.$r" "$@" 2>&1"#;
 
 /// Lines of compose output that say what failed. Pure.
 pub fn failure_lines(output: &[String]) -> Vec<String> {
@@ -197,15 +187,23 @@ pub fn failure_lines(output: &[String]) -> Vec<String> {
     hits.into_iter().skip(skip).collect()
 }
 
-/// Runs `up -d --build`, each output line sent to `progress` as it comes.
-pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> Result<(), String> {
+/// Runs `docker compose ARGS` in the host's deploy dir with its role's env
+/// files, each output line sent to `progress` as it comes; a failure names
+/// the lines that say why.
+pub async fn compose(
+    session: &Session,
+    host: &Host,
+    args: &[&str],
+    progress: &Progress,
+) -> Result<(), String> {
     let role = host.role.to_string();
     let mut cmd = session.command("sh");
     cmd.arg("-c")
-        .arg(UP)
+        .arg(COMPOSE)
         .arg("sh")
         .arg(&host.deploy_dir)
         .arg(&role)
+        .args(args)
         .stdin(openssh::Stdio::null())
         .stdout(openssh::Stdio::piped())
         .stderr(openssh::Stdio::null());
@@ -227,10 +225,17 @@ pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> 
         Ok(())
     } else {
         Err(format!(
-            "docker compose up failed ({status}): {}",
+            "docker compose {} on {} failed ({status}): {}",
+            args.join(" "),
+            host.name,
             failure_lines(&kept).join(" | ")
         ))
     }
+}
+
+/// `up -d --build`: builds what changed, starts what is not running.
+pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> Result<(), String> {
+    compose(session, host, &["up", "-d", "--build"], progress).await
 }
 
 /// Waits until every container of the project runs, healthy where it has

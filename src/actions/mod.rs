@@ -56,6 +56,13 @@ pub enum Action {
         from: std::path::PathBuf,
         plan_only: bool,
     },
+    /// Removes a slave from the master's Bucardo and from the config file
+    /// at `config_path`; `stop` also stops its stack.
+    Retire {
+        name: String,
+        stop: bool,
+        config_path: std::path::PathBuf,
+    },
 }
 
 /// How an action ended; each maps to one exit code.
@@ -148,6 +155,7 @@ impl Action {
             Action::Stop { .. } => "stop",
             Action::Start { .. } => "start",
             Action::Deploy { .. } => "deploy",
+            Action::Retire { .. } => "retire",
         }
     }
 
@@ -184,6 +192,13 @@ impl Action {
                 }
                 a
             }
+            Action::Retire { name, stop, .. } => {
+                let mut a = vec![name.clone()];
+                if *stop {
+                    a.push("--stop".into());
+                }
+                a
+            }
         }
     }
 
@@ -210,6 +225,8 @@ impl Action {
             | Action::Stop { host, service }
             | Action::Start { host, service } => format!("{host}-{service}"),
             Action::Deploy { host, .. } => format!("deploy-{host}"),
+            // The same lock as the wizard's, so neither runs under the other.
+            Action::Retire { name, .. } => format!("provision-{name}"),
         }
     }
 
@@ -274,6 +291,9 @@ impl Action {
             {
                 Err(format!("{service:?} is not a service name"))
             }
+            Action::Retire { name, .. } if !crate::wizard::input::valid_slave_name(name) => Err(
+                format!("{name:?} is not a slave name (lowercase letters, digits and _)"),
+            ),
             _ => Ok(()),
         }
     }
@@ -308,13 +328,21 @@ impl Action {
                 "Deploy the stack to {h} ({}) in {}?",
                 host.role, host.deploy_dir
             ),
+            Action::Retire { name, stop, .. } => format!(
+                "Retire slave {name}: remove sync archive_{name}, dbgroup {name}_grp, db {name} and its delta targets from {h}'s Bucardo{}, and remove {name} from the config?",
+                if *stop { ", stop its stack" } else { "" }
+            ),
         }
     }
 
-    /// Deploying the master asks for its name to be typed, not a y.
+    /// Deploying the master asks for its name to be typed, not a y;
+    /// retiring a slave asks for the slave's.
     pub fn type_to_confirm(&self, host: &Host) -> Option<String> {
-        matches!(self, Action::Deploy { .. } if host.role == Role::Master)
-            .then(|| host.name.clone())
+        match self {
+            Action::Retire { name, .. } => Some(name.clone()),
+            Action::Deploy { .. } if host.role == Role::Master => Some(host.name.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -400,6 +428,41 @@ mod tests {
             .type_to_confirm(&j),
             None
         );
+    }
+
+    #[test]
+    fn retiring_a_slave_asks_for_its_name_and_names_everything() {
+        let m = host("cavaforgepad", Role::Master);
+        let r = Action::Retire {
+            name: "turntable".into(),
+            stop: true,
+            config_path: "/c.toml".into(),
+        };
+        let q = r.question(&m);
+        for w in [
+            "archive_turntable",
+            "turntable_grp",
+            "cavaforgepad",
+            "stop its stack",
+        ] {
+            assert!(q.contains(w), "{w}: {q}");
+        }
+        assert_eq!(r.type_to_confirm(&m).as_deref(), Some("turntable"));
+        assert!(r.needs_confirmation() && r.changes_fleet());
+        assert_eq!(r.args(), ["turntable", "--stop"]);
+        assert_eq!(r.target(), "provision-turntable");
+        let keep = Action::Retire {
+            name: "turntable".into(),
+            stop: false,
+            config_path: "/c.toml".into(),
+        };
+        assert!(!keep.question(&m).contains("stop"));
+        let bad = Action::Retire {
+            name: "Bad Name".into(),
+            stop: false,
+            config_path: "/c.toml".into(),
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

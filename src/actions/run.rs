@@ -93,6 +93,16 @@ async fn checked(
         Ok(l) => l,
         Err(e) => return Outcome::refused(e),
     };
+    if let Action::Retire {
+        name,
+        stop,
+        config_path,
+    } = action
+    {
+        // Opens its own links: the master's, then the slave's to stop it.
+        let state = audit::state_dir();
+        return crate::wizard::retire::run(ctx, config_path, &state, name, *stop, progress).await;
+    }
     let index = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
     let link = match HostLink::open(ctx.clone(), host, index).await {
         Ok(l) => l,

@@ -15,7 +15,7 @@ use crate::remote::host::Context;
 use crate::wizard::checks::Verdict;
 use crate::wizard::exec::Runner;
 use crate::wizard::machine::{Effect, Event, Phase, Wizard};
-use crate::wizard::{journal, plan, retire, ssh_dest};
+use crate::wizard::{journal, plan, ssh_dest};
 
 pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is confirmed (or --yes) \
 before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
@@ -365,57 +365,44 @@ pub async fn retire_cmd(
     args: RetireArgs,
     read_only: bool,
 ) -> i32 {
-    let start = Instant::now();
     let name = args.name.clone();
-    let mut audit_args = vec![name.clone()];
-    if args.stop {
-        audit_args.push("--stop".into());
-    }
-    let master = config
-        .hosts()
-        .into_iter()
-        .find(|h| h.role == crate::config::Role::Master)
-        .map(|h| h.name)
-        .unwrap_or_default();
-    let mut confirmed = false;
-    let outcome = if read_only || config.read_only {
-        Outcome::refused(format!("read-only mode: refusing to retire {name}"))
-    } else {
-        let question = retire::question(&name, &master, args.stop);
-        let answer = match args.confirm {
-            Some(a) => Some(a),
-            None => read_answer(&format!("{question}: ")).await,
-        };
-        confirmed = answer.as_deref() == Some(name.as_str());
-        if !confirmed {
-            Outcome::refused(format!("not confirmed: {question}"))
-        } else {
-            match context(config) {
-                Err(_) => Outcome::new(Status::Unreachable, "no credentials or run dir"),
-                Ok(ctx) => {
-                    let (tx, printer) = printer();
-                    let o =
-                        retire::run(ctx, config_path, &audit::state_dir(), &name, args.stop, &tx)
-                            .await;
-                    drop(tx);
-                    let _ = printer.await;
-                    o
-                }
-            }
-        }
+    let action = actions::Action::Retire {
+        name: name.clone(),
+        stop: args.stop,
+        config_path: config_path.to_path_buf(),
     };
+    let read_only = read_only || config.read_only;
+    // Asked only when the runner would act on the answer.
+    let mut confirmed = false;
+    if !read_only && action.validate().is_ok() {
+        if let Ok(master) = action.resolve_host(&config) {
+            let question = format!(
+                "{} Type {name} to confirm: ",
+                action.question(&master)
+            );
+            let answer = match args.confirm {
+                Some(a) => Some(a),
+                None => read_answer(&question).await,
+            };
+            confirmed = answer.as_deref() == Some(name.as_str());
+        }
+    }
+    let ctx = match context(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (tx, printer) = printer();
+    let guard = actions::run::Guard {
+        read_only,
+        confirmed,
+    };
+    let outcome = actions::run::perform(ctx, &action, guard, &tx).await;
+    drop(tx);
+    let _ = printer.await;
     if outcome.status == Status::Ok {
         println!("archtui: {}", outcome.message);
     } else {
         eprintln!("archtui: {}: {}", outcome.status, outcome.message);
     }
-    audit_line(
-        "retire",
-        &master,
-        audit_args,
-        confirmed,
-        &outcome,
-        start.elapsed(),
-    );
     outcome.status.exit_code()
 }

@@ -28,7 +28,17 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, password: Password) -> std::io::Result<Arc<Context>> {
-        let run_dir = std::env::temp_dir().join(format!("archtui-{}", std::process::id()));
+        // One dir per process, one subdir per context: the console makes a
+        // new context when its config changes while actions of the old one
+        // may still run, and each removes only its own dir.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let process_dir = std::env::temp_dir().join(format!("archtui-{}", std::process::id()));
+        if n == 0 || !process_dir.exists() {
+            // Anything there was left by an earlier process with this pid.
+            make_private_dir(&process_dir)?;
+        }
+        let run_dir = process_dir.join(n.to_string());
         make_private_dir(&run_dir)?;
         Ok(Arc::new(Context {
             config,
@@ -45,6 +55,10 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.run_dir);
+        if let Some(parent) = self.run_dir.parent() {
+            // Only when no other context of this process is left.
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 

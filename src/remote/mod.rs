@@ -7,6 +7,7 @@ pub mod docker;
 pub mod host;
 pub mod logtail;
 pub mod pg;
+pub mod shell;
 pub mod ssh;
 pub mod supervisor;
 

@@ -13,11 +13,12 @@ use super::input::Input;
 use super::machine::Step;
 use super::ssh_dest::fingerprint;
 use super::{config_edit, render};
-use crate::actions::{clean, deploy, Progress};
+use crate::actions::{deploy, Progress};
 use crate::config::{Config, Host, Role};
 use crate::model::HostState;
 use crate::remote::host::{Context, HostLink};
 use crate::remote::pg::Pg;
+use crate::remote::shell::sh_ok;
 use crate::remote::{bucardo, docker, ssh};
 
 /// Ports the slave's stack publishes: PostgreSQL and the app.
@@ -147,7 +148,7 @@ impl Runner {
                 host.name, plan.files
             ));
         }
-        let modes = remote(
+        let modes = sh_ok(
             &session,
             r#"cd "$1" && stat -c %a env.common env.slave"#,
             &[&host.deploy_dir],
@@ -337,7 +338,7 @@ impl Runner {
             }
         };
         let before = now_secs();
-        let probe = remote(
+        let probe = sh_ok(
             &session,
             PROBE,
             &[
@@ -378,7 +379,7 @@ impl Runner {
         match ssh::connect(&self.ctx.config, &host, &dir).await {
             Ok(session) => {
                 let session = Arc::new(session);
-                let who = remote(&session, "id -un; uname -n", &[])
+                let who = sh_ok(&session, "id -un; uname -n", &[])
                     .await
                     .unwrap_or_default();
                 let who = who.split_whitespace().collect::<Vec<_>>().join("@");
@@ -445,20 +446,6 @@ echo "time=$(date +%s.%N)"
 [ -f "$1/docker-compose.yml" ] && echo existing=1
 exit 0
 "#;
-
-async fn remote(session: &Session, script: &str, args: &[&str]) -> Result<String, String> {
-    let mut cmd = session.command("sh");
-    cmd.arg("-c").arg(script).arg("sh");
-    for a in args {
-        cmd.arg(*a);
-    }
-    let out = cmd.output().await.map_err(|e| format!("ssh: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(clean(String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
 
 fn now_secs() -> f64 {
     std::time::SystemTime::now()

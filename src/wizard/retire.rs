@@ -5,21 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use openssh::Session;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use super::{config_edit, exec, journal};
-use crate::actions::{clean, Outcome, Progress, Status};
+use crate::actions::deploy::compose;
+use crate::actions::{Outcome, Progress, Status};
 use crate::config::{Config, Host, Role};
 use crate::remote::host::{Context, HostLink};
-
-/// The question the operator answers by typing the name. Pure.
-pub fn question(name: &str, master: &str, stop: bool) -> String {
-    format!(
-        "Retire slave {name}: remove sync archive_{name}, dbgroup {name}_grp, db {name} and its delta targets from {master}'s Bucardo{}, and remove {name} from the config? Type {name} to confirm",
-        if stop { ", stop its stack" } else { "" }
-    )
-}
 
 /// Where the slave is: the config's host, else an interrupted wizard's journal.
 pub fn slave_host(config: &Config, name: &str, state_dir: &Path) -> Option<Host> {
@@ -33,51 +23,6 @@ pub fn slave_host(config: &Config, name: &str, state_dir: &Path) -> Option<Host>
                 .flatten()
                 .map(|j| j.input.host())
         })
-}
-
-/// `docker compose ...` in the host's deploy dir with its role's env files,
-/// each output line to `progress`.
-async fn compose(
-    session: &Session,
-    host: &Host,
-    args: &str,
-    progress: &Progress,
-) -> Result<(), String> {
-    let script = format!(
-        r#"cd "$1" && exec docker compose --ansi never --env-file env.common --env-file "env.$2" {args} 2>&1"#
-    );
-    let mut cmd = session.command("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .arg("sh")
-        .arg(&host.deploy_dir)
-        .arg(host.role.to_string())
-        .stdin(openssh::Stdio::null())
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::null());
-    let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
-    let mut last = Vec::new();
-    if let Some(out) = child.stdout().take() {
-        let mut lines = BufReader::new(out).split(b'\n');
-        while let Ok(Some(raw)) = lines.next_segment().await {
-            let line = clean(&String::from_utf8_lossy(&raw));
-            let _ = progress.send(format!("{}: {line}", host.name));
-            last.push(line);
-            if last.len() > 5 {
-                last.remove(0);
-            }
-        }
-    }
-    let status = child.wait().await.map_err(|e| format!("ssh: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "docker compose {args} on {} failed: {}",
-            host.name,
-            last.join(" | ")
-        ))
-    }
 }
 
 /// Retires `name`. Every part is idempotent: a second run finds nothing to
@@ -154,7 +99,7 @@ async fn on_master(
     compose(
         &session,
         &link.host,
-        &format!("exec -T bucardo archive-retire-slave {name}"),
+        &["exec", "-T", "bucardo", "archive-retire-slave", name],
         progress,
     )
     .await?;
@@ -194,7 +139,7 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
     let session = crate::remote::ssh::connect(&ctx.config, host, &dir)
         .await
         .map_err(|f| f.reason)?;
-    let r = compose(&session, host, "down", progress).await;
+    let r = compose(&session, host, &["down"], progress).await;
     let _ = session.close().await;
     r
 }
@@ -205,25 +150,5 @@ pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, String> {
     match config_edit::remove_host(&old, name) {
         Some(new) => config_edit::save(path, &old, &new).map(|()| true),
         None => Ok(false),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_question_names_everything() {
-        let q = question("turntable", "cavaforgepad", true);
-        for w in [
-            "archive_turntable",
-            "turntable_grp",
-            "cavaforgepad",
-            "stop its stack",
-            "Type turntable",
-        ] {
-            assert!(q.contains(w), "{w}: {q}");
-        }
-        assert!(!question("t", "m", false).contains("stop"));
     }
 }

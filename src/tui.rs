@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -30,53 +31,104 @@ const POLL: Duration = Duration::from_secs(5);
 /// Messages handled before drawing, so a flood cannot starve the screen.
 const DRAIN_MAX: usize = 4096;
 
-pub async fn run(config: Config) -> i32 {
-    let password = match Password::resolve(&config.database) {
+/// Why the fleet screen was left.
+enum Leave {
+    Quit,
+    /// The new-slave wizard takes the screen, then the console comes back.
+    Wizard,
+    /// The config file changed: come back on the new one.
+    Reload,
+}
+
+/// What survives a reload of the console: the operator's place and the
+/// last action's pane.
+#[derive(Default)]
+struct Carry {
+    select: Option<String>,
+    flash: Option<String>,
+    pane: Option<crate::app::actions::ActionPane>,
+    next_id: u64,
+}
+
+/// The console until the operator quits; `select` names a host to start on.
+pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -> i32 {
+    let mut password = match Password::resolve(&config.database) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("archtui: {e}");
             return crate::cli::EXIT_UNKNOWN;
         }
     };
-    let keymap = config.keymap();
-    let mut model = Model::new(config.clone(), keymap, chrono::Utc::now());
-    model.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    model.actions.paused =
-        crate::actions::state::ConsoleState::load(&crate::actions::state::path()).paused;
-    model.actions.checkout = crate::actions::deploy::checkout_dir(
-        std::env::var_os("ARCHTUI_CHECKOUT")
-            .map(std::path::PathBuf::from)
-            .or_else(|| model.config.checkout.clone()),
-    );
-    let ctx = match Context::new(config, password) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("archtui: cannot create a private run directory: {e}");
-            return crate::cli::EXIT_UNKNOWN;
+    let mut config = config;
+    let mut carry = Carry {
+        select,
+        ..Carry::default()
+    };
+    let mut terminal = ratatui::init();
+    let result = loop {
+        let ctx = match Context::new(config.clone(), password.clone()) {
+            Ok(c) => c,
+            Err(e) => break Err(format!("cannot create a private run directory: {e}")),
+        };
+        let leave = match console(&mut terminal, ctx.clone(), &config_path, &mut carry).await {
+            Ok(l) => l,
+            Err(e) => break Err(e.to_string()),
+        };
+        match leave {
+            Leave::Quit => break Ok(()),
+            Leave::Reload => {}
+            Leave::Wizard => {
+                let state = crate::actions::audit::state_dir();
+                let wizard = crate::wizard::tui::blank(&config, &state).await;
+                let screen = crate::wizard::tui::Screen {
+                    ctx: ctx.clone(),
+                    config_path: config_path.clone(),
+                    from: checkout(&config),
+                    state,
+                    lock: None,
+                };
+                let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+                let rec = crate::actions::audit::append_work(
+                    "provision",
+                    &ended.name,
+                    vec![ended.name.clone(), "--tui".into()],
+                    ended.confirmed,
+                    &ended.outcome,
+                    ended.took,
+                );
+                carry.flash = Some(match rec {
+                    Ok(()) => format!("wizard: {}", ended.outcome.message),
+                    Err(e) => format!("wizard: {} (warning: {e})", ended.outcome.message),
+                });
+                if ended.outcome.status == crate::actions::Status::Ok {
+                    carry.select = Some(ended.name);
+                }
+            }
+        }
+        drop(ctx);
+        // The config as the wizard or a retire left it; a file broken in
+        // the meantime keeps the console on the last good one.
+        match Config::load(&config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                Password::resolve(&c.database)
+                    .map(|p| (c, p))
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok((c, p)) => {
+                let read_only = config.read_only;
+                config = c;
+                config.read_only |= read_only;
+                password = p;
+            }
+            Err(e) => {
+                carry.flash = Some(format!(
+                    "config not reloaded, still on the last good one: {e}"
+                ))
+            }
         }
     };
-    let mut senders = Vec::new();
-    let mut links = Links::new();
-    for h in ctx.config.hosts() {
-        let (tx, rx) = watch::channel(None);
-        senders.push(tx);
-        links.insert(h.name, rx);
-    }
-    let (observations, supervisors) = supervisor::spawn_all_with_links(ctx.clone(), POLL, senders);
-
-    let mut terminal = ratatui::init();
-    let mut exec = Executor {
-        ctx: ctx.clone(),
-        links,
-        tails: HashMap::new(),
-        tx: None,
-    };
-    let result = event_loop(&mut terminal, &mut model, observations, &mut exec).await;
     ratatui::restore();
-    for (_, tails) in exec.tails.drain() {
-        tails.iter().for_each(JoinHandle::abort);
-    }
-    supervisors.iter().for_each(JoinHandle::abort);
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -86,11 +138,74 @@ pub async fn run(config: Config) -> i32 {
     }
 }
 
+/// The checkout a deploy or the wizard copies the stack from.
+fn checkout(config: &Config) -> PathBuf {
+    crate::actions::deploy::checkout_dir(
+        std::env::var_os("ARCHTUI_CHECKOUT")
+            .map(PathBuf::from)
+            .or_else(|| config.checkout.clone()),
+    )
+}
+
+/// The fleet screen on one config, until the operator quits or asks for
+/// something that needs the console made anew.
+async fn console(
+    terminal: &mut DefaultTerminal,
+    ctx: std::sync::Arc<Context>,
+    config_path: &Path,
+    carry: &mut Carry,
+) -> std::io::Result<Leave> {
+    let config = ctx.config.clone();
+    let keymap = config.keymap();
+    let mut model = Model::new(config, keymap, chrono::Utc::now());
+    model.config_path = config_path.to_path_buf();
+    model.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    model.actions.paused =
+        crate::actions::state::ConsoleState::load(&crate::actions::state::path()).paused;
+    model.actions.checkout = checkout(&model.config);
+    model.flash = carry.flash.take();
+    model.actions.pane = carry.pane.take();
+    model.actions.next_id = carry.next_id;
+    if let Some(name) = carry.select.take() {
+        if let Some(i) = model.hosts.iter().position(|h| h.host.name == name) {
+            model.host_sel = i;
+        }
+    }
+    let mut senders = Vec::new();
+    let mut links = Links::new();
+    for h in ctx.config.hosts() {
+        let (tx, rx) = watch::channel(None);
+        senders.push(tx);
+        links.insert(h.name, rx);
+    }
+    let (observations, supervisors) = supervisor::spawn_all_with_links(ctx.clone(), POLL, senders);
+    let mut exec = Executor {
+        ctx: ctx.clone(),
+        links,
+        tails: HashMap::new(),
+        tx: None,
+        leave: None,
+    };
+    let result = event_loop(terminal, &mut model, observations, &mut exec).await;
+    for (_, tails) in exec.tails.drain() {
+        tails.iter().for_each(JoinHandle::abort);
+    }
+    supervisors.iter().for_each(JoinHandle::abort);
+    let host = model.selected_host().map(|h| h.host.name.clone());
+    carry.select = carry.select.take().or(host);
+    carry.pane = model.actions.pane.take();
+    carry.next_id = model.actions.next_id;
+    carry.flash = carry.flash.take().or(model.flash.take());
+    result.map(|()| exec.leave.unwrap_or(Leave::Quit))
+}
+
 struct Executor {
     ctx: std::sync::Arc<Context>,
     links: Links,
     tails: HashMap<u64, Vec<JoinHandle<()>>>,
     tx: Option<mpsc::Sender<Msg>>,
+    /// Set when the fleet screen must end for the wizard or a reload.
+    leave: Option<Leave>,
 }
 
 impl Executor {
@@ -119,6 +234,8 @@ impl Executor {
             Effect::AuditCancelled { action } => {
                 crate::actions::run::audit_cancelled(&self.ctx.config, &action);
             }
+            Effect::OpenWizard => self.leave = Some(Leave::Wizard),
+            Effect::Reload => self.leave = Some(Leave::Reload),
             Effect::Quit => {}
         }
     }
@@ -230,7 +347,7 @@ async fn event_loop(
                 exec.run(fx);
             }
         }
-        if model.quit {
+        if model.quit || exec.leave.is_some() {
             return Ok(());
         }
     }

@@ -45,6 +45,30 @@ pub fn record(
     }
 }
 
+/// Appends the record of work that is not an `Action` (a provisioning, a
+/// host key trusted); a failure to write comes back for the caller to say.
+pub fn append_work(
+    what: &str,
+    host: &str,
+    args: Vec<String>,
+    confirmed: bool,
+    outcome: &Outcome,
+    took: Duration,
+) -> Result<(), String> {
+    let rec = Record {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        user: local_user(),
+        host: host.to_string(),
+        action: what.to_string(),
+        args,
+        confirmed,
+        result: outcome.status,
+        message: super::plan::redact_text(&first_line(&outcome.message)),
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+    };
+    append(&log_path(), &rec).map_err(|e| format!("audit log {}: {e}", log_path().display()))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(500).collect()
 }

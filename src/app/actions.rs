@@ -31,6 +31,15 @@ pub struct Confirm {
     pub typed: String,
     /// Cancel is selected until the operator moves to Confirm.
     pub yes_selected: bool,
+    /// An option the operator may switch with Tab (retire: also stop the
+    /// slave's stack); off until switched.
+    pub option: Option<Toggle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toggle {
+    pub label: &'static str,
+    pub on: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +47,8 @@ pub enum Answer {
     Pending,
     Cancel,
     Confirm,
+    /// The option was switched: the action and its question change.
+    Toggled,
 }
 
 impl Confirm {
@@ -50,6 +61,12 @@ impl Confirm {
         }
         if let Some(expect) = &self.expect {
             match k.code {
+                KeyCode::Tab | KeyCode::BackTab if self.option.is_some() => {
+                    if let Some(o) = self.option.as_mut() {
+                        o.on = !o.on;
+                    }
+                    return Answer::Toggled;
+                }
                 KeyCode::Enter if &self.typed == expect => return Answer::Confirm,
                 KeyCode::Backspace => {
                     self.typed.pop();
@@ -108,6 +125,9 @@ pub struct Actions {
     pub paused: BTreeSet<String>,
     /// The checkout a deploy copies from.
     pub checkout: PathBuf,
+    /// The config file changed under the console (a slave retired): it
+    /// reloads once no action is running.
+    pub reload: bool,
 }
 
 /// Keys while a confirmation or the action pane is up; `None` lets the
@@ -129,6 +149,10 @@ pub fn intercept(m: &mut Model, k: &KeyEvent) -> Option<Vec<Effect>> {
                 let c = m.actions.confirm.take().expect("checked above");
                 launch(m, c.action, &c.host, true)
             }
+            Answer::Toggled => {
+                toggled(m);
+                Vec::new()
+            }
         };
         return Some(fx);
     }
@@ -148,6 +172,7 @@ pub fn start(m: &mut Model, a: keymap::Action) -> Vec<Effect> {
         keymap::Action::Kick | keymap::Action::PauseResume | keymap::Action::Recover => {
             sync_action(m, a)
         }
+        keymap::Action::Retire => retire_action(m),
         keymap::Action::Deploy => m
             .selected_host()
             .map(|h| Action::Deploy {
@@ -187,6 +212,10 @@ pub fn start(m: &mut Model, a: keymap::Action) -> Vec<Effect> {
 
 /// Opens the confirmation for `action` on `host`.
 fn ask(m: &mut Model, action: Action, host: &crate::config::Host) {
+    let option = matches!(action, Action::Retire { .. }).then_some(Toggle {
+        label: "also stop its stack (docker compose down; volumes kept)",
+        on: false,
+    });
     m.actions.confirm = Some(Confirm {
         question: action.question(host),
         expect: action.type_to_confirm(host),
@@ -194,7 +223,62 @@ fn ask(m: &mut Model, action: Action, host: &crate::config::Host) {
         action,
         typed: String::new(),
         yes_selected: false,
+        option,
     });
+}
+
+/// The confirmation's option changed: so do its action and question.
+fn toggled(m: &mut Model) {
+    let Some(c) = m.actions.confirm.as_mut() else {
+        return;
+    };
+    let on = c.option.as_ref().is_some_and(|o| o.on);
+    if let Action::Retire { stop, .. } = &mut c.action {
+        *stop = on;
+    }
+    if let Ok(h) = c.action.resolve_host(&m.config) {
+        c.question = c.action.question(&h);
+    }
+}
+
+/// Retire: the selected host, which must be a slave.
+fn retire_action(m: &Model) -> Result<Action, String> {
+    let h = m.selected_host().ok_or("no host selected")?;
+    if h.host.role != crate::config::Role::Slave {
+        return Err(format!(
+            "{} is the master: only a slave can be retired",
+            h.host.name
+        ));
+    }
+    Ok(Action::Retire {
+        name: h.host.name.clone(),
+        stop: false,
+        config_path: m.config_path.clone(),
+    })
+}
+
+/// The wizard key: leaves the fleet screen for the new-slave wizard,
+/// unless the console may not change anything or an action still runs
+/// (its pane would be lost).
+pub fn new_slave(m: &mut Model) -> Vec<Effect> {
+    if m.read_only {
+        m.flash = Some("read-only mode: the new-slave wizard changes hosts; refused".into());
+        return Vec::new();
+    }
+    if !m.actions.running.is_empty() {
+        m.flash = Some("an action is running: wait for it before the wizard".into());
+        return Vec::new();
+    }
+    vec![Effect::OpenWizard]
+}
+
+/// A retire changed the config file: reload it once nothing runs.
+pub fn reload_when_idle(m: &mut Model) -> Vec<Effect> {
+    if m.actions.reload && m.actions.running.is_empty() {
+        m.actions.reload = false;
+        return vec![Effect::Reload];
+    }
+    Vec::new()
 }
 
 fn container_action(m: &Model, a: keymap::Action) -> Result<Action, String> {
@@ -266,6 +350,7 @@ pub fn done(m: &mut Model, id: u64, action: &Action, outcome: Outcome) {
     m.actions.running.remove(&id);
     if outcome.status == Status::Ok {
         match action {
+            Action::Retire { .. } => m.actions.reload = true,
             Action::Pause { sync } => {
                 m.actions.paused.insert(sync.clone());
             }
@@ -528,6 +613,64 @@ mod tests {
     }
 
     #[test]
+    fn retire_asks_for_the_slaves_name_with_stop_off_until_tab() {
+        let mut m = healthy();
+        m.config_path = "/cfg.toml".into();
+        // The master cannot be retired.
+        assert!(press(&mut m, KeyCode::Char('X')).is_empty());
+        assert!(m.actions.confirm.is_none());
+        assert!(m.flash.as_deref().unwrap_or("").contains("master"));
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char('X'));
+        let c = m.actions.confirm.clone().expect("a confirmation");
+        assert_eq!(c.expect.as_deref(), Some("jukebox"));
+        assert!(!c.question.contains("stop its stack"), "{}", c.question);
+        press(&mut m, KeyCode::Tab);
+        let c = m.actions.confirm.clone().unwrap();
+        assert!(c.option.as_ref().unwrap().on);
+        assert!(c.question.contains("stop its stack"), "{}", c.question);
+        // y is a letter of the name here, not a yes.
+        assert!(press(&mut m, KeyCode::Char('y')).is_empty());
+        press(&mut m, KeyCode::Backspace);
+        assert!(press(&mut m, KeyCode::Enter).is_empty(), "empty name");
+        typed(&mut m, "jukebox");
+        let fx = press(&mut m, KeyCode::Enter);
+        let want = Action::Retire {
+            name: "jukebox".into(),
+            stop: true,
+            config_path: "/cfg.toml".into(),
+        };
+        assert!(
+            matches!(&fx[..], [Effect::RunAction { action, guard, .. }] if *action == want && guard.confirmed),
+            "{fx:?}"
+        );
+        // Done: the console reloads its config once nothing else runs.
+        let id = m.actions.next_id;
+        let fx = update(
+            &mut m,
+            Msg::ActionDone {
+                id,
+                action: want,
+                outcome: Outcome::ok("retired jukebox"),
+            },
+        );
+        assert_eq!(fx, [Effect::Reload]);
+    }
+
+    #[test]
+    fn the_wizard_key_leaves_for_the_wizard_unless_read_only_or_busy() {
+        let mut m = healthy();
+        assert_eq!(press(&mut m, KeyCode::Char('W')), [Effect::OpenWizard]);
+        m.actions.running.insert(7, "sync-x".into());
+        assert!(press(&mut m, KeyCode::Char('W')).is_empty());
+        assert!(m.flash.as_deref().unwrap_or("").contains("running"));
+        m.actions.running.clear();
+        m.read_only = true;
+        assert!(press(&mut m, KeyCode::Char('W')).is_empty());
+        assert!(m.flash.as_deref().unwrap_or("").contains("read-only"));
+    }
+
+    #[test]
     fn destructive_keys_are_not_navigation_keys() {
         let km = keymap::Keymap::default();
         let nav = [
@@ -544,6 +687,8 @@ mod tests {
             keymap::Action::PauseResume,
             keymap::Action::Recover,
             keymap::Action::Deploy,
+            keymap::Action::NewSlave,
+            keymap::Action::Retire,
         ] {
             for k in km.keys(a) {
                 for n in nav {

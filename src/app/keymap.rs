@@ -36,6 +36,8 @@ pub enum Action {
     PauseResume,
     Recover,
     Deploy,
+    NewSlave,
+    Retire,
 }
 
 /// Name, description and default keys of every action, in help order.
@@ -113,6 +115,13 @@ pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     ),
     (Action::Recover, "recover", "recover stalled sync", &["V"]),
     (Action::Deploy, "deploy", "deploy stack to host", &["D"]),
+    (Action::NewSlave, "new_slave", "new-slave wizard", &["W"]),
+    (
+        Action::Retire,
+        "retire",
+        "retire the selected slave",
+        &["X"],
+    ),
 ];
 
 impl Action {

@@ -75,6 +75,12 @@ pub enum Effect {
         action: crate::actions::Action,
         guard: crate::actions::run::Guard,
     },
+    /// Leave the fleet screen for the new-slave wizard; the console comes
+    /// back on the config as the wizard left it.
+    OpenWizard,
+    /// The config file changed (a slave retired): load it again and
+    /// watch the hosts it lists now.
+    Reload,
     Quit,
 }
 

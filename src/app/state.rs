@@ -75,6 +75,8 @@ impl Default for LogLimits {
 #[derive(Debug)]
 pub struct Model {
     pub config: Config,
+    /// The file `config` came from: a retire edits it.
+    pub config_path: std::path::PathBuf,
     pub hosts: Vec<HostPanel>,
     /// Latest observation per host, in config order.
     pub(crate) latest: Vec<Option<HostObservation>>,
@@ -126,6 +128,7 @@ impl Model {
             latest: vec![None; hosts.len()],
             hosts,
             config,
+            config_path: std::path::PathBuf::new(),
             syncs: Vec::new(),
             syncs_at: None,
             syncs_stale: false,

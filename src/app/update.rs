@@ -44,7 +44,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             outcome,
         } => {
             crate::app::actions::done(m, id, &action, outcome);
-            Vec::new()
+            crate::app::actions::reload_when_idle(m)
         }
         Msg::LogNote {
             stream,
@@ -263,7 +263,9 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Kick
         | Action::PauseResume
         | Action::Recover
-        | Action::Deploy => return crate::app::actions::start(m, a),
+        | Action::Deploy
+        | Action::Retire => return crate::app::actions::start(m, a),
+        Action::NewSlave => return crate::app::actions::new_slave(m),
         Action::AddToLog => return add_to_log(m),
         Action::HostLogs => return host_logs(m),
         Action::Follow => with_log(m, |v| v.toggle_follow()),

@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> i32 {
         None => match load(&path) {
             Some(mut config) => {
                 config.read_only |= cli.read_only;
-                crate::tui::run(config).await
+                crate::tui::run(config, path, None).await
             }
             None => EXIT_UNKNOWN,
         },

@@ -104,19 +104,8 @@ fn audit_line(
     o: &Outcome,
     took: std::time::Duration,
 ) {
-    let rec = audit::Record {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        user: audit::local_user(),
-        host: host.to_string(),
-        action: action.to_string(),
-        args,
-        confirmed,
-        result: o.status,
-        message: actions::plan::redact_text(o.message.lines().next().unwrap_or("")),
-        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-    };
-    if let Err(e) = audit::append(&audit::log_path(), &rec) {
-        eprintln!("archtui: warning: audit log not written: {e}");
+    if let Err(e) = audit::append_work(action, host, args, confirmed, o, took) {
+        eprintln!("archtui: warning: {e}");
     }
 }
 
@@ -199,12 +188,27 @@ async fn provision_inner(
             Wizard::new(input)
         }
     };
-    let _lock = match lock::try_lock(&state, &format!("provision-{}", wizard.input.name)) {
+    let lock = match lock::try_lock(&state, &format!("provision-{}", wizard.input.name)) {
         Ok(l) => l,
         Err(e) => return Outcome::refused(e),
     };
     if let Some(fp) = &args.trust_host_key {
-        match ssh_dest::trust_host_key(&config, &wizard.input.ssh, fp).await {
+        let t = Instant::now();
+        let r = ssh_dest::trust_host_key(&config, &wizard.input.ssh, fp).await;
+        let o = match &r {
+            Ok(m) => Outcome::ok(m.clone()),
+            Err(e) => Outcome::refused(e.clone()),
+        };
+        let args = vec![wizard.input.ssh.clone(), fp.clone()];
+        audit_line(
+            "trust-host-key",
+            &wizard.input.name,
+            args,
+            true,
+            &o,
+            t.elapsed(),
+        );
+        match r {
             Ok(m) => println!("{m}"),
             Err(e) => return Outcome::refused(e),
         }
@@ -219,15 +223,18 @@ async fn provision_inner(
             ctx,
             config_path: config_path.to_path_buf(),
             from,
-            journal: jpath,
+            state,
+            lock: Some((wizard.input.name.clone(), lock)),
         };
-        let (outcome, open_console) = crate::wizard::tui::run(screen, wizard).await;
-        if open_console {
-            if let Some(c) = crate::wizard::tui::reload(config_path) {
-                crate::tui::run(c).await;
+        let mut terminal = ratatui::init();
+        let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+        ratatui::restore();
+        if ended.open_console {
+            if let Ok(c) = Config::load(config_path) {
+                crate::tui::run(c, config_path.to_path_buf(), Some(ended.name)).await;
             }
         }
-        return outcome;
+        return ended.outcome;
     }
     let (tx, printer) = printer();
     let mut runner = Runner::new(ctx, config_path.to_path_buf(), from.clone(), tx);
@@ -376,10 +383,7 @@ pub async fn retire_cmd(
     let mut confirmed = false;
     if !read_only && action.validate().is_ok() {
         if let Ok(master) = action.resolve_host(&config) {
-            let question = format!(
-                "{} Type {name} to confirm: ",
-                action.question(&master)
-            );
+            let question = format!("{} Type {name} to confirm: ", action.question(&master));
             let answer = match args.confirm {
                 Some(a) => Some(a),
                 None => read_answer(&question).await,

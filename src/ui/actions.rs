@@ -33,9 +33,17 @@ pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
     let off = Style::default();
     match &c.expect {
         Some(name) => {
-            lines.push(Line::from(format!(
-                "Type the host's name ({name}) to confirm:"
-            )));
+            if let Some(o) = &c.option {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        if o.on { "[x] " } else { "[ ] " },
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ),
+                    Span::raw(o.label),
+                    Span::styled("  (Tab)", t.stale()),
+                ]));
+            }
+            lines.push(Line::from(format!("Type the name ({name}) to confirm:")));
             lines.push(Line::from(vec![
                 Span::raw("> "),
                 Span::styled(
@@ -63,7 +71,10 @@ pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
             )));
         }
     }
-    let h = (lines.len() as u16 + 2).min(area.height);
+    // Rows once wrapped, so the prompt under a long question stays in view.
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let h = (rows as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -160,6 +171,7 @@ mod tests {
             expect: None,
             typed: String::new(),
             yes_selected: false,
+            option: None,
         }
     }
 
@@ -182,8 +194,30 @@ mod tests {
             expect: Some("cavaforgepad".into()),
             typed: "cavaf".into(),
             yes_selected: false,
+            option: None,
         });
         insta::assert_snapshot!("confirm_deploy_master_80x24", render(&mut m, 80, 24));
+    }
+
+    #[test]
+    fn retire_overlay_with_its_stop_option() {
+        use crossterm::event::{KeyCode, KeyEvent};
+        let mut m = healthy();
+        m.config_path = "/home/op/.config/archtui/config.toml".into();
+        let press = |m: &mut Model, k: KeyCode| {
+            crate::app::update(m, crate::app::Msg::Key(KeyEvent::from(k)))
+        };
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char('X'));
+        for c in "jukeb".chars() {
+            press(&mut m, KeyCode::Char(c));
+        }
+        let off = render(&mut m, 80, 24);
+        assert!(off.contains("[ ] also stop its stack"), "{off}");
+        press(&mut m, KeyCode::Tab);
+        let on = render(&mut m, 80, 24);
+        assert!(on.contains("[x] also stop its stack"), "{on}");
+        insta::assert_snapshot!("confirm_retire_stop_80x24", on);
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn short(a: Action, m: &Model) -> &'static str {
         Action::Wrap => "wrap",
         Action::Timestamps => "time",
         Action::Bottom => "newest",
+        Action::NewSlave => "new slave",
         _ => "",
     }
 }
@@ -94,7 +95,13 @@ pub fn hints(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         ))
     } else {
         let actions: &[Action] = match m.focus {
-            Pane::Fleet => &[Action::Open, Action::NextPane, Action::Help, Action::Quit],
+            Pane::Fleet => &[
+                Action::Open,
+                Action::NextPane,
+                Action::NewSlave,
+                Action::Help,
+                Action::Quit,
+            ],
             Pane::Containers => &[
                 Action::Open,
                 Action::AddToLog,

@@ -27,8 +27,11 @@ fn phase_name(p: &Phase) -> &'static str {
     }
 }
 
-fn hints(p: &Phase) -> &'static str {
-    match p {
+fn hints(w: &Wizard) -> &'static str {
+    if w.host_key_to_trust().is_some() {
+        return "t trust the key shown · e re-check · Esc cancel (nothing was changed)";
+    }
+    match &w.phase {
         Phase::Input => "Tab/↓ next field · ⇧Tab/↑ previous · ⏎ check · Esc cancel",
         Phase::Preflight => "checking; nothing is changed · Esc close",
         Phase::Refused => "fix the host, then e re-check · Esc cancel (nothing was changed)",
@@ -79,11 +82,28 @@ pub fn screen(w: &Wizard, plan: &[String], t: &Theme, f: &mut Frame, area: Rect)
         ],
         Phase::Refused => {
             let mut l = checks(w, t);
+            // What failed and what to do about it matter most: on a small
+            // screen the passed checks shrink to one line.
+            if rows(&l, main.width) + 6 > main.height as usize {
+                l = compact_checks(w, t);
+            }
             l.push(Line::from(""));
             l.push(Line::from(Span::styled(
                 "A check failed: nothing was changed on any host.",
                 t.fg(Color::Red).add_modifier(Modifier::BOLD),
             )));
+            if let Some(fp) = w.host_key_to_trust() {
+                l.push(Line::from(""));
+                l.push(Line::from(vec![
+                    Span::raw("Press t to trust "),
+                    Span::styled(clean(fp), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::raw(format!(
+                        " for {}, only if it is the fingerprint the host's own console shows.",
+                        clean(&w.input.ssh)
+                    )),
+                ]));
+            }
+            l.extend(tail(w, 3, t));
             l
         }
         Phase::Review => {
@@ -136,10 +156,7 @@ pub fn screen(w: &Wizard, plan: &[String], t: &Theme, f: &mut Frame, area: Rect)
         Phase::Cancelled => vec![Line::from("Cancelled: nothing was changed.")],
     };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), main);
-    f.render_widget(
-        Paragraph::new(Span::styled(hints(&w.phase), t.stale())),
-        hint,
-    );
+    f.render_widget(Paragraph::new(Span::styled(hints(w), t.stale())), hint);
 }
 
 fn sidebar(w: &Wizard, t: &Theme, wide: bool) -> Vec<Line<'static>> {
@@ -217,6 +234,14 @@ fn form(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
         ),
         t.stale(),
     )));
+    if !w.notes.is_empty() {
+        l.push(Line::from(""));
+        l.extend(
+            w.notes
+                .iter()
+                .map(|n| Line::from(Span::styled(clean(n), t.stale()))),
+        );
+    }
     if !w.problems.is_empty() {
         l.push(Line::from(""));
         l.extend(
@@ -276,10 +301,21 @@ fn compact_checks(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
         Span::styled(format!("{passed} passed"), t.fg(Color::Green)),
     ])];
     for c in w.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
+        let (mark, style) = if c.verdict == Verdict::Fail {
+            (" FAIL ", t.fg(Color::Red))
+        } else {
+            (" WARN ", t.fg(Color::Yellow))
+        };
         l.push(Line::from(vec![
-            Span::styled(" WARN ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Span::styled(mark, style.add_modifier(Modifier::BOLD)),
             Span::raw(format!("{}: {}", clean(&c.what), clean(&c.detail))),
         ]));
+        if let Some(fix) = c.fix.as_ref().filter(|_| c.verdict == Verdict::Fail) {
+            l.push(Line::from(Span::styled(
+                format!("      fix: {}", clean(fix)),
+                t.stale(),
+            )));
+        }
     }
     l
 }
@@ -389,6 +425,33 @@ mod tests {
         );
         w.update(Event::Checked(checks));
         both("refused", &w);
+        // An unknown host key: its fingerprint, and t to trust it.
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        let mut checks = good_checks();
+        checks[0] = Check::fail(
+            "ssh",
+            "unknown host key: 256 SHA256:Zm9vYmFyYmF6cXV4 10.77.0.3 (ED25519)",
+            "compare it with the host's own, then trust it: t on the wizard's screen, or run again with --trust-host-key 'SHA256:Zm9vYmFyYmF6cXV4'",
+        )
+        .trusting("SHA256:Zm9vYmFyYmF6cXV4");
+        w.update(Event::Checked(checks));
+        let screen = draw(&w, 80, 24);
+        assert!(screen.contains("Press t to trust"), "{screen}");
+        assert!(screen.contains("t trust the key shown"), "{screen}");
+        both("refused_host_key", &w);
+    }
+
+    #[test]
+    fn the_blank_form_from_the_console_says_how_blanks_fill() {
+        let mut i = input();
+        i.name.clear();
+        i.ssh.clear();
+        i.app_host.clear();
+        let mut w = Wizard::new(i);
+        w.notes.push("Blank SSH destination: the slave's name; blank APP_HOST: its address as ssh resolves it.".into());
+        w.notes.push("Interrupted: turntable (2/6 steps done): type its name to resume, or `archtui retire turntable` to start over.".into());
+        both("input_blank", &w);
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct Check {
     pub detail: String,
     /// How to fix a failure or a warning.
     pub fix: Option<String>,
+    /// An unknown host key's fingerprint, which the operator may trust on
+    /// the wizard's screen after comparing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<String>,
 }
 
 impl Check {
@@ -37,7 +41,14 @@ impl Check {
             verdict,
             detail: detail.into(),
             fix,
+            trust: None,
         }
+    }
+
+    /// Offers the fingerprint `fp` to be trusted.
+    pub fn trusting(mut self, fp: impl Into<String>) -> Self {
+        self.trust = Some(fp.into());
+        self
     }
 }
 

@@ -390,15 +390,20 @@ impl Runner {
                 ))
             }
             Err(f) if f.state == HostState::HostKeyUnknown => {
-                let fp = fingerprint(&self.ctx.config, &input.ssh).await;
-                Err(Check::fail(
+                let line = fingerprint(&self.ctx.config, &input.ssh).await;
+                let fp = super::ssh_dest::fingerprint_of(&line).map(str::to_string);
+                let check = Check::fail(
                     "ssh",
-                    format!("unknown host key: {fp}"),
+                    format!("unknown host key: {line}"),
                     format!(
-                        "compare it with the host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then run again with --trust-host-key '{}'",
-                        fp.split_whitespace().nth(1).unwrap_or("SHA256:...")
+                        "compare it with the host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then trust it: t on the wizard's screen, or run again with --trust-host-key '{}'",
+                        fp.as_deref().unwrap_or("SHA256:...")
                     ),
-                ))
+                );
+                Err(match fp {
+                    Some(fp) => check.trusting(fp),
+                    None => check,
+                })
             }
             Err(f) => Err(Check::fail(
                 "ssh",

@@ -30,6 +30,25 @@ pub fn load(path: &Path) -> Result<Option<Journal>, String> {
     }
 }
 
+/// Interrupted provisionings: each journal's slave and its steps done,
+/// by name. Unreadable journals are left out (`load` names them).
+pub fn pending(state_dir: &Path) -> Vec<(String, usize)> {
+    let Ok(dir) = std::fs::read_dir(state_dir.join("provision")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, usize)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "json").then_some(())?;
+            let j = load(&p).ok()??;
+            Some((j.input.name, j.done.len()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Writes a temporary file, then renames it over the journal.
 pub fn save(path: &Path, journal: &Journal) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -62,12 +81,15 @@ mod tests {
             input: input(),
             done: vec![Step::Upload, Step::ComposeUp],
         };
+        assert!(pending(&dir).is_empty());
         save(&p, &j).unwrap();
         assert_eq!(load(&p).unwrap(), Some(j));
+        assert_eq!(pending(&dir), [(input().name, 2)]);
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("\"compose_up\""), "{text}");
         std::fs::write(&p, "{").unwrap();
         assert!(load(&p).unwrap_err().contains("remove it"));
+        assert!(pending(&dir).is_empty(), "a garbled journal is not listed");
         remove(&p).unwrap();
         remove(&p).unwrap();
         let _ = std::fs::remove_dir_all(&dir);

@@ -12,6 +12,9 @@ pub enum KeyAction {
     Event(Event),
     /// Submit the form: the caller adds the config's hosts.
     Submit,
+    /// Trust the host key with this fingerprint (shown on screen), then
+    /// check again.
+    Trust(String),
     /// Leave the wizard screen (it keeps running in the background while
     /// a step runs; the journal keeps its place either way).
     Close,
@@ -33,6 +36,10 @@ pub fn key(w: &Wizard, k: KeyEvent) -> KeyAction {
             KeyAction::Event(Event::Cancel)
         }
         (Phase::Refused, KeyCode::Char('e')) => KeyAction::Submit,
+        (Phase::Refused, KeyCode::Char('t')) => match w.host_key_to_trust() {
+            Some(fp) => KeyAction::Trust(fp.to_string()),
+            None => KeyAction::None,
+        },
         (Phase::Failed { .. }, KeyCode::Char('r')) => KeyAction::Event(Event::Retry),
         (Phase::Failed { .. } | Phase::Done | Phase::Cancelled, KeyCode::Esc | KeyCode::Enter) => {
             KeyAction::Close
@@ -72,5 +79,33 @@ mod tests {
         w.update(Event::Confirm);
         assert_eq!(key(&w, k(KeyCode::Esc)), KeyAction::Close);
         assert_eq!(key(&w, k(KeyCode::Enter)), KeyAction::None);
+    }
+
+    #[test]
+    fn t_trusts_only_an_unknown_key_that_pre_flight_showed() {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        w.update(Event::Checked(vec![Check::fail(
+            "ssh",
+            "no route to host",
+            "check the link",
+        )]));
+        assert_eq!(w.phase, Phase::Refused);
+        assert_eq!(key(&w, k(KeyCode::Char('t'))), KeyAction::None);
+        w.update(Event::Submit { hosts: hosts() });
+        w.update(Event::Checked(vec![Check::fail(
+            "ssh",
+            "unknown host key: 256 SHA256:abc (ED25519)",
+            "compare it",
+        )
+        .trusting("SHA256:abc")]));
+        assert_eq!(
+            key(&w, k(KeyCode::Char('t'))),
+            KeyAction::Trust("SHA256:abc".into())
+        );
+        // Once checks run again, the old offer is gone.
+        w.update(Event::Submit { hosts: hosts() });
+        assert_eq!(w.host_key_to_trust(), None);
+        assert_eq!(key(&w, k(KeyCode::Char('t'))), KeyAction::None);
     }
 }

@@ -147,6 +147,8 @@ pub struct Wizard {
     pub results: Vec<(Step, String)>,
     /// The form's focused field.
     pub field: usize,
+    /// Said under the form: interrupted provisionings, how blanks are filled.
+    pub notes: Vec<String>,
 }
 
 impl Wizard {
@@ -161,6 +163,7 @@ impl Wizard {
             log: Vec::new(),
             results: Vec::new(),
             field: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -171,6 +174,15 @@ impl Wizard {
             resuming: true,
             ..Self::new(input)
         }
+    }
+
+    /// The fingerprint of an unknown host key the pre-flight found, which
+    /// the operator may trust (only while refused: nothing runs then).
+    pub fn host_key_to_trust(&self) -> Option<&str> {
+        if self.phase != Phase::Refused {
+            return None;
+        }
+        self.checks.iter().find_map(|c| c.trust.as_deref())
     }
 
     /// The first step not yet done.

@@ -1,22 +1,25 @@
-//! The wizard full-screen (`archtui provision NAME --tui`): the same state
-//! machine as headless, keys instead of flags. A worker task owns the
-//! `Runner` and answers each effect with events; this loop owns the
-//! terminal and the wizard. When the slave is done, Enter opens the
-//! console on the updated config, where it shows in the fleet pane.
+//! The wizard full-screen, from `archtui provision NAME --tui` or the
+//! console's wizard key: the same state machine as headless, keys instead
+//! of flags. A worker task owns the `Runner` and answers each effect with
+//! events; this loop owns the screen and the wizard. It draws on the
+//! caller's terminal, so the console can hand its screen over and get it
+//! back.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
 use super::exec::Runner;
 use super::keys::{self, KeyAction};
 use super::machine::{Effect, Event, Phase, Wizard};
-use super::{journal, plan};
-use crate::actions::{Outcome, Status};
-use crate::config::Config;
+use super::{input, journal, plan, ssh_dest};
+use crate::actions::lock::{self, TargetLock};
+use crate::actions::{audit, Outcome, Status};
 use crate::remote::host::Context;
 
 /// Each carries the input as it is now: the form may have changed it.
@@ -31,7 +34,7 @@ fn worker(
     config_path: PathBuf,
     from: PathBuf,
     events: mpsc::UnboundedSender<Event>,
-) -> mpsc::UnboundedSender<Work> {
+) -> (mpsc::UnboundedSender<Work>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Work>();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
     let fwd = events.clone();
@@ -42,7 +45,7 @@ fn worker(
             }
         }
     });
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut runner = Runner::new(ctx, config_path, from, out_tx);
         while let Some(w) = rx.recv().await {
             let ev = match w {
@@ -60,28 +63,134 @@ fn worker(
         }
         runner.close().await;
     });
-    tx
+    (tx, task)
 }
 
 pub struct Screen {
     pub ctx: Arc<Context>,
     pub config_path: PathBuf,
     pub from: PathBuf,
-    pub journal: PathBuf,
+    /// Where journals and locks live.
+    pub state: PathBuf,
+    /// The slave's `provision-NAME` lock, once taken (by the caller for a
+    /// named run, here at the first submit otherwise).
+    pub lock: Option<(String, TargetLock)>,
 }
 
-/// Runs the wizard on the terminal; the outcome says how it ended.
-/// `open_console` is set when the operator asked to see the fleet.
-pub async fn run(s: Screen, mut wizard: Wizard) -> (Outcome, bool) {
+/// How the wizard screen ended.
+pub struct Ended {
+    pub outcome: Outcome,
+    /// The operator left the finished wizard for the fleet.
+    pub open_console: bool,
+    /// The plan was confirmed: hosts were (or were being) changed.
+    pub confirmed: bool,
+    pub took: std::time::Duration,
+    pub name: String,
+}
+
+/// A wizard for the console's key: an empty name, the master and its
+/// address filled from the config, interrupted runs named.
+pub async fn blank(config: &crate::config::Config, state: &std::path::Path) -> Wizard {
+    let mut input = ssh_dest::defaults(config, "", "", None).await;
+    input.ssh.clear();
+    let mut w = Wizard::new(input);
+    w.notes.push(
+        "Blank SSH destination: the slave's name; blank APP_HOST: its address as ssh resolves it."
+            .into(),
+    );
+    for (name, done) in journal::pending(state) {
+        w.notes.push(format!(
+            "Interrupted: {name} ({done}/{} steps done): type its name to resume, or `archtui retire {name}` to start over.",
+            super::Step::ALL.len()
+        ));
+    }
+    w
+}
+
+/// Before the input goes to the machine: blanks filled, an interrupted
+/// run of the same name picked up, the slave's lock taken. False (with
+/// the reason among the problems) when it cannot be submitted.
+async fn prepare(s: &mut Screen, w: &mut Wizard) -> bool {
+    if !w.resuming {
+        let config = &s.ctx.config;
+        if w.input.ssh.is_empty() {
+            w.input.ssh = w.input.name.clone();
+        }
+        if w.input.app_host.is_empty() {
+            if let Some(g) = ssh_dest::ssh_g(config, &w.input.ssh).await {
+                w.input.app_host = input::hostname_from_ssh_g(&g).unwrap_or_default();
+            }
+        }
+        if input::valid_slave_name(&w.input.name) {
+            match journal::load(&journal::path(&s.state, &w.input.name)) {
+                Ok(Some(j)) => {
+                    let log = std::mem::take(&mut w.log);
+                    *w = Wizard::resume(j.input, j.done);
+                    w.log = log;
+                    w.notes.push(format!(
+                        "Resuming {}'s interrupted provisioning with its journal's input.",
+                        w.input.name
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    w.problems = vec![e];
+                    return false;
+                }
+            }
+        }
+    }
+    let name = w.input.name.clone();
+    if !input::valid_slave_name(&name) || s.lock.as_ref().is_some_and(|(n, _)| *n == name) {
+        // A bad name is the machine's to refuse; a held lock is ours.
+        return true;
+    }
+    s.lock = None;
+    match lock::try_lock(&s.state, &format!("provision-{name}")) {
+        Ok(l) => {
+            s.lock = Some((name, l));
+            true
+        }
+        Err(e) => {
+            w.problems = vec![format!("{e} (another wizard or a retire of {name})")];
+            false
+        }
+    }
+}
+
+/// Trusts the host key the operator saw, and says so in the audit log.
+async fn trust(s: &Screen, w: &Wizard, fp: &str) -> Result<String, String> {
+    let start = Instant::now();
+    let r = ssh_dest::trust_host_key(&s.ctx.config, &w.input.ssh, fp).await;
+    let outcome = match &r {
+        Ok(m) => Outcome::ok(m.clone()),
+        Err(e) => Outcome::refused(e.clone()),
+    };
+    let args = vec![w.input.ssh.clone(), fp.to_string()];
+    if let Err(e) = audit::append_work(
+        "trust-host-key",
+        &w.input.name,
+        args,
+        true,
+        &outcome,
+        start.elapsed(),
+    ) {
+        return r.map(|m| format!("{m} (warning: {e})"));
+    }
+    r
+}
+
+/// Runs the wizard on `terminal` until the operator leaves it.
+pub async fn run(terminal: &mut DefaultTerminal, mut s: Screen, mut wizard: Wizard) -> Ended {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-    let work = worker(s.ctx.clone(), s.config_path.clone(), s.from.clone(), ev_tx);
+    let (work, worker_task) = worker(s.ctx.clone(), s.config_path.clone(), s.from.clone(), ev_tx);
     let hosts = s.ctx.config.hosts();
     let theme = crate::ui::Theme {
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let mut terminal = ratatui::init();
     let mut keys_in = EventStream::new();
     let mut open_console = false;
+    let start = Instant::now();
     loop {
         let plan = plan::lines(&wizard.input, &s.from, &s.config_path, &wizard.done);
         let _ = terminal.draw(|f| crate::ui::wizard::screen(&wizard, &plan, &theme, f, f.area()));
@@ -90,7 +199,16 @@ pub async fn run(s: Screen, mut wizard: Wizard) -> (Outcome, bool) {
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     match keys::key(&wizard, k) {
                         KeyAction::Event(e) => Some(e),
-                        KeyAction::Submit => Some(Event::Submit { hosts: hosts.clone() }),
+                        KeyAction::Submit => prepare(&mut s, &mut wizard)
+                            .await
+                            .then(|| Event::Submit { hosts: hosts.clone() }),
+                        KeyAction::Trust(fp) => match trust(&s, &wizard, &fp).await {
+                            Ok(m) => {
+                                wizard.update(Event::Output(m));
+                                Some(Event::Submit { hosts: hosts.clone() })
+                            }
+                            Err(e) => Some(Event::Output(e)),
+                        },
                         KeyAction::Close => {
                             open_console = wizard.phase == Phase::Done;
                             break;
@@ -104,6 +222,7 @@ pub async fn run(s: Screen, mut wizard: Wizard) -> (Outcome, bool) {
             e = ev_rx.recv() => e,
         };
         let Some(event) = event else { continue };
+        let jpath = journal::path(&s.state, &wizard.input.name);
         for fx in wizard.update(event) {
             match fx {
                 Effect::Preflight { resuming } => {
@@ -117,25 +236,30 @@ pub async fn run(s: Screen, mut wizard: Wizard) -> (Outcome, bool) {
                         input: wizard.input.clone(),
                         done,
                     };
-                    if let Err(e) = journal::save(&s.journal, &j) {
+                    if let Err(e) = journal::save(&jpath, &j) {
                         wizard.update(Event::Output(format!("journal not written: {e}")));
                     }
                 }
                 Effect::Finished => {
-                    let _ = journal::remove(&s.journal);
+                    let _ = journal::remove(&jpath);
                 }
             }
         }
-        if wizard.phase == Phase::Cancelled {
-            // Draw the "nothing was changed" screen until the next key.
-            let plan = plan::lines(&wizard.input, &s.from, &s.config_path, &wizard.done);
-            let _ =
-                terminal.draw(|f| crate::ui::wizard::screen(&wizard, &plan, &theme, f, f.area()));
-        }
     }
     drop(keys_in);
-    ratatui::restore();
-    (outcome(&wizard), open_console)
+    // A step left running would outlive the slave's lock: stop it as a
+    // kill would; the journal resumes from it.
+    worker_task.abort();
+    Ended {
+        outcome: outcome(&wizard),
+        open_console,
+        confirmed: matches!(
+            wizard.phase,
+            Phase::Running(_) | Phase::Failed { .. } | Phase::Done
+        ),
+        took: start.elapsed(),
+        name: wizard.input.name.clone(),
+    }
 }
 
 fn outcome(w: &Wizard) -> Outcome {
@@ -156,9 +280,4 @@ fn outcome(w: &Wizard) -> Outcome {
             "a pre-flight check failed; nothing was changed",
         ),
     }
-}
-
-/// The config as it is now, for the console after the wizard.
-pub fn reload(path: &Path) -> Option<Config> {
-    Config::load(path).ok()
 }

@@ -253,11 +253,39 @@ fn provision_makes_a_replicating_slave_and_retire_removes_it() {
         )
         .parse()
         .unwrap();
+    // Its delta row is written by the trigger, in the insert's transaction.
+    assert_eq!(count(&lab, MASTER, &delta_rows(coll)), 1);
     let q = format!("SELECT count(*) FROM collections WHERE id = {coll}");
     wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
         (count(&lab, SLAVE, &q) == 1).then_some(())
     })
     .expect("jukebox still replicates after the retire");
+    assert_deltas_purged(&lab, coll);
+}
+
+fn delta_rows(coll: i64) -> String {
+    format!("SELECT count(*) FROM bucardo.delta_public_collections WHERE id = {coll}")
+}
+
+/// The master's delta rows of a change written after a retire go again
+/// once jukebox has it: purging (what Bucardo's VAC process runs every
+/// vac_sleep) keeps a delta row until every target in
+/// bucardo_delta_targets has seen it, so a retired slave left there would
+/// keep them forever.
+fn assert_deltas_purged(lab: &Lab, coll: i64) {
+    let pending = delta_rows(coll);
+    let purged = wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
+        lab.psql(MASTER, "SELECT bucardo.bucardo_purge_delta('0 seconds')");
+        (count(lab, MASTER, &pending) == 0).then_some(())
+    });
+    assert!(
+        purged.is_ok(),
+        "delta rows of a change jukebox has are still on the master: targets {:?}",
+        lab.psql(
+            MASTER,
+            "SELECT string_agg(DISTINCT target, ', ') FROM bucardo.bucardo_delta_targets"
+        )
+    );
 }
 
 /// Ends ssh masters a killed archtui left behind (their control sockets
@@ -434,8 +462,20 @@ fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
     Tmux::start("wizard", &script, w, h)
 }
 
+/// The console in tmux, on the scratch config and checkout.
+fn start_console(s: &Scratch, w: u16, h: u16) -> Tmux {
+    let script = format!(
+        "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
+        s.config().display(),
+        s.root.join("state").display(),
+        s.root.join("from").display(),
+        env!("CARGO_BIN_EXE_archtui")
+    );
+    Tmux::start("console", &script, w, h)
+}
+
 #[test]
-fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
+fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_console() {
     let Some(lab) = lab("wizard tui") else { return };
     if Command::new("tmux").arg("-V").output().is_err() {
         panic!("ARCHTUI_LAB=1 but tmux is missing");
@@ -465,11 +505,24 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
         );
     }
 
-    // A whole run, each step's screen, then the console with the new slave.
-    let t = start_wizard(&s, 100, 30);
-    t.wait("the input screen", 10, |s| s.contains("· input"));
-    t.key("Enter");
-    t.wait("the plan review", 60, |s| s.contains("· plan review"));
+    // From the console: W opens the wizard on a blank form; a whole run,
+    // each step's screen, then the console again with the new slave.
+    let t = start_console(&s, 120, 36);
+    t.wait("the console", 60, |s| {
+        s.contains("● cavaforgepad") && s.contains("● jukebox")
+    });
+    t.key("W");
+    let form = t.wait("the blank form", 10, |s| s.contains("New slave  · input"));
+    assert!(form.contains("Blank SSH destination"), "{form}");
+    t.keys(&[NEW, "Enter"]);
+    let review = t.wait("the plan review", 60, |s| {
+        s.contains("· plan review") || s.contains("· refused")
+    });
+    assert!(review.contains("archive_turntable"), "{review}");
+    assert!(
+        review.contains("10.77.0.3"),
+        "APP_HOST from ssh -G: {review}"
+    );
     t.key("Enter");
     for n in 1..=6 {
         let want = format!("Step {n}/6");
@@ -481,12 +534,53 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run() {
     assert!(done.contains("is a replicating slave"), "{done}");
     assert_replicating(&lab);
     t.key("Enter");
-    // The console, on the updated config: turntable in the fleet pane.
-    let fleet = t.wait("the console with turntable", 30, |s| {
-        !s.contains("New slave") && s.contains(NEW) && s.contains(MASTER)
+    // The console on the updated config: turntable in the fleet pane, up.
+    let fleet = t.wait("the console with turntable up", 60, |s| {
+        !s.contains("New slave")
+            && s.lines()
+                .any(|l| l.contains(&format!("● {NEW}")) && l.contains(" up "))
     });
     assert!(fleet.contains(SLAVE), "{fleet}");
+    assert!(fleet.contains("wizard: turntable provisioned"), "{fleet}");
+
+    // X on the selected new slave: its name typed, Tab to stop its stack.
+    t.key("X");
+    t.wait("the retire question", 10, |s| {
+        s.contains("Retire slave turntable")
+    });
+    t.keys(&["Tab", NEW]);
+    t.wait("the stop option on", 5, |s| {
+        s.contains("[x] also stop its stack")
+    });
+    t.key("Enter");
+    let after = t.wait("retired and reloaded", 180, |s| {
+        s.contains("ok: retired turntable") && !s.contains(&format!("● {NEW}"))
+    });
+    assert!(after.contains(SLAVE), "{after}");
+    assert_eq!(registered(&lab), "0,0,0");
+    assert_eq!(delta_targets(&lab), "0");
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    assert!(!config.contains(NEW), "{config}");
+    let running = lab.sh_ok(
+        NEW,
+        "docker ps -q --filter label=com.docker.compose.project=archive | wc -l",
+    );
+    assert_eq!(running, "0", "Tab asked for its stack to stop");
+    let audit = std::fs::read_to_string(s.root.join("state/archtui/audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"action\":\"provision\"") && l.contains("\"ok\"")),
+        "{audit}"
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"action\":\"retire\"") && l.contains("--stop")),
+        "{audit}"
+    );
     t.key("q");
+    t.wait("the exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
 }
 
 #[test]
@@ -551,4 +645,41 @@ fn an_unknown_host_key_is_shown_and_trusted_only_by_its_fingerprint() {
         .unwrap()
         .contains("10.77.0.3"));
     assert_eq!(registered(&lab), "0,0,0", "--check changes nothing");
+
+    // On the wizard's screen: the key is offered with its fingerprint; t
+    // trusts exactly that one and the checks run again.
+    std::fs::write(&known, without.join("\n") + "\n").unwrap();
+    let t = start_wizard(&s, 140, 36);
+    t.wait("the input screen", 10, |s| s.contains("· input"));
+    t.key("Enter");
+    let refused = t.wait("the unknown key offered", 60, |s| {
+        s.contains("Press t to trust") || s.contains("· plan review")
+    });
+    assert!(refused.contains(&fp), "{refused}");
+    assert!(!std::fs::read_to_string(&known)
+        .unwrap()
+        .contains("10.77.0.3"));
+    t.key("t");
+    t.wait("the plan review once trusted", 60, |s| {
+        s.contains("· plan review")
+    });
+    assert!(std::fs::read_to_string(&known)
+        .unwrap()
+        .contains("10.77.0.3"));
+    t.key("Escape");
+    t.wait("cancelled", 5, |s| s.contains("nothing was changed"));
+    t.key("Enter");
+    t.wait("the exit", 5, |s| s.contains("ARCHTUI-EXIT=2"));
+    let audit = std::fs::read_to_string(s.root.join("state/archtui/audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"action\":\"trust-host-key\"") && l.contains(&fp)),
+        "{audit}"
+    );
+    assert_eq!(
+        registered(&lab),
+        "0,0,0",
+        "Esc at the review changes nothing"
+    );
 }

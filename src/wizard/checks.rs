@@ -65,6 +65,32 @@ pub const DISK_WARN_KIB: u64 = 8 * 1024 * 1024;
 pub const CLOCK_WARN_SECS: f64 = 2.0;
 pub const CLOCK_FAIL_SECS: f64 = 60.0;
 
+/// One line of the initial copy's progress: the table being copied, its
+/// rows so far and the master's estimate (`reltuples`; 0 or absent when
+/// the master never analyzed it). Pure.
+pub fn copy_progress(table: &str, done: i64, estimate: Option<i64>) -> String {
+    let n = |v: i64| {
+        let s = v.max(0).to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    match estimate.filter(|e| *e > 0) {
+        Some(e) => format!(
+            "initial copy: {table} {} of ~{} rows ({}%)",
+            n(done),
+            n(e),
+            (done.max(0) * 100 / e).min(100)
+        ),
+        None => format!("initial copy: {table} {} rows so far", n(done)),
+    }
+}
+
 /// What one probe script on the new host printed (`key=value` lines).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Probe {
@@ -297,6 +323,24 @@ pub fn name_check(name: &str, taken: &[String], resuming: bool) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_progress_reads_at_a_glance() {
+        assert_eq!(
+            copy_progress("items", 1_234_567, Some(5_000_000)),
+            "initial copy: items 1,234,567 of ~5,000,000 rows (24%)"
+        );
+        assert_eq!(
+            copy_progress("public.files", 12, Some(0)),
+            "initial copy: public.files 12 rows so far"
+        );
+        // Estimates lag: never past 100 %.
+        assert!(copy_progress("t", 150, Some(100)).ends_with("(100%)"));
+        assert_eq!(
+            copy_progress("t", 999, None),
+            "initial copy: t 999 rows so far"
+        );
+    }
 
     const PROBE: &str = "docker=20.10.24+dfsg1\ncompose=2.26.1-4\ndisk=76245932\ndisk_path=/srv\n\
 listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexisting=0\ngarbage\n";

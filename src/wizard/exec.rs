@@ -13,7 +13,7 @@ use super::input::Input;
 use super::machine::Step;
 use super::ssh_dest::fingerprint;
 use super::{config_edit, render};
-use crate::actions::{deploy, Progress};
+use crate::actions::{clean, deploy, Progress};
 use crate::config::{Config, Host, Role};
 use crate::model::HostState;
 use crate::remote::host::{Context, HostLink};
@@ -209,8 +209,11 @@ impl Runner {
                     start.elapsed().as_secs_f64()
                 ));
             }
-            if last_said.elapsed() >= Duration::from_secs(5) {
+            if last_said.elapsed() >= Duration::from_secs(3) {
                 last_said = Instant::now();
+                if let Some(p) = self.copy_progress(input).await {
+                    self.say(p);
+                }
                 let s = match &state {
                     Ok(Some(s)) => format!("sync {sync}: {}", s.text),
                     Ok(None) => format!("sync {sync}: not registered yet"),
@@ -232,6 +235,35 @@ impl Runner {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// The initial copy as the slave's server sees it: the COPY under way
+    /// (pg_stat_progress_copy) against the master's row estimate. None
+    /// when no copy runs or the slave's database is not up yet.
+    async fn copy_progress(&mut self, input: &Input) -> Option<String> {
+        let db = self.ctx.config.database.name.clone();
+        let slave = self.pg(input, false, &db).await.ok()?;
+        let rows = slave
+            .query(
+                "SELECT relid::regclass::text, tuples_processed FROM pg_stat_progress_copy \
+                 WHERE datname = current_database() AND command = 'COPY FROM'",
+                &[],
+            )
+            .await
+            .ok()?;
+        let (table, done): (String, i64) = rows.first().map(|r| (r.get(0), r.get(1)))?;
+        let estimate = match self.pg(input, true, &db).await {
+            Ok(master) => master
+                .query(
+                    "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                    &[&table],
+                )
+                .await
+                .ok()
+                .and_then(|r| r.first().map(|r| r.get::<_, i64>(0))),
+            Err(_) => None,
+        };
+        Some(checks::copy_progress(&clean(&table), done, estimate))
     }
 
     async fn row_counts(&mut self, input: &Input) -> Result<String, String> {

@@ -73,7 +73,7 @@ pub fn copy_progress(table: &str, done: i64, estimate: Option<i64>) -> String {
         let s = v.max(0).to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

@@ -116,6 +116,13 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     .map_err(|e| e.to_string())
             }) {
             Ok((c, p)) => {
+                if carry.flash.is_none() {
+                    carry.flash = Some(format!(
+                        "config reloaded from {}: {} hosts",
+                        config_path.display(),
+                        c.hosts().len()
+                    ));
+                }
                 let read_only = config.read_only;
                 config = c;
                 config.read_only |= read_only;

@@ -671,6 +671,24 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_r_reloads_the_config_now_or_when_the_running_action_ends() {
+        let mut m = healthy();
+        let ctrl_r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL);
+        assert_eq!(update(&mut m, Msg::Key(ctrl_r)), [Effect::Reload]);
+        m.actions.running.insert(3, "sync-x".into());
+        assert!(update(&mut m, Msg::Key(ctrl_r)).is_empty());
+        let fx = update(
+            &mut m,
+            Msg::ActionDone {
+                id: 3,
+                action: Action::Reload,
+                outcome: Outcome::ok("reloaded"),
+            },
+        );
+        assert_eq!(fx, [Effect::Reload]);
+    }
+
+    #[test]
     fn destructive_keys_are_not_navigation_keys() {
         let km = keymap::Keymap::default();
         let nav = [

@@ -38,6 +38,7 @@ pub enum Action {
     Deploy,
     NewSlave,
     Retire,
+    ReloadConfig,
 }
 
 /// Name, description and default keys of every action, in help order.
@@ -121,6 +122,12 @@ pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         "retire",
         "retire the selected slave",
         &["X"],
+    ),
+    (
+        Action::ReloadConfig,
+        "reload_config",
+        "reload the config file",
+        &["ctrl-r"],
     ),
 ];
 

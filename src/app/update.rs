@@ -266,6 +266,14 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Deploy
         | Action::Retire => return crate::app::actions::start(m, a),
         Action::NewSlave => return crate::app::actions::new_slave(m),
+        Action::ReloadConfig => {
+            m.actions.reload = true;
+            let fx = crate::app::actions::reload_when_idle(m);
+            if fx.is_empty() {
+                m.flash = Some("the config reloads when the running action ends".into());
+            }
+            return fx;
+        }
         Action::AddToLog => return add_to_log(m),
         Action::HostLogs => return host_logs(m),
         Action::Follow => with_log(m, |v| v.toggle_follow()),

@@ -448,30 +448,22 @@ fn bad_input_is_refused_before_any_change() {
     assert_eq!(fingerprint(&lab, &s), before);
 }
 
-/// The wizard full-screen in a detached tmux session of fixed size; the
-/// server is killed on drop.
-/// The wizard's screen in tmux, on the scratch config and checkout.
-fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
+/// `archtui ARGS` in a detached tmux session of fixed size, on the
+/// scratch config, state and checkout; its exit code is printed after it.
+fn start_archtui(s: &Scratch, args: &str, w: u16, h: u16) -> Tmux {
     let script = format!(
-        "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}' provision {NEW} --tui; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
+        "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}' {args}; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
         s.config().display(),
         s.root.join("state").display(),
         s.root.join("from").display(),
         env!("CARGO_BIN_EXE_archtui")
     );
-    Tmux::start("wizard", &script, w, h)
+    Tmux::start("archtui", &script, w, h)
 }
 
-/// The console in tmux, on the scratch config and checkout.
-fn start_console(s: &Scratch, w: u16, h: u16) -> Tmux {
-    let script = format!(
-        "ARCHTUI_CONFIG='{}' XDG_STATE_HOME='{}' ARCHTUI_CHECKOUT='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
-        s.config().display(),
-        s.root.join("state").display(),
-        s.root.join("from").display(),
-        env!("CARGO_BIN_EXE_archtui")
-    );
-    Tmux::start("console", &script, w, h)
+/// The wizard's screen for turntable.
+fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
+    start_archtui(s, &format!("provision {NEW} --tui"), w, h)
 }
 
 #[test]
@@ -507,7 +499,7 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
 
     // From the console: W opens the wizard on a blank form; a whole run,
     // each step's screen, then the console again with the new slave.
-    let t = start_console(&s, 120, 36);
+    let t = start_archtui(&s, "", 120, 36);
     t.wait("the console", 60, |s| {
         s.contains("● cavaforgepad") && s.contains("● jukebox")
     });

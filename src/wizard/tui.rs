@@ -281,3 +281,70 @@ fn outcome(w: &Wizard) -> Outcome {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Password;
+    use crate::wizard::input::tests::input;
+    use crate::wizard::Step;
+
+    fn screen(state: &std::path::Path) -> Screen {
+        let ctx =
+            Context::new(crate::app::fixtures::config(), Password::Pgpass(Vec::new())).unwrap();
+        Screen {
+            ctx,
+            config_path: state.join("config.toml"),
+            from: state.to_path_buf(),
+            state: state.to_path_buf(),
+            lock: None,
+        }
+    }
+
+    fn typed(name: &str) -> Wizard {
+        let mut i = input();
+        i.name = name.into();
+        i.ssh.clear();
+        i.app_host.clear();
+        Wizard::new(i)
+    }
+
+    #[tokio::test]
+    async fn a_typed_name_with_a_journal_resumes_and_holds_the_slaves_lock() {
+        let state = std::env::temp_dir().join(format!("archtui-wizard-tui-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        let j = journal::Journal {
+            input: input(),
+            done: vec![Step::Upload],
+        };
+        journal::save(&journal::path(&state, "turntable"), &j).unwrap();
+
+        let mut s = screen(&state);
+        let mut w = typed("turntable");
+        assert!(prepare(&mut s, &mut w).await);
+        assert!(w.resuming);
+        assert_eq!(w.done, [Step::Upload]);
+        assert_eq!(w.input, input(), "the journal's input, not the form's");
+        assert!(
+            w.notes.iter().any(|n| n.contains("Resuming")),
+            "{:?}",
+            w.notes
+        );
+        assert!(s.lock.is_some());
+
+        // Another wizard on the same slave is refused while this one runs.
+        let mut other = screen(&state);
+        let mut w2 = typed("turntable");
+        assert!(!prepare(&mut other, &mut w2).await);
+        assert!(w2.problems[0].contains("another"), "{:?}", w2.problems);
+
+        // A new name: a blank SSH destination becomes the name.
+        let mut fresh = screen(&state);
+        let mut w3 = typed("spinner");
+        assert!(prepare(&mut fresh, &mut w3).await);
+        assert!(!w3.resuming);
+        assert_eq!(w3.input.ssh, "spinner");
+        drop((s, other, fresh));
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}

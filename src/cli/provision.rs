@@ -21,7 +21,15 @@ pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is 
 before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
 run the same command again after an interruption and it resumes. Undo: archtui retire NAME. \
 Exit codes: 0 provisioned; 1 a step failed; 2 refused (bad input, a failed pre-flight check, not \
-confirmed, read-only); 3 unreachable or the config unusable.";
+confirmed, read-only); 3 unreachable or the config unusable. In the console, W opens the same wizard.";
+
+pub const RETIRE_HELP: &str = "Removes sync archive_NAME, dbgroup NAME_grp, db NAME and its \
+bucardo_delta_targets rows from the master's Bucardo (archive-retire-slave), purges the deltas only \
+it still needed, and removes NAME from the config (the old file kept as .bak). Asks for the name to \
+be typed (or --confirm NAME); every run appends an audit line. Idempotent: a second run finds \
+nothing to remove. Without --stop the slave's stack keeps running and its bucardo container \
+registers it again at its next start. In the console, X retires the selected slave. Exit codes: \
+0 retired; 1 failed; 2 refused (not confirmed, read-only, bad name); 3 the master unreachable.";
 
 #[derive(Args, Debug)]
 #[command(after_help = PROVISION_HELP)]
@@ -62,6 +70,7 @@ pub struct ProvisionArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = RETIRE_HELP)]
 pub struct RetireArgs {
     /// The slave's name.
     pub name: String,

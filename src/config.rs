@@ -629,6 +629,27 @@ docker_socket = "/run/docker.sock"
         let text = include_str!("../config.example.toml");
         let c = parse(text).unwrap();
         assert_eq!(c.hosts().len(), 2);
+        // Its list of action names for [keys] is complete.
+        let list = text
+            .split("# Action names:")
+            .nth(1)
+            .and_then(|t| t.split("# [keys]").next())
+            .expect("an action-name list");
+        let listed: Vec<&str> = list
+            .split(|c: char| c.is_whitespace() || c == '#' || c == '.')
+            .filter(|w| !w.is_empty())
+            .collect();
+        for (_, name, _, _) in crate::app::keymap::ACTIONS {
+            assert!(
+                listed.contains(name),
+                "config.example.toml does not list {name}"
+            );
+        }
+        assert_eq!(
+            listed.len(),
+            crate::app::keymap::ACTIONS.len(),
+            "{listed:?}"
+        );
     }
 
     #[test]

@@ -515,6 +515,7 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
         review.contains("10.77.0.3"),
         "APP_HOST from ssh -G: {review}"
     );
+    let start = Instant::now();
     t.key("Enter");
     for n in 1..=6 {
         let want = format!("Step {n}/6");
@@ -524,6 +525,10 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
         s.contains("· done") || s.contains("· failed")
     });
     assert!(done.contains("is a replicating slave"), "{done}");
+    eprintln!(
+        "figure: provisioning from the console's wizard, confirm to done: {:?}",
+        start.elapsed()
+    );
     assert_replicating(&lab);
     t.key("Enter");
     // The console on the updated config: turntable in the fleet pane, up.
@@ -544,10 +549,15 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
     t.wait("the stop option on", 5, |s| {
         s.contains("[x] also stop its stack")
     });
+    let start = Instant::now();
     t.key("Enter");
     let after = t.wait("retired and reloaded", 180, |s| {
         s.contains("ok: retired turntable") && !s.contains(&format!("● {NEW}"))
     });
+    eprintln!(
+        "figure: retire from the console (stack stopped, config reloaded): {:?}",
+        start.elapsed()
+    );
     assert!(after.contains(SLAVE), "{after}");
     assert_eq!(registered(&lab), "0,0,0");
     assert_eq!(delta_targets(&lab), "0");

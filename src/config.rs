@@ -193,6 +193,21 @@ pub struct Host {
     pub docker_socket: String,
 }
 
+#[cfg(test)]
+impl Host {
+    /// A host with the stack's defaults, reached by its name.
+    pub fn example(name: &str, role: Role) -> Host {
+        Host {
+            name: name.into(),
+            role,
+            ssh: name.into(),
+            deploy_dir: "/srv/archive".into(),
+            compose_project: "archive".into(),
+            docker_socket: "/var/run/docker.sock".into(),
+        }
+    }
+}
+
 impl Config {
     pub fn hosts(&self) -> Vec<Host> {
         self.hosts

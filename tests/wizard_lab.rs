@@ -159,26 +159,28 @@ fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
         .unwrap_or(-1)
 }
 
+/// A collection written on the master under a name no run repeats; its id.
+fn new_collection(lab: &Lab, tag: &str) -> i64 {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    lab.psql(
+        MASTER,
+        &format!(
+            "INSERT INTO collections (name) VALUES ('{tag}-{}-{}') RETURNING id",
+            std::process::id(),
+            t.as_nanos()
+        ),
+    )
+    .parse()
+    .unwrap()
+}
+
 fn assert_replicating(lab: &Lab) {
     assert_eq!(registered(lab), "1,1,1");
     for table in ["collections", "items", "files"] {
         let q = format!("SELECT count(*) FROM {table}");
         assert_eq!(count(lab, NEW, &q), count(lab, MASTER, &q), "{table}");
     }
-    let coll: i64 = lab
-        .psql(
-            MASTER,
-            &format!(
-                "INSERT INTO collections (name) VALUES ('wizard-{}-{}') RETURNING id",
-                std::process::id(),
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ),
-        )
-        .parse()
-        .unwrap();
+    let coll = new_collection(lab, "wizard");
     lab.psql(
         MASTER,
         &format!("INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, 'wizard-{coll}', 'x')"),
@@ -240,19 +242,7 @@ fn provision_makes_a_replicating_slave_and_retire_removes_it() {
     assert!(again.status.success(), "{}", all(&again));
 
     // jukebox keeps replicating (Bucardo may respawn for ~15 s after losing a target).
-    let coll: i64 = lab
-        .psql(
-            MASTER,
-            &format!(
-                "INSERT INTO collections (name) VALUES ('wizard-after-retire-{}') RETURNING id",
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ),
-        )
-        .parse()
-        .unwrap();
+    let coll = new_collection(&lab, "wizard-after-retire");
     // Its delta row is written by the trigger, in the insert's transaction.
     assert_eq!(count(&lab, MASTER, &delta_rows(coll)), 1);
     let q = format!("SELECT count(*) FROM collections WHERE id = {coll}");

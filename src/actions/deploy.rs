@@ -337,14 +337,7 @@ mod tests {
     use crate::config::Role;
 
     fn host(role: Role) -> Host {
-        Host {
-            name: "h".into(),
-            role,
-            ssh: "h".into(),
-            deploy_dir: "/srv/archive".into(),
-            compose_project: "archive".into(),
-            docker_socket: "/var/run/docker.sock".into(),
-        }
+        Host::example("h", role)
     }
 
     #[test]

@@ -370,14 +370,7 @@ mod tests {
     use super::*;
 
     fn host(name: &str, role: Role) -> Host {
-        Host {
-            name: name.into(),
-            role,
-            ssh: name.into(),
-            deploy_dir: "/srv/archive".into(),
-            compose_project: "archive".into(),
-            docker_socket: "/var/run/docker.sock".into(),
-        }
+        Host::example(name, role)
     }
 
     #[test]

@@ -158,15 +158,10 @@ pub mod tests {
     use super::*;
 
     pub fn hosts() -> Vec<Host> {
-        let h = |name: &str, role| Host {
-            name: name.into(),
-            role,
-            ssh: name.into(),
-            deploy_dir: "/srv/archive".into(),
-            compose_project: "archive".into(),
-            docker_socket: "/var/run/docker.sock".into(),
-        };
-        vec![h("cavaforgepad", Role::Master), h("jukebox", Role::Slave)]
+        vec![
+            Host::example("cavaforgepad", Role::Master),
+            Host::example("jukebox", Role::Slave),
+        ]
     }
 
     pub fn input() -> Input {

@@ -11,7 +11,6 @@ use clap::Subcommand;
 use crate::actions::run::{perform, Guard};
 use crate::actions::{self, Action, Outcome, Status};
 use crate::config::Config;
-use crate::credentials::Password;
 use crate::remote::host::{Context, HostLink};
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
@@ -140,17 +139,10 @@ pub async fn run(config: Config, cmd: ActionCommand, read_only_flag: bool) -> i3
         }
     }
     let read_only = (read_only_flag || config.read_only) && action.changes_fleet();
-    let password = match Password::resolve(&config.database) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("archtui: {e}");
-            return Status::Unreachable.exit_code();
-        }
-    };
-    let ctx = match Context::new(config, password) {
+    let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: cannot create a private run directory: {e}");
+            eprintln!("archtui: {e}");
             return Status::Unreachable.exit_code();
         }
     };

@@ -10,7 +10,6 @@ use clap::Args;
 
 use crate::actions::{self, audit, lock, Outcome, Status};
 use crate::config::Config;
-use crate::credentials::Password;
 use crate::remote::host::Context;
 use crate::wizard::checks::Verdict;
 use crate::wizard::exec::Runner;
@@ -83,12 +82,8 @@ pub struct RetireArgs {
 }
 
 fn context(config: Config) -> Result<Arc<Context>, i32> {
-    let password = Password::resolve(&config.database).map_err(|e| {
+    Context::open(config).map_err(|e| {
         eprintln!("archtui: {e}");
-        crate::cli::EXIT_UNKNOWN
-    })?;
-    Context::new(config, password).map_err(|e| {
-        eprintln!("archtui: run dir: {e}");
         crate::cli::EXIT_UNKNOWN
     })
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::cli::{table, StatusArgs, EXIT_UNKNOWN};
 use crate::config::{Config, Thresholds};
-use crate::credentials::Password;
 use crate::fleet;
 use crate::model::{FleetStatus, HostState};
 use crate::observation::HostObservation;
@@ -22,17 +21,10 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
         eprintln!("archtui: need 0 < --warning < --critical");
         return EXIT_UNKNOWN;
     }
-    let password = match Password::resolve(&config.database) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("archtui: {e}");
-            return EXIT_UNKNOWN;
-        }
-    };
-    let ctx = match Context::new(config, password) {
+    let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: cannot create a private run directory: {e}");
+            eprintln!("archtui: {e}");
             return EXIT_UNKNOWN;
         }
     };

@@ -47,6 +47,14 @@ impl Context {
         }))
     }
 
+    /// The password resolved and the run dir made, for the commands; the
+    /// error is one line that says which failed.
+    pub fn open(config: Config) -> Result<Arc<Context>, String> {
+        let password = Password::resolve(&config.database).map_err(|e| e.to_string())?;
+        Context::new(config, password)
+            .map_err(|e| format!("cannot create a private run directory: {e}"))
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.config.database.query_timeout_secs)
     }

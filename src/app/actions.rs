@@ -100,15 +100,41 @@ pub struct ActionPane {
     pub lines: VecDeque<String>,
     pub dropped: usize,
     pub outcome: Option<Outcome>,
+    /// Rows scrolled up from the newest line; 0 follows the output.
+    pub scroll: usize,
 }
 
 impl ActionPane {
+    pub fn new(id: u64, title: String) -> Self {
+        Self {
+            id,
+            title,
+            lines: VecDeque::new(),
+            dropped: 0,
+            outcome: None,
+            scroll: 0,
+        }
+    }
+
     pub fn push(&mut self, line: String) {
         self.lines.push_back(line);
+        // Scrolled back, the view stays on the lines being read.
+        if self.scroll > 0 {
+            self.scroll += 1;
+        }
         while self.lines.len() > PANE_LINES {
             self.lines.pop_front();
             self.dropped += 1;
         }
+        self.scroll = self.scroll.min(self.lines.len());
+    }
+
+    /// Moves the view `d` rows (negative: older) in a pane `rows` high;
+    /// `i64::MIN / 2` goes to the oldest line, `i64::MAX / 2` back to
+    /// following.
+    pub fn scroll_by(&mut self, d: i64, rows: usize) {
+        let most = self.lines.len().saturating_sub(rows) as i64;
+        self.scroll = (self.scroll as i64).saturating_sub(d).clamp(0, most) as usize;
     }
 }
 
@@ -158,6 +184,9 @@ pub fn intercept(m: &mut Model, k: &KeyEvent) -> Option<Vec<Effect>> {
     }
     if m.actions.pane.is_some() && k.code == KeyCode::Esc && m.input.is_none() && !m.help {
         m.actions.pane = None;
+        if m.log.is_none() && m.focus == crate::app::Pane::Logs {
+            m.focus = crate::app::Pane::Fleet;
+        }
         return Some(Vec::new());
     }
     None
@@ -323,13 +352,10 @@ fn launch(m: &mut Model, action: Action, host: &str, confirmed: bool) -> Vec<Eff
     m.actions.next_id += 1;
     let id = m.actions.next_id;
     m.actions.running.insert(id, action.target());
-    m.actions.pane = Some(ActionPane {
+    m.actions.pane = Some(ActionPane::new(
         id,
-        title: format!("{} {} on {host}", action.name(), action.args().join(" ")),
-        lines: VecDeque::new(),
-        dropped: 0,
-        outcome: None,
-    });
+        format!("{} {} on {host}", action.name(), action.args().join(" ")),
+    ));
     vec![Effect::RunAction {
         id,
         action,
@@ -686,6 +712,55 @@ mod tests {
             },
         );
         assert_eq!(fx, [Effect::Reload]);
+    }
+
+    #[test]
+    fn the_action_pane_scrolls_back_and_holds_its_place_while_output_comes() {
+        let mut m = on_jukebox_app();
+        press(&mut m, KeyCode::Char('R'));
+        press(&mut m, KeyCode::Char('y'));
+        let id = m.actions.pane.as_ref().expect("the action's pane").id;
+        for i in 0..100 {
+            update(
+                &mut m,
+                Msg::ActionOutput {
+                    id,
+                    line: format!("line {i}"),
+                },
+            );
+        }
+        // Tab reaches the pane (where the log pane is), PgUp goes back.
+        while m.focus != crate::app::Pane::Logs {
+            press(&mut m, KeyCode::Tab);
+        }
+        press(&mut m, KeyCode::PageUp);
+        let back = m.actions.pane.as_ref().unwrap().scroll;
+        assert!(back > 0);
+        update(
+            &mut m,
+            Msg::ActionOutput {
+                id,
+                line: "new".into(),
+            },
+        );
+        assert_eq!(
+            m.actions.pane.as_ref().unwrap().scroll,
+            back + 1,
+            "the view holds"
+        );
+        press(&mut m, KeyCode::Home);
+        let rows = m.log_height();
+        assert_eq!(m.actions.pane.as_ref().unwrap().scroll, 101 - rows);
+        press(&mut m, KeyCode::End);
+        assert_eq!(
+            m.actions.pane.as_ref().unwrap().scroll,
+            0,
+            "End follows again"
+        );
+        // Esc closes the pane; with no log pane the focus moves off it.
+        press(&mut m, KeyCode::Esc);
+        assert!(m.actions.pane.is_none());
+        assert_eq!(m.focus, crate::app::Pane::Fleet);
     }
 
     #[test]

@@ -219,7 +219,8 @@ fn quit(m: &mut Model) -> Vec<Effect> {
 
 fn panes(m: &Model) -> Vec<Pane> {
     let mut p = vec![Pane::Fleet, Pane::Containers, Pane::Syncs];
-    if m.log.is_some() {
+    // The action pane, when shown, is where the log pane is.
+    if m.log.is_some() || m.actions.pane.is_some() {
         p.push(Pane::Logs);
     }
     p
@@ -245,11 +246,11 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::PageUp => move_sel(m, -(height.max(2) as i64 - 1)),
         Action::PageDown => move_sel(m, height.max(2) as i64 - 1),
         Action::Top => match (m.focus, m.log.as_mut()) {
-            (Pane::Logs, Some(v)) => v.top(height),
+            (Pane::Logs, Some(v)) if m.actions.pane.is_none() => v.top(height),
             _ => move_sel(m, i64::MIN / 2),
         },
         Action::Bottom => match (m.focus, m.log.as_mut()) {
-            (Pane::Logs, Some(v)) => v.resume(),
+            (Pane::Logs, Some(v)) if m.actions.pane.is_none() => v.resume(),
             _ => move_sel(m, i64::MAX / 2),
         },
         Action::Open => return open(m),
@@ -344,7 +345,10 @@ fn move_sel(m: &mut Model, d: i64) {
             step(&mut m.sync_sel, m.syncs.len(), d);
         }
         Pane::Logs => {
-            if let Some(v) = m.log.as_mut() {
+            let rows = m.log_height();
+            if let Some(p) = m.actions.pane.as_mut() {
+                p.scroll_by(d, rows);
+            } else if let Some(v) = m.log.as_mut() {
                 v.scroll(d);
             }
         }

@@ -111,10 +111,12 @@ fn status_style(t: &Theme, s: Status) -> Style {
 /// bottom, its outcome on the border once it is done.
 pub fn pane(p: &ActionPane, _m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let rows = area.height.saturating_sub(2) as usize;
-    let skip = p.lines.len().saturating_sub(rows);
+    let end = p.lines.len().saturating_sub(p.scroll);
+    let skip = end.saturating_sub(rows);
     let lines: Vec<Line> = p
         .lines
         .iter()
+        .take(end)
         .skip(skip)
         .map(|l| Line::from(clean(l)))
         .collect();
@@ -130,6 +132,12 @@ pub fn pane(p: &ActionPane, _m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         bottom.push(Span::styled(
             format!(" {} older lines dropped ", p.dropped),
             t.stale(),
+        ));
+    }
+    if p.scroll > 0 {
+        bottom.push(Span::styled(
+            format!(" ↑{} lines · End follows ", p.scroll),
+            t.fg(Color::Yellow),
         ));
     }
     bottom.push(Span::styled(" Esc closes ", t.stale()));
@@ -243,6 +251,7 @@ mod tests {
             lines: lines.clone(),
             dropped: 0,
             outcome: None,
+            scroll: 0,
         });
         insta::assert_snapshot!("deploy_pane_running_80x24", render(&mut m, 80, 24));
         m.actions.pane = Some(ActionPane {
@@ -253,8 +262,19 @@ mod tests {
             outcome: Some(Outcome::failed(
                 "deploy to jukebox: docker compose up failed",
             )),
+            scroll: 0,
         });
         insta::assert_snapshot!("deploy_pane_failed_200x50", render(&mut m, 200, 50));
+        // Scrolled back: the older lines, and how to follow again.
+        let mut p = ActionPane::new(2, "deploy jukebox on jukebox".into());
+        for i in 0..60 {
+            p.push(format!("#{i} build step {i}"));
+        }
+        p.scroll = 10;
+        m.actions.pane = Some(p);
+        let scrolled = render(&mut m, 80, 24);
+        assert!(scrolled.contains("#49 build step 49") && !scrolled.contains("#50 "));
+        insta::assert_snapshot!("deploy_pane_scrolled_80x24", scrolled);
     }
 
     #[test]

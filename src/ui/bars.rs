@@ -72,6 +72,8 @@ fn short(a: Action, m: &Model) -> &'static str {
         Action::Timestamps => "time",
         Action::Bottom => "newest",
         Action::NewSlave => "new slave",
+        Action::PageUp => "older",
+        Action::PageDown => "newer",
         _ => "",
     }
 }
@@ -95,6 +97,15 @@ pub fn hints(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         ))
     } else {
         let actions: &[Action] = match m.focus {
+            // The action pane is where the log pane is.
+            Pane::Logs if m.actions.pane.is_some() => &[
+                Action::PageUp,
+                Action::PageDown,
+                Action::Bottom,
+                Action::NextPane,
+                Action::Help,
+                Action::Quit,
+            ],
             Pane::Fleet => &[
                 Action::Open,
                 Action::NextPane,

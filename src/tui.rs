@@ -88,10 +88,15 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     lock: None,
                 };
                 let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+                let name = if ended.name.is_empty() {
+                    "-"
+                } else {
+                    &ended.name
+                };
                 let rec = crate::actions::audit::append_work(
                     "provision",
-                    &ended.name,
-                    vec![ended.name.clone(), "--tui".into()],
+                    name,
+                    vec![name.to_string(), "--tui".into()],
                     ended.confirmed,
                     &ended.outcome,
                     ended.took,

@@ -36,8 +36,16 @@ enum Leave {
     Quit,
     /// The new-slave wizard takes the screen, then the console comes back.
     Wizard,
-    /// The config file changed: come back on the new one.
-    Reload,
+    /// The config file changed and loads: come back on the new one.
+    Reload(Box<(Config, Password)>),
+}
+
+/// The config file as it is now, with its password: loaded before the
+/// console lets go of anything, so a broken file changes nothing.
+fn load(path: &Path) -> Result<(Config, Password), String> {
+    let c = Config::load(path).map_err(|e| e.to_string())?;
+    let p = Password::resolve(&c.database).map_err(|e| e.to_string())?;
+    Ok((c, p))
 }
 
 /// What survives a reload of the console: the operator's place and the
@@ -74,9 +82,9 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             Ok(l) => l,
             Err(e) => break Err(e.to_string()),
         };
-        match leave {
+        let loaded = match leave {
             Leave::Quit => break Ok(()),
-            Leave::Reload => {}
+            Leave::Reload(loaded) => Ok(*loaded),
             Leave::Wizard => {
                 let state = crate::actions::audit::state_dir();
                 let wizard = crate::wizard::tui::blank(&config, &state).await;
@@ -108,18 +116,12 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                 if ended.outcome.status == crate::actions::Status::Ok {
                     carry.select = Some(ended.name);
                 }
+                // The config as the wizard left it.
+                load(&config_path)
             }
-        }
+        };
         drop(ctx);
-        // The config as the wizard or a retire left it; a file broken in
-        // the meantime keeps the console on the last good one.
-        match Config::load(&config_path)
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                Password::resolve(&c.database)
-                    .map(|p| (c, p))
-                    .map_err(|e| e.to_string())
-            }) {
+        match loaded {
             Ok((c, p)) => {
                 if carry.flash.is_none() {
                     carry.flash = Some(format!(
@@ -197,6 +199,7 @@ async fn console(
         tails: HashMap::new(),
         tx: None,
         leave: None,
+        config_path: config_path.to_path_buf(),
     };
     let result = event_loop(terminal, &mut model, observations, &mut exec).await;
     for (_, tails) in exec.tails.drain() {
@@ -218,10 +221,12 @@ struct Executor {
     tx: Option<mpsc::Sender<Msg>>,
     /// Set when the fleet screen must end for the wizard or a reload.
     leave: Option<Leave>,
+    config_path: PathBuf,
 }
 
 impl Executor {
-    fn run(&mut self, fx: Effect) {
+    /// Carries out one effect; a line for the hint bar when it could not.
+    fn run(&mut self, fx: Effect) -> Option<String> {
         match fx {
             Effect::OpenLogs {
                 stream,
@@ -247,9 +252,17 @@ impl Executor {
                 crate::actions::run::audit_cancelled(&self.ctx.config, &action);
             }
             Effect::OpenWizard => self.leave = Some(Leave::Wizard),
-            Effect::Reload => self.leave = Some(Leave::Reload),
+            Effect::Reload => match load(&self.config_path) {
+                Ok(loaded) => self.leave = Some(Leave::Reload(Box::new(loaded))),
+                Err(e) => {
+                    return Some(format!(
+                        "config not reloaded, still on the last good one: {e}"
+                    ))
+                }
+            },
             Effect::Quit => {}
         }
+        None
     }
 }
 
@@ -356,7 +369,9 @@ async fn event_loop(
         for msg in msgs {
             dirty = true;
             for fx in update(model, msg) {
-                exec.run(fx);
+                if let Some(flash) = exec.run(fx) {
+                    model.flash = Some(flash);
+                }
             }
         }
         if model.quit || exec.leave.is_some() {

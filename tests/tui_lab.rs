@@ -164,3 +164,43 @@ sleep 1; done"#;
     t.keys(&["q"]);
     t.wait("exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
 }
+
+#[test]
+fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
+    let Some(lab) = lab("ctrl_r_reloads_the_config") else {
+        return;
+    };
+    let base = std::fs::read_to_string(lab_config(&lab)).expect("lab config");
+    let dir = std::env::temp_dir().join(format!("archtui-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = common::restore(|| {
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    let config = dir.join("archtui.toml");
+    std::fs::write(&config, &base).unwrap();
+    let t = start_console("reload", &config, 100, 30);
+    t.wait("both hosts", 60, |s| {
+        s.contains("● cavaforgepad") && s.contains("● jukebox")
+    });
+
+    // A host added to the file shows after ctrl-r.
+    std::fs::write(
+        &config,
+        format!("{base}\n[[hosts]]\nname = \"turntable\"\nrole = \"slave\"\nssh = \"turntable\"\n"),
+    )
+    .unwrap();
+    t.key("C-r");
+    // The bare host has Docker but no stack: listed, marked as failing.
+    let s = t.wait("turntable after the reload", 30, |s| {
+        row(s, "│✗ turntable").is_some() || row(s, "│● turntable").is_some()
+    });
+    assert!(s.contains("config reloaded"), "{s}");
+
+    // A broken file: said so, and the console stays on the last good one.
+    std::fs::write(&config, format!("{base}\nthis is not toml\n")).unwrap();
+    t.key("C-r");
+    let s = t.wait("the refusal", 30, |s| s.contains("config not reloaded"));
+    assert!(s.contains(" turntable ") && s.contains("● jukebox"), "{s}");
+    t.key("q");
+    t.wait("exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
+}

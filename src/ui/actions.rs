@@ -75,12 +75,7 @@ pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
     let inner = usize::from(w.saturating_sub(2)).max(1);
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let h = (rows as u16 + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let popup = super::centered(area, w, h);
     let block = Block::bordered()
         .title(format!(" {} on {} ", c.action.name(), c.host))
         .border_style(

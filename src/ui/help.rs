@@ -63,12 +63,7 @@ pub fn overlay(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     }
     let w = (if two { col_w * 2 + 4 } else { col_w + 1 } + 4).min(area.width);
     let h = (rows_n as u16 + 3).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let popup = super::centered(area, w, h);
     let mode = if m.read_only { " · read-only" } else { "" };
     let block = Block::bordered()
         .title(" keys ")

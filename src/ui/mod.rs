@@ -58,6 +58,17 @@ fn areas(m: &Model, area: Rect) -> Areas {
     }
 }
 
+/// A popup of `w` x `h` (each at most the area's) in the middle of `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let (w, h) = (w.min(area.width), h.min(area.height));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
 /// Text rows inside the log pane at the model's terminal size.
 pub fn log_rows(m: &Model) -> usize {
     let area = Rect::new(0, 0, m.size.0, m.size.1);

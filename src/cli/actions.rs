@@ -138,6 +138,28 @@ pub async fn run(config: Config, cmd: ActionCommand, read_only_flag: bool) -> i3
             *from = actions::deploy::checkout_dir(config.checkout.clone());
         }
     }
+    let given = Given {
+        yes,
+        typed: None,
+        hint: "pass --yes to confirm",
+    };
+    run_action(config, action, given, read_only_flag).await
+}
+
+/// What the command line already said about the confirmation.
+pub struct Given {
+    /// `--yes`.
+    pub yes: bool,
+    /// A name given instead of typing it (`retire --confirm NAME`).
+    pub typed: Option<String>,
+    /// How to confirm without a terminal, for the refusal.
+    pub hint: &'static str,
+}
+
+/// Any action headless: asks on the terminal unless the command line
+/// answered, runs it through the shared runner, prints its output and
+/// outcome; returns the exit code.
+pub async fn run_action(config: Config, action: Action, given: Given, read_only_flag: bool) -> i32 {
     let read_only = (read_only_flag || config.read_only) && action.changes_fleet();
     let ctx = match Context::open(config) {
         Ok(c) => c,
@@ -153,13 +175,20 @@ pub async fn run(config: Config, cmd: ActionCommand, read_only_flag: bool) -> i3
             let _ = writeln!(out, "{line}");
         }
     });
-    let mut confirmed = yes || !action.needs_confirmation();
+    let mut confirmed = given.yes || !action.needs_confirmation();
+    // Asked only when the runner would act on the answer.
     if !confirmed && !read_only && action.validate().is_ok() {
         if let Ok(host) = action.resolve_host(&ctx.config) {
-            if let Action::Deploy { from, .. } = &action {
-                show_plan(ctx.clone(), &host, from, &tx).await;
-            }
-            confirmed = ask(&action, &host, &tx).await;
+            let expect = action.type_to_confirm(&host);
+            confirmed = match &given.typed {
+                Some(answer) => confirmation_matches(answer, expect.as_deref()),
+                None => {
+                    if let Action::Deploy { from, .. } = &action {
+                        show_plan(ctx.clone(), &host, from, &tx).await;
+                    }
+                    ask(&action, &host, given.hint, &tx).await
+                }
+            };
         }
     }
     let guard = Guard {
@@ -205,9 +234,14 @@ async fn show_plan(
 }
 
 /// Asks on the terminal; without one, the answer is no. Default: Cancel.
-async fn ask(action: &Action, host: &crate::config::Host, tx: &actions::Progress) -> bool {
+async fn ask(
+    action: &Action,
+    host: &crate::config::Host,
+    hint: &str,
+    tx: &actions::Progress,
+) -> bool {
     if !std::io::stdin().is_terminal() {
-        let _ = tx.send("no terminal to ask on: pass --yes to confirm".into());
+        let _ = tx.send(format!("no terminal to ask on: {hint}"));
         return false;
     }
     // Let the plan's lines reach the screen before the question.
@@ -215,14 +249,14 @@ async fn ask(action: &Action, host: &crate::config::Host, tx: &actions::Progress
     let question = action.question(host);
     let expect = action.type_to_confirm(host);
     let prompt = match &expect {
-        Some(name) => format!("{question}\nType the host's name ({name}) to confirm: "),
+        Some(name) => format!("{question}\nType the name ({name}) to confirm: "),
         None => format!("{question} [y/N] "),
     };
     let answer = super::prompt::read_line(prompt).await.unwrap_or_default();
     confirmation_matches(&answer, expect.as_deref())
 }
 
-/// Pure: `y`/`yes`, or the exact host name when one must be typed.
+/// Pure: `y`/`yes`, or the exact name when one must be typed.
 pub fn confirmation_matches(answer: &str, expect: Option<&str>) -> bool {
     match expect {
         Some(name) => answer == name,
@@ -230,7 +264,7 @@ pub fn confirmation_matches(answer: &str, expect: Option<&str>) -> bool {
     }
 }
 
-fn report(outcome: &Outcome) {
+pub fn report(outcome: &Outcome) {
     if outcome.status == Status::Ok {
         println!("archtui: {}", outcome.message);
     } else {

@@ -123,11 +123,7 @@ pub async fn provision(
     let name = args.name.clone();
     let audit_args = vec![name.clone()];
     let outcome = provision_inner(config, config_path, args, read_only).await;
-    if outcome.status == Status::Ok {
-        println!("archtui: {}", outcome.message);
-    } else {
-        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
-    }
+    super::actions::report(&outcome);
     audit_line(
         "provision",
         &name,
@@ -353,21 +349,14 @@ async fn provision_inner(
     }
 }
 
-/// Reads one line from the terminal; no terminal means no.
+/// Asks on the terminal; no terminal means no.
 async fn ask(prompt: &str) -> bool {
-    read_answer(prompt)
-        .await
-        .is_some_and(|a| matches!(a.to_ascii_lowercase().as_str(), "y" | "yes"))
-}
-
-async fn read_answer(prompt: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "archtui: no terminal to ask on: pass --yes (provision) or --confirm NAME (retire)"
-        );
-        return None;
+        eprintln!("archtui: no terminal to ask on: pass --yes");
+        return false;
     }
-    super::prompt::read_line(prompt.to_string()).await
+    let answer = super::prompt::read_line(prompt.to_string()).await;
+    answer.is_some_and(|a| super::actions::confirmation_matches(&a, None))
 }
 
 pub async fn retire_cmd(
@@ -376,41 +365,15 @@ pub async fn retire_cmd(
     args: RetireArgs,
     read_only: bool,
 ) -> i32 {
-    let name = args.name.clone();
     let action = actions::Action::Retire {
-        name: name.clone(),
+        name: args.name,
         stop: args.stop,
         config_path: config_path.to_path_buf(),
     };
-    let read_only = read_only || config.read_only;
-    // Asked only when the runner would act on the answer.
-    let mut confirmed = false;
-    if !read_only && action.validate().is_ok() {
-        if let Ok(master) = action.resolve_host(&config) {
-            let question = format!("{} Type {name} to confirm: ", action.question(&master));
-            let answer = match args.confirm {
-                Some(a) => Some(a),
-                None => read_answer(&question).await,
-            };
-            confirmed = answer.as_deref() == Some(name.as_str());
-        }
-    }
-    let ctx = match context(config) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let given = super::actions::Given {
+        yes: false,
+        typed: args.confirm,
+        hint: "pass --confirm NAME",
     };
-    let (tx, printer) = printer();
-    let guard = actions::run::Guard {
-        read_only,
-        confirmed,
-    };
-    let outcome = actions::run::perform(ctx, &action, guard, &tx).await;
-    drop(tx);
-    let _ = printer.await;
-    if outcome.status == Status::Ok {
-        println!("archtui: {}", outcome.message);
-    } else {
-        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
-    }
-    outcome.status.exit_code()
+    super::actions::run_action(config, action, given, read_only).await
 }

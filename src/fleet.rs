@@ -72,7 +72,7 @@ fn syncs(
                 .and_then(|(_, p)| p.as_ref().ok().copied().flatten());
             let target_heartbeat = observations
                 .iter()
-                .find(|o| row.targets.split(',').any(|t| t == o.host.name))
+                .find(|o| crate::model::targets_host(&row.targets, &o.host.name))
                 .and_then(|o| o.heartbeat);
             SyncStatus {
                 name: row.name.clone(),

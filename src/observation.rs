@@ -19,6 +19,23 @@ pub struct HostObservation {
 }
 
 impl HostObservation {
+    /// Nothing heard from the host yet.
+    pub fn connecting(host: &Host) -> Self {
+        Self::failed(
+            host,
+            HostFailure::new(crate::model::HostState::Connecting, "connecting"),
+        )
+    }
+
+    /// For each host, its latest observation, or `connecting` before one.
+    pub fn latest_or_connecting(latest: &[Option<Self>], hosts: &[Host]) -> Vec<Self> {
+        latest
+            .iter()
+            .zip(hosts)
+            .map(|(o, h)| o.clone().unwrap_or_else(|| Self::connecting(h)))
+            .collect()
+    }
+
     pub fn failed(host: &Host, f: HostFailure) -> Self {
         HostObservation {
             host: host.clone(),

@@ -146,7 +146,7 @@ pub fn judge(
         for h in hosts.iter().filter(|h| h.role == Role::Slave) {
             if !syncs
                 .iter()
-                .any(|s| s.target.split(',').any(|t| t == h.name))
+                .any(|s| crate::model::targets_host(&s.target, &h.name))
             {
                 push(
                     Level::Critical,

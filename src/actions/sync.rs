@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::Outcome;
-use crate::remote::bucardo;
+use crate::remote::bucardo::{self, channel};
 use crate::remote::pg::{ident, Pg};
 
 /// How long the daemon gets to answer an activate, deactivate or reload.
@@ -47,15 +47,6 @@ pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
             .unwrap_or_default(),
         db_stalled: r.try_get(1).unwrap_or(false),
     }))
-}
-
-/// Channel names as the server keeps them (identifiers stop at 63 bytes).
-fn channel(name: String) -> String {
-    let mut end = name.len().min(63);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_string()
 }
 
 /// Bucardo sends some answers (deactivated_sync_X, ...) as the payload of

@@ -97,19 +97,7 @@ fn observe(m: &mut Model, o: HostObservation) {
 /// Rebuilds syncs and verdict from the latest observation of every host.
 fn reassemble(m: &mut Model) {
     let hosts = m.config.hosts();
-    let current: Vec<HostObservation> = m
-        .latest
-        .iter()
-        .zip(&hosts)
-        .map(|(o, h)| {
-            o.clone().unwrap_or_else(|| {
-                HostObservation::failed(
-                    h,
-                    crate::model::HostFailure::new(HostState::Connecting, "connecting"),
-                )
-            })
-        })
-        .collect();
+    let current = HostObservation::latest_or_connecting(&m.latest, &hosts);
     let status = fleet::assemble(&m.config, m.config.thresholds, &current);
     m.verdict = Some(status.verdict);
     let master_read = current

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::cli::{table, StatusArgs, EXIT_UNKNOWN};
 use crate::config::{Config, Thresholds};
 use crate::fleet;
-use crate::model::{FleetStatus, HostState};
+use crate::model::FleetStatus;
 use crate::observation::HostObservation;
 use crate::remote::{self, host::Context, supervisor};
 
@@ -76,13 +76,7 @@ async fn watch(
                 }
             }
             _ = tick.tick() => {
-                let current: Vec<HostObservation> = latest
-                    .iter()
-                    .zip(&hosts)
-                    .map(|(o, h)| o.clone().unwrap_or_else(|| {
-                        HostObservation::failed(h, crate::model::HostFailure::new(HostState::Connecting, "connecting"))
-                    }))
-                    .collect();
+                let current = HostObservation::latest_or_connecting(&latest, &hosts);
                 let status = fleet::assemble(&ctx.config, thresholds, &current);
                 code = status.verdict.exit_code;
                 if !json {

@@ -48,15 +48,17 @@ pub fn event_of(channel: &str) -> Option<BucardoEvent> {
 /// The channels announcing the end of a sync's runs, as the server names
 /// them (cut to 63 bytes on a char boundary).
 pub fn sync_channels(sync: &str) -> [String; 2] {
-    [SYNCDONE, SYNCKILL].map(|p| truncate(&format!("{p}{sync}"), MAX_CHANNEL))
+    [SYNCDONE, SYNCKILL].map(|p| channel(format!("{p}{sync}")))
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
+/// A channel name as the server keeps it: cut at MAX_CHANNEL bytes, on a
+/// character boundary.
+pub fn channel(name: String) -> String {
+    let mut end = name.len().min(MAX_CHANNEL);
+    while !name.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    name[..end].to_string()
 }
 
 const SYNCS_SQL: &str = r#"

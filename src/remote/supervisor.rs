@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Host;
-use crate::model::{HostFailure, HostState};
+use crate::model::HostState;
 use crate::observation::HostObservation;
 use crate::remote::backoff::Backoff;
 use crate::remote::bucardo::BucardoEvent;
@@ -66,12 +66,7 @@ async fn supervise(
         }
     };
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-    let connecting = HostFailure::new(HostState::Connecting, "connecting");
-    if tx
-        .send(HostObservation::failed(&host, connecting))
-        .await
-        .is_err()
-    {
+    if tx.send(HostObservation::connecting(&host)).await.is_err() {
         return;
     }
     loop {

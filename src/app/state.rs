@@ -2,7 +2,7 @@
 //! when a host stops answering), lag history, and the operator's place in
 //! the panes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::app::keymap::Keymap;
 use crate::app::logview::LogView;
@@ -79,7 +79,7 @@ pub struct Model {
     pub config_path: std::path::PathBuf,
     pub hosts: Vec<HostPanel>,
     /// Latest observation per host, in config order.
-    pub(crate) latest: Vec<Option<HostObservation>>,
+    pub(crate) latest: Vec<HostObservation>,
     pub syncs: Vec<SyncPanel>,
     pub syncs_at: Option<Time>,
     pub syncs_stale: bool,
@@ -104,8 +104,6 @@ pub struct Model {
     pub quit: bool,
     /// Confirmations, running actions and their output pane.
     pub actions: crate::app::actions::Actions,
-    /// Per sync: observed_at of the last lag sample, to sample once per read.
-    pub(crate) sampled: HashMap<String, Time>,
 }
 
 impl Model {
@@ -125,7 +123,10 @@ impl Model {
             .collect();
         Model {
             read_only: config.read_only,
-            latest: vec![None; hosts.len()],
+            latest: hosts
+                .iter()
+                .map(|h| HostObservation::connecting(&h.host))
+                .collect(),
             hosts,
             config,
             config_path: std::path::PathBuf::new(),
@@ -149,7 +150,6 @@ impl Model {
             size: (80, 24),
             limits: LogLimits::default(),
             quit: false,
-            sampled: HashMap::new(),
             actions: Default::default(),
         }
     }

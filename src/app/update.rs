@@ -84,7 +84,7 @@ fn observe(m: &mut Model, o: HostObservation) {
         // Keep what was last seen, greyed with its age.
         h.containers_stale = h.containers_at.is_some();
     }
-    m.latest[i] = Some(o);
+    m.latest[i] = o;
     m.container_sel = m
         .container_sel
         .min(m.hosts[m.host_sel].containers.len().saturating_sub(1));
@@ -96,11 +96,10 @@ fn observe(m: &mut Model, o: HostObservation) {
 
 /// Rebuilds syncs and verdict from the latest observation of every host.
 fn reassemble(m: &mut Model) {
-    let hosts = m.config.hosts();
-    let current = HostObservation::latest_or_connecting(&m.latest, &hosts);
-    let status = fleet::assemble(&m.config, m.config.thresholds, &current);
+    let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest);
     m.verdict = Some(status.verdict);
-    let master_read = current
+    let master_read = m
+        .latest
         .iter()
         .find(|o| o.host.role == Role::Master)
         .and_then(|o| o.bucardo.as_ref());
@@ -111,13 +110,14 @@ fn reassemble(m: &mut Model) {
             m.syncs_stale = false;
             let mut panels = Vec::with_capacity(status.syncs.len());
             for s in status.syncs {
-                let mut history = m
-                    .syncs
-                    .iter()
-                    .position(|p| p.status.name == s.name)
-                    .map(|j| std::mem::take(&mut m.syncs[j].history))
+                let prev = m.syncs.iter_mut().find(|p| p.status.name == s.name);
+                // One lag sample per read of the master, not per observation.
+                let fresh = prev
+                    .as_ref()
+                    .is_none_or(|p| p.status.observed_at != s.observed_at);
+                let mut history = prev
+                    .map(|p| std::mem::take(&mut p.history))
                     .unwrap_or_default();
-                let fresh = m.sampled.get(&s.name) != Some(&s.observed_at);
                 if fresh {
                     if let Some(lag) = s.lag_seconds.or(s.heartbeat_lag_seconds) {
                         history.push_back(lag);
@@ -125,7 +125,6 @@ fn reassemble(m: &mut Model) {
                             history.pop_front();
                         }
                     }
-                    m.sampled.insert(s.name.clone(), s.observed_at);
                 }
                 panels.push(SyncPanel { status: s, history });
             }

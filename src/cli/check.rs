@@ -261,7 +261,7 @@ fn pg_fix(config: &Config, host: &Host, err: &str) -> String {
 /// trusts it, resolved through ssh's own view of the destination.
 async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
     let dest = config::ssh_destination(&host.ssh).unwrap_or_else(|_| host.ssh.clone());
-    let resolved = ssh_g(config, &dest).await;
+    let resolved = ssh_g(config, &host.ssh).await;
     let hostname = resolved
         .get("hostname")
         .cloned()
@@ -309,16 +309,9 @@ async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
 }
 
 async fn ssh_g(config: &Config, dest: &str) -> std::collections::HashMap<String, String> {
-    let mut cmd = Command::new("ssh");
-    if let Some(f) = &config.ssh.config_file {
-        cmd.arg("-F").arg(f);
-    }
-    cmd.arg("-G").arg(dest).kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(3), cmd.output()).await;
-    let text = match out {
-        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).into_owned(),
-        _ => String::new(),
-    };
+    let text = crate::remote::ssh::resolve(config, dest)
+        .await
+        .unwrap_or_default();
     text.lines()
         .filter_map(|l| l.split_once(' '))
         .map(|(k, v)| (k.to_string(), v.to_string()))

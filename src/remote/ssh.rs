@@ -161,6 +161,26 @@ pub async fn forward_postgres(
         })
 }
 
+/// `ssh -G DEST`: how the operator's ssh (and the config's ssh config
+/// file) resolves a destination, as `key value` lines; None when ssh
+/// fails or takes over 3 s. The destination goes in as
+/// `config::ssh_destination` spells it, so `user@host:port` keeps its port.
+pub async fn resolve(config: &Config, dest: &str) -> Option<String> {
+    let dest = config::ssh_destination(dest).ok()?;
+    let mut cmd = tokio::process::Command::new("ssh");
+    if let Some(f) = &config.ssh.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    cmd.arg("-G").arg(dest).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(3), cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,22 +6,15 @@ use super::input::{self, Input};
 use crate::actions::clean;
 use crate::config::{Config, Role};
 
-/// `ssh -G DEST`: what the operator's ssh config makes of a destination.
-pub async fn ssh_g(config: &Config, dest: &str) -> Option<String> {
-    let mut cmd = tokio::process::Command::new("ssh");
-    cmd.arg("-G");
-    if let Some(f) = &config.ssh.config_file {
-        cmd.arg("-F").arg(f);
-    }
-    let dest = crate::config::ssh_destination(dest).ok()?;
-    let out = cmd
-        .arg(dest.trim_start_matches("ssh://"))
-        .output()
+use crate::remote::ssh::resolve as ssh_g;
+
+/// The address ssh resolves a destination to (the default APP_HOST and
+/// MASTER_DB_HOST); empty when it cannot say.
+pub async fn address(config: &Config, dest: &str) -> String {
+    ssh_g(config, dest)
         .await
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        .and_then(|t| input::hostname_from_ssh_g(&t))
+        .unwrap_or_default()
 }
 
 /// Fills what the operator left out: APP_HOST from the new host's SSH
@@ -31,15 +24,9 @@ pub async fn defaults(config: &Config, name: &str, ssh: &str, master: Option<&st
         .hosts()
         .into_iter()
         .find(|h| master.map_or(h.role == Role::Master, |m| h.name == m));
-    let addr = |dest: String| async move {
-        ssh_g(config, &dest)
-            .await
-            .and_then(|t| input::hostname_from_ssh_g(&t))
-            .unwrap_or_default()
-    };
-    let app_host = addr(ssh.to_string()).await;
+    let app_host = address(config, ssh).await;
     let master_db_host = match &master_host {
-        Some(h) => addr(h.ssh.clone()).await,
+        Some(h) => address(config, &h.ssh).await,
         None => String::new(),
     };
     Input {

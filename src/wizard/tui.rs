@@ -117,9 +117,7 @@ async fn prepare(s: &mut Screen, w: &mut Wizard) -> bool {
             w.input.ssh = w.input.name.clone();
         }
         if w.input.app_host.is_empty() {
-            if let Some(g) = ssh_dest::ssh_g(config, &w.input.ssh).await {
-                w.input.app_host = input::hostname_from_ssh_g(&g).unwrap_or_default();
-            }
+            w.input.app_host = ssh_dest::address(config, &w.input.ssh).await;
         }
         if input::valid_slave_name(&w.input.name) {
             match journal::load(&journal::path(&s.state, &w.input.name)) {

@@ -384,7 +384,8 @@ impl Config {
     }
 }
 
-/// Slave names end up in Bucardo channel names, which must stay under 63 bytes.
+/// Host names, `^[a-z][a-z0-9_]{0,30}$`: a slave's name ends up in Bucardo
+/// channel names, which must stay under 63 bytes.
 pub fn valid_host_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))

@@ -70,7 +70,8 @@ impl Drop for Context {
     }
 }
 
-fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+/// A fresh directory only the user can enter (whatever was there is gone).
+pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::DirBuilder::new()

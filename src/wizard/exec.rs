@@ -16,7 +16,7 @@ use super::{config_edit, render};
 use crate::actions::{clean, deploy, Progress};
 use crate::config::{Config, Host, Role};
 use crate::model::HostState;
-use crate::remote::host::{Context, HostLink};
+use crate::remote::host::{make_private_dir, Context, HostLink};
 use crate::remote::pg::Pg;
 use crate::remote::shell::sh_ok;
 use crate::remote::{bucardo, docker, ssh};
@@ -406,8 +406,7 @@ impl Runner {
             .ctx
             .run_dir
             .join(format!("p{}", NEXT_LINK.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Check::fail("ssh", e.to_string(), "check /tmp"))?;
+        make_private_dir(&dir).map_err(|e| Check::fail("ssh", e.to_string(), "check /tmp"))?;
         match ssh::connect(&self.ctx.config, &host, &dir).await {
             Ok(session) => {
                 let session = Arc::new(session);
@@ -494,14 +493,8 @@ fn now_secs() -> f64 {
 /// The stack for the new host in a private local directory: the checkout's
 /// files and the rendered env.slave. The caller removes it.
 fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = run_dir.join(format!("stage-{}", input.name));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    make_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(from.join("docker-compose.yml"))

@@ -60,14 +60,9 @@ impl Input {
     }
 }
 
-/// The stack's rule for slave names: `^[a-z][a-z0-9_]{0,30}$` (channel
-/// names built from it must stay under 63 bytes).
-pub fn valid_slave_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 31
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
+/// The stack's rule for slave names, `^[a-z][a-z0-9_]{0,30}$`: the same as
+/// the config's for host names (a slave is a host in it).
+pub use crate::config::valid_host_name as valid_slave_name;
 
 /// An address for env.slave: a host name or IP literal, nothing a shell
 /// or an env file could read as more than one word.

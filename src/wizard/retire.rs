@@ -135,7 +135,7 @@ async fn on_master(
 
 async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Result<(), String> {
     let dir = ctx.run_dir.join("retire");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    crate::remote::host::make_private_dir(&dir).map_err(|e| e.to_string())?;
     let session = crate::remote::ssh::connect(&ctx.config, host, &dir)
         .await
         .map_err(|f| f.reason)?;

@@ -91,9 +91,7 @@ pub struct Ended {
 /// A wizard for the console's key: an empty name, the master and its
 /// address filled from the config, interrupted runs named.
 pub async fn blank(config: &crate::config::Config, state: &std::path::Path) -> Wizard {
-    let mut input = ssh_dest::defaults(config, "", "", None).await;
-    input.ssh.clear();
-    let mut w = Wizard::new(input);
+    let mut w = Wizard::new(ssh_dest::defaults(config, "", "", None).await);
     w.notes.push(
         "Blank SSH destination: the slave's name; blank APP_HOST: its address as ssh resolves it."
             .into(),

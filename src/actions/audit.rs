@@ -32,13 +32,37 @@ pub fn record(
     outcome: &Outcome,
     took: Duration,
 ) -> Record {
+    let work = Work {
+        what: action.name(),
+        host,
+        args: action.args(),
+        confirmed,
+    };
+    build(time, user, work, outcome, took)
+}
+
+/// What a record says was done, before its outcome.
+struct Work<'a> {
+    what: &'a str,
+    host: &'a str,
+    args: Vec<String>,
+    confirmed: bool,
+}
+
+fn build(
+    time: chrono::DateTime<chrono::Utc>,
+    user: &str,
+    w: Work,
+    outcome: &Outcome,
+    took: Duration,
+) -> Record {
     Record {
         time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         user: user.to_string(),
-        host: host.to_string(),
-        action: action.name().to_string(),
-        args: action.args(),
-        confirmed,
+        host: w.host.to_string(),
+        action: w.what.to_string(),
+        args: w.args,
+        confirmed: w.confirmed,
         result: outcome.status,
         message: super::plan::redact_text(&first_line(&outcome.message)),
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
@@ -55,17 +79,13 @@ pub fn append_work(
     outcome: &Outcome,
     took: Duration,
 ) -> Result<(), String> {
-    let rec = Record {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        user: local_user(),
-        host: host.to_string(),
-        action: what.to_string(),
+    let work = Work {
+        what,
+        host,
         args,
         confirmed,
-        result: outcome.status,
-        message: super::plan::redact_text(&first_line(&outcome.message)),
-        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
     };
+    let rec = build(chrono::Utc::now(), &local_user(), work, outcome, took);
     append(&log_path(), &rec).map_err(|e| format!("audit log {}: {e}", log_path().display()))
 }
 

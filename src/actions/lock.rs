@@ -4,6 +4,12 @@
 use std::fs::File;
 use std::path::Path;
 
+/// The one lock a slave's provisioning and its retire share, so neither
+/// runs under the other.
+pub fn provision_target(slave: &str) -> String {
+    format!("provision-{slave}")
+}
+
 pub struct TargetLock {
     _file: File,
 }

@@ -225,8 +225,7 @@ impl Action {
             | Action::Stop { host, service }
             | Action::Start { host, service } => format!("{host}-{service}"),
             Action::Deploy { host, .. } => format!("deploy-{host}"),
-            // The same lock as the wizard's, so neither runs under the other.
-            Action::Retire { name, .. } => format!("provision-{name}"),
+            Action::Retire { name, .. } => lock::provision_target(name),
         }
     }
 

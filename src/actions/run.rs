@@ -28,35 +28,36 @@ pub async fn perform(
     progress: &Progress,
 ) -> Outcome {
     let start = Instant::now();
-    let host = action.resolve_host(&ctx.config);
-    let host_name = host
-        .as_ref()
-        .map(|h| h.name.clone())
-        .unwrap_or_else(|_| "-".into());
-    let outcome = match host {
+    let outcome = match action.resolve_host(&ctx.config) {
         Err(e) => Outcome::refused(e),
-        Ok(host) => checked(ctx, action, guard, &host, progress).await,
+        Ok(host) => checked(ctx.clone(), action, guard, &host, progress).await,
     };
-    let rec = audit::record(
-        chrono::Utc::now(),
-        &audit::local_user(),
-        &host_name,
+    if let Err(e) = audit(
+        &ctx.config,
         action,
         guard.confirmed,
         &outcome,
         start.elapsed(),
-    );
-    if let Err(e) = audit::append(&audit::log_path(), &rec) {
-        let _ = progress.send(format!(
-            "warning: audit log {} not written: {e}",
-            audit::log_path().display()
-        ));
+    ) {
+        let _ = progress.send(format!("warning: {e}"));
     }
     outcome
 }
 
 /// The audit line of an action the operator cancelled at its confirmation.
 pub fn audit_cancelled(config: &crate::config::Config, action: &Action) {
+    let cancelled = Outcome::refused("cancelled at the confirmation");
+    let _ = audit(config, action, false, &cancelled, std::time::Duration::ZERO);
+}
+
+/// Appends `action`'s audit line, naming the host it runs on (or `-`).
+fn audit(
+    config: &crate::config::Config,
+    action: &Action,
+    confirmed: bool,
+    outcome: &Outcome,
+    took: std::time::Duration,
+) -> Result<(), String> {
     let host = action
         .resolve_host(config)
         .map(|h| h.name)
@@ -66,11 +67,12 @@ pub fn audit_cancelled(config: &crate::config::Config, action: &Action) {
         &audit::local_user(),
         &host,
         action,
-        false,
-        &Outcome::refused("cancelled at the confirmation"),
-        std::time::Duration::ZERO,
+        confirmed,
+        outcome,
+        took,
     );
-    let _ = audit::append(&audit::log_path(), &rec);
+    let path = audit::log_path();
+    audit::append(&path, &rec).map_err(|e| format!("audit log {} not written: {e}", path.display()))
 }
 
 async fn checked(
@@ -115,34 +117,39 @@ async fn checked(
 
 async fn on_link(ctx: &Context, action: &Action, link: &HostLink, progress: &Progress) -> Outcome {
     let project = &link.host.compose_project;
-    let op = match action {
-        Action::Restart { service, .. } => Some((service, container::Op::Restart)),
-        Action::Stop { service, .. } => Some((service, container::Op::Stop)),
-        Action::Start { service, .. } => Some((service, container::Op::Start)),
-        _ => None,
-    };
-    if let Some((service, op)) = op {
-        return container::run(&link.docker(), project, service, op).await;
+    match action {
+        Action::Restart { service, .. }
+        | Action::Stop { service, .. }
+        | Action::Start { service, .. } => {
+            let op = match action {
+                Action::Restart { .. } => container::Op::Restart,
+                Action::Stop { .. } => container::Op::Stop,
+                _ => container::Op::Start,
+            };
+            container::run(&link.docker(), project, service, op).await
+        }
+        Action::Deploy {
+            from, plan_only, ..
+        } => match link.session() {
+            Some(session) => {
+                let docker = link.docker();
+                deploy::run(&session, &docker, &link.host, from, *plan_only, progress).await
+            }
+            None => Outcome::new(Status::Unreachable, "ssh session closed"),
+        },
+        Action::Kick { .. }
+        | Action::Pause { .. }
+        | Action::Resume { .. }
+        | Action::Reload
+        | Action::Recover { .. } => on_bucardo(ctx, action, link).await,
+        // `checked` hands it to wizard::retire, which opens its own links.
+        Action::Retire { .. } => Outcome::failed("retire does not run on one link"),
     }
-    if let Action::Deploy {
-        from, plan_only, ..
-    } = action
-    {
-        let Some(session) = link.session() else {
-            return Outcome::new(Status::Unreachable, "ssh session closed");
-        };
-        return deploy::run(
-            &session,
-            &link.docker(),
-            &link.host,
-            from,
-            *plan_only,
-            progress,
-        )
-        .await;
-    }
-    let db = &ctx.config.database.bucardo_db;
-    let pg = match link.connect(db).await {
+}
+
+/// The sync actions, over the master's control database.
+async fn on_bucardo(ctx: &Context, action: &Action, link: &HostLink) -> Outcome {
+    let pg = match link.connect(&ctx.config.database.bucardo_db).await {
         Ok(pg) => pg,
         Err(e) => return Outcome::new(Status::Unreachable, format!("control database: {e}")),
     };
@@ -152,8 +159,7 @@ async fn on_link(ctx: &Context, action: &Action, link: &HostLink, progress: &Pro
         }
         Action::Pause { sync: s } => sync::pause(&pg, s, true).await,
         Action::Resume { sync: s } => sync::pause(&pg, s, false).await,
-        Action::Reload => sync::reload(&pg).await,
         Action::Recover { sync: s, reload } => sync::recover(&pg, s, *reload).await,
-        _ => Outcome::failed("unhandled action"),
+        _ => sync::reload(&pg).await,
     }
 }

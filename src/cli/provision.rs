@@ -188,7 +188,7 @@ async fn provision_inner(
             Wizard::new(input)
         }
     };
-    let lock = match lock::try_lock(&state, &format!("provision-{}", wizard.input.name)) {
+    let lock = match lock::try_lock(&state, &lock::provision_target(&wizard.input.name)) {
         Ok(l) => l,
         Err(e) => return Outcome::refused(e),
     };

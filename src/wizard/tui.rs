@@ -142,7 +142,7 @@ async fn prepare(s: &mut Screen, w: &mut Wizard) -> bool {
         return true;
     }
     s.lock = None;
-    match lock::try_lock(&s.state, &format!("provision-{name}")) {
+    match lock::try_lock(&s.state, &lock::provision_target(&name)) {
         Ok(l) => {
             s.lock = Some((name, l));
             true

@@ -193,22 +193,7 @@ async fn provision_inner(
         Err(e) => return Outcome::refused(e),
     };
     if let Some(fp) = &args.trust_host_key {
-        let t = Instant::now();
-        let r = ssh_dest::trust_host_key(&config, &wizard.input.ssh, fp).await;
-        let o = match &r {
-            Ok(m) => Outcome::ok(m.clone()),
-            Err(e) => Outcome::refused(e.clone()),
-        };
-        let args = vec![wizard.input.ssh.clone(), fp.clone()];
-        audit_line(
-            "trust-host-key",
-            &wizard.input.name,
-            args,
-            true,
-            &o,
-            t.elapsed(),
-        );
-        match r {
+        match ssh_dest::trust_audited(&config, &wizard.input, fp).await {
             Ok(m) => println!("{m}"),
             Err(e) => return Outcome::refused(e),
         }

@@ -159,6 +159,30 @@ pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<S
     ))
 }
 
+/// `trust_host_key` for the new slave of `input`, with its audit line
+/// (a line that cannot be written is a warning on the message).
+pub async fn trust_audited(config: &Config, input: &Input, fp: &str) -> Result<String, String> {
+    let start = std::time::Instant::now();
+    let r = trust_host_key(config, &input.ssh, fp).await;
+    let outcome = match &r {
+        Ok(m) => crate::actions::Outcome::ok(m.clone()),
+        Err(e) => crate::actions::Outcome::refused(e.clone()),
+    };
+    let args = vec![input.ssh.clone(), fp.to_string()];
+    let took = start.elapsed();
+    match crate::actions::audit::append_work(
+        "trust-host-key",
+        &input.name,
+        args,
+        true,
+        &outcome,
+        took,
+    ) {
+        Ok(()) => r,
+        Err(e) => r.map(|m| format!("{m} (warning: {e})")),
+    }
+}
+
 #[cfg(test)]
 mod trust_tests {
     use super::*;

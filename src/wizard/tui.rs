@@ -19,7 +19,7 @@ use super::keys::{self, KeyAction};
 use super::machine::{Effect, Event, Phase, Wizard};
 use super::{input, journal, plan, ssh_dest};
 use crate::actions::lock::{self, TargetLock};
-use crate::actions::{audit, Outcome, Status};
+use crate::actions::{Outcome, Status};
 use crate::remote::host::Context;
 
 /// Each carries the input as it is now: the form may have changed it.
@@ -154,28 +154,6 @@ async fn prepare(s: &mut Screen, w: &mut Wizard) -> bool {
     }
 }
 
-/// Trusts the host key the operator saw, and says so in the audit log.
-async fn trust(s: &Screen, w: &Wizard, fp: &str) -> Result<String, String> {
-    let start = Instant::now();
-    let r = ssh_dest::trust_host_key(&s.ctx.config, &w.input.ssh, fp).await;
-    let outcome = match &r {
-        Ok(m) => Outcome::ok(m.clone()),
-        Err(e) => Outcome::refused(e.clone()),
-    };
-    let args = vec![w.input.ssh.clone(), fp.to_string()];
-    if let Err(e) = audit::append_work(
-        "trust-host-key",
-        &w.input.name,
-        args,
-        true,
-        &outcome,
-        start.elapsed(),
-    ) {
-        return r.map(|m| format!("{m} (warning: {e})"));
-    }
-    r
-}
-
 /// Runs the wizard on `terminal` until the operator leaves it.
 pub async fn run(terminal: &mut DefaultTerminal, mut s: Screen, mut wizard: Wizard) -> Ended {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -198,7 +176,7 @@ pub async fn run(terminal: &mut DefaultTerminal, mut s: Screen, mut wizard: Wiza
                         KeyAction::Submit => prepare(&mut s, &mut wizard)
                             .await
                             .then(|| Event::Submit { hosts: hosts.clone() }),
-                        KeyAction::Trust(fp) => match trust(&s, &wizard, &fp).await {
+                        KeyAction::Trust(fp) => match ssh_dest::trust_audited(&s.ctx.config, &wizard.input, &fp).await {
                             Ok(m) => {
                                 wizard.update(Event::Output(m));
                                 Some(Event::Submit { hosts: hosts.clone() })

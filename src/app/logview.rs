@@ -3,6 +3,7 @@
 //! Pure state; the view reads it, `update` changes it.
 
 use crate::app::logbuf::{LogBuffer, LogLine};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSource {
@@ -43,14 +44,30 @@ pub struct LogView {
 }
 
 /// Case-insensitive unless the pattern has an upper-case letter (smart case).
+/// Runs for every line a filter looks at, so it allocates only to fold a
+/// line's case.
 pub fn matches(pattern: &str, text: &str) -> bool {
-    find_all(pattern, text).next().is_some()
+    let (pat, hay) = folded(pattern, text);
+    !pat.is_empty() && hay.contains(pat)
 }
 
 /// Byte ranges of every match of `pattern` in `text` (smart case).
-pub fn find_all<'a>(pattern: &'a str, text: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+pub fn find_all(pattern: &str, text: &str) -> impl Iterator<Item = (usize, usize)> {
+    let (pat, hay) = folded(pattern, text);
+    let found: Vec<(usize, usize)> = if pat.is_empty() {
+        Vec::new()
+    } else {
+        hay.match_indices(pat)
+            .map(|(i, m)| (i, i + m.len()))
+            .collect()
+    };
+    found.into_iter()
+}
+
+/// Pattern and text in the case they are compared in.
+fn folded<'a>(pattern: &'a str, text: &'a str) -> (&'a str, Cow<'a, str>) {
     let sensitive = pattern.chars().any(char::is_uppercase);
-    let hay: std::borrow::Cow<str> =
+    let hay: Cow<str> =
         if sensitive || text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
             text.into()
         } else if text.is_ascii() {
@@ -60,20 +77,8 @@ pub fn find_all<'a>(pattern: &'a str, text: &'a str) -> impl Iterator<Item = (us
             // fall back to case-sensitive matching, to keep offsets true.
             text.into()
         };
-    let pat = if sensitive {
-        pattern.to_string()
-    } else {
-        pattern.to_lowercase()
-    };
-    let mut out = Vec::new();
-    if !pat.is_empty() {
-        let mut from = 0;
-        while let Some(i) = hay[from..].find(&pat) {
-            out.push((from + i, from + i + pat.len()));
-            from += i + pat.len();
-        }
-    }
-    out.into_iter()
+    // Without an upper-case letter the pattern is its own lower case.
+    (pattern, hay)
 }
 
 impl LogView {

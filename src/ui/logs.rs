@@ -104,11 +104,17 @@ fn visible<'a>(v: &'a LogView, t: &Theme, width: usize, height: usize) -> Vec<Li
         return Vec::new();
     }
     let mut rows: Vec<Line> = Vec::new();
+    // Source labels, once per frame: every line is prefixed by one.
+    let labels: Vec<String> = if v.sources.len() > 1 {
+        v.sources.iter().map(|s| clean(&s.label())).collect()
+    } else {
+        Vec::new()
+    };
     let mut seq = v.bottom().min(v.buf.end_seq().saturating_sub(1));
     loop {
         if v.shown(seq) {
             if let Some(l) = v.buf.get(seq) {
-                let line = render_line(v, l, seq, t);
+                let line = render_line(v, l, seq, &labels, t);
                 if v.wrap {
                     let mut parts = wrap(line, width);
                     parts.reverse();
@@ -128,7 +134,14 @@ fn visible<'a>(v: &'a LogView, t: &Theme, width: usize, height: usize) -> Vec<Li
     rows
 }
 
-fn render_line<'a>(v: &'a LogView, l: &'a LogLine, seq: u64, t: &Theme) -> Line<'a> {
+/// One log line; `labels` are the sources' (empty for a single source).
+fn render_line<'a>(
+    v: &'a LogView,
+    l: &'a LogLine,
+    seq: u64,
+    labels: &[String],
+    t: &Theme,
+) -> Line<'a> {
     let mut spans = Vec::new();
     let current = v.current_match == Some(seq);
     if v.search.is_some() {
@@ -137,22 +150,10 @@ fn render_line<'a>(v: &'a LogView, l: &'a LogLine, seq: u64, t: &Theme) -> Line<
             t.search_hit(true),
         ));
     }
-    if v.sources.len() > 1 {
-        let label = v
-            .sources
-            .get(l.source as usize)
-            .map(|s| s.label())
-            .unwrap_or_default();
-        let w = v
-            .sources
-            .iter()
-            .map(|s| s.label().chars().count())
-            .max()
-            .unwrap_or(0);
-        spans.push(Span::styled(
-            format!("{:w$} ", clean(&label)),
-            t.source(l.source),
-        ));
+    if !labels.is_empty() {
+        let label = labels.get(l.source as usize).map_or("", String::as_str);
+        let w = labels.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+        spans.push(Span::styled(format!("{label:w$} "), t.source(l.source)));
     }
     if v.timestamps {
         let ts = l.ts.map_or("--:--:--.---".into(), |ts| {

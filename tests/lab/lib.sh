@@ -14,11 +14,10 @@ RUN=/run/archlab
 BRIDGE=archlab0
 SUBNET=10.77.0.0/24
 BRIDGE_ADDR=10.77.0.254
-# name index role: the lab's fleet. The third host is bare (sshd and docker
-# only) for the new-slave wizard and the add-a-slave test.
+# The lab's fleet: the master, a slave, and a bare third host (sshd and
+# docker only) for the new-slave wizard and the add-a-slave test.
 HOSTS=(cavaforgepad jukebox turntable)
 declare -A HOST_INDEX=([cavaforgepad]=1 [jukebox]=2 [turntable]=3)
-declare -A HOST_ROLE=([cavaforgepad]=master [jukebox]=slave [turntable]=bare)
 MASTER=cavaforgepad
 # Where the stack is deployed on every lab host (each host has its own /srv).
 DEPLOY_DIR=/srv/archive

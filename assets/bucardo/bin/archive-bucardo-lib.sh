@@ -56,9 +56,13 @@ psql_at() { # host port db [psql args...]
   fi
 }
 psql_ctl()   { psql_at "$(ctl_host)" "$(ctl_port)" "$BUCARDO_DB_NAME" "$@"; }
+# This host's archive database (on the master: the master's).
 psql_local() { psql_at "$LOCAL_DB_HOST" "$LOCAL_DB_PORT" "$ARCHIVE_DB_NAME" "$@"; }
-# The master's archive database (only reachable as `db` on the master itself).
-psql_master_archive() { psql_at "$LOCAL_DB_HOST" "$LOCAL_DB_PORT" "$ARCHIVE_DB_NAME" "$@"; }
+# NOTIFY on the control database, optionally waiting for the answer.
+notify_ctl() { archive-bucardo-notify --host "$(ctl_host)" --port "$(ctl_port)" --db "$BUCARDO_DB_NAME" --user "$BUCARDO_DB_USER" "$@"; }
+# The Bucardo daemon's (MCP's) pid from its pid file, and whether it lives.
+mcp_pid() { local p; p=$(head -1 "$PIDDIR/bucardo.mcp.pid" 2>/dev/null); [[ $p =~ ^[0-9]+$ ]] && echo "$p"; }
+mcp_alive() { local p; p=$(mcp_pid) || return 1; kill -0 "$p" 2>/dev/null; }
 
 # SQL literal quoting for values that passed validation anyway.
 sqlq() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }

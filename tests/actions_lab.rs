@@ -40,15 +40,11 @@ impl Drop for State {
     }
 }
 
-fn config(lab: &common::Lab) -> PathBuf {
-    lab.state.join("archtui.toml")
-}
-
 /// Runs `archtui ARGS` with no terminal on stdin.
 fn archtui(lab: &common::Lab, state: &State, args: &[&str]) -> Output {
     let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(args)
-        .env("ARCHTUI_CONFIG", config(lab))
+        .env("ARCHTUI_CONFIG", lab.config())
         .env("XDG_STATE_HOME", &state.0)
         .stdin(std::process::Stdio::null())
         .output()
@@ -67,18 +63,12 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exit code")
 }
 
-fn all_text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::all_text;
 
 fn status_json(lab: &common::Lab) -> (Value, i32) {
     let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(["status", "--json"])
-        .env("ARCHTUI_CONFIG", config(lab))
+        .env("ARCHTUI_CONFIG", lab.config())
         .output()
         .expect("run archtui");
     let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
@@ -399,7 +389,7 @@ fn read_only_refuses_every_action() {
     assert_eq!(code(&o), 0, "{}", all_text(&o));
     // The config setting does the same.
     let ro = state.0.join("ro.toml");
-    let text = std::fs::read_to_string(config(&lab)).unwrap();
+    let text = std::fs::read_to_string(lab.config()).unwrap();
     std::fs::write(&ro, format!("read_only = true\n{text}")).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(["restart", "jukebox", "app", "--yes"])
@@ -601,7 +591,7 @@ fn console_restart_key_confirms_cancels_and_restarts() {
     let state = State::new("tui-restart");
     wait_healthy(&lab, 120);
     let before = started_at(&lab, "jukebox", "archive-app-1");
-    let t = start_console("restart", "", &config(&lab), &state.0, 120, 36);
+    let t = start_console("restart", "", &lab.config(), &state.0, 120, 36);
     t.wait("both hosts up", 30, |s| {
         s.lines()
             .any(|l| l.contains("jukebox") && l.contains(" up "))
@@ -659,7 +649,7 @@ fn console_deploy_pane_streams_compose_output() {
     wait_healthy(&lab, 180);
     // The files jukebox already runs: a deploy that changes nothing.
     let same = checkout(&lab, "tui");
-    let cfg = config(&lab);
+    let cfg = lab.config();
     let t = start_console(
         "deploy",
         &format!("ARCHTUI_CHECKOUT='{}' ", same.0.display()),

@@ -15,29 +15,11 @@ fn archtui(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run archtui")
 }
 
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn lab_config(lab: &common::Lab) -> PathBuf {
-    let p = lab.state.join("archtui.toml");
-    assert!(
-        p.exists(),
-        "ARCHTUI_LAB=1 but the lab config {} is missing: run tests/lab/up",
-        p.display()
-    );
-    p
-}
-
 /// A private copy of the lab config with `edit` applied.
 fn variant(lab: &common::Lab, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("archtui-check-lab-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let text = std::fs::read_to_string(lab_config(lab)).unwrap();
+    let text = std::fs::read_to_string(lab.config()).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, edit(text)).unwrap();
     p
@@ -48,8 +30,8 @@ fn check_passes_on_the_lab() {
     let Some(lab) = common::lab("check_passes_on_the_lab") else {
         return;
     };
-    let o = archtui(&lab_config(&lab), &["check"], &[]);
-    let text = out(&o);
+    let o = archtui(&lab.config(), &["check"], &[]);
+    let text = common::all_text(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     for layer in ["ssh", "docker", "postgres", "bucardo"] {
         assert!(
@@ -69,7 +51,7 @@ fn malformed_config_names_the_line() {
     });
     for cmd in ["check", "status"] {
         let o = archtui(&p, &[cmd], &[]);
-        let text = out(&o);
+        let text = common::all_text(&o);
         assert_eq!(o.status.code(), Some(3), "{text}");
         assert!(
             text.contains("typo.toml:") && text.contains("conect_timeout_secs"),
@@ -101,7 +83,7 @@ fn unknown_host_key_gives_fingerprint_and_command() {
         t.replace(orig.to_str().unwrap(), ssh_copy.to_str().unwrap())
     });
     let o = archtui(&p, &["check"], &[]);
-    let text = out(&o);
+    let text = common::all_text(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("host_key_unknown"), "{text}");
     assert!(text.contains("SHA256:"), "no fingerprint:\n{text}");
@@ -140,7 +122,7 @@ fn wrong_password_is_named_and_never_printed() {
     });
     for args in [&["check"][..], &["status"][..], &["status", "--json"][..]] {
         let o = archtui(&p, args, &[("ARCHTUI_TEST_PW", secret)]);
-        let text = out(&o);
+        let text = common::all_text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {text}");
         assert!(
             text.contains("password authentication failed"),
@@ -151,7 +133,7 @@ fn wrong_password_is_named_and_never_printed() {
             "{args:?} printed the password:\n{text}"
         );
     }
-    let text = out(&archtui(&p, &["check"], &[("ARCHTUI_TEST_PW", secret)]));
+    let text = common::all_text(&archtui(&p, &["check"], &[("ARCHTUI_TEST_PW", secret)]));
     assert!(
         text.contains("ARCHTUI_TEST_PW"),
         "the fix names the variable:\n{text}"
@@ -167,7 +149,7 @@ fn database_without_bucardo_schema() {
         t.replace("bucardo_db = \"bucardo\"", "bucardo_db = \"postgres\"")
     });
     let o = archtui(&p, &["check"], &[]);
-    let text = out(&o);
+    let text = common::all_text(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("has no Bucardo schema"), "{text}");
     let o = archtui(&p, &["status", "--json"], &[]);

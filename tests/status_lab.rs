@@ -4,7 +4,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,22 +12,12 @@ use serde_json::Value;
 
 const SYNC: &str = "archive_jukebox";
 
-fn config(lab: &common::Lab) -> PathBuf {
-    let p = lab.state.join("archtui.toml");
-    assert!(
-        p.exists(),
-        "ARCHTUI_LAB=1 but the lab config {} is missing: run tests/lab/up",
-        p.display()
-    );
-    p
-}
-
 /// One `archtui status --json`: the document and the exit code.
 fn status(lab: &common::Lab, extra: &[&str]) -> (Value, i32) {
     let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(["status", "--json"])
         .args(extra)
-        .env("ARCHTUI_CONFIG", config(lab))
+        .env("ARCHTUI_CONFIG", lab.config())
         .output()
         .expect("run archtui");
     let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
@@ -232,7 +221,7 @@ fn link_down_makes_only_that_host_unreachable_and_it_recovers() {
     wait_healthy(&lab, 120);
     let mut child = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(["status", "--json", "--watch", "1"])
-        .env("ARCHTUI_CONFIG", config(&lab))
+        .env("ARCHTUI_CONFIG", lab.config())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -319,7 +308,7 @@ fn sync_completions_show_without_waiting_for_a_poll() {
     wait_healthy(&lab, 120);
     let mut child = Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(["status", "--json", "--watch", "10"])
-        .env("ARCHTUI_CONFIG", config(&lab))
+        .env("ARCHTUI_CONFIG", lab.config())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -367,7 +356,7 @@ fn sync_completions_show_without_waiting_for_a_poll() {
 }
 
 fn connect_timeout(lab: &common::Lab) -> u64 {
-    let text = std::fs::read_to_string(config(lab)).unwrap();
+    let text = std::fs::read_to_string(lab.config()).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("connect_timeout_secs = "))
         .and_then(|v| v.trim().parse().ok())

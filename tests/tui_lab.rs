@@ -6,9 +6,9 @@ mod common;
 
 use common::tmux::Tmux;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{lab, Lab};
+use common::lab;
 
 /// One tmux server per test, on its own socket, killed on drop.
 /// The console in tmux, with a shell line before and after it to see the
@@ -20,10 +20,6 @@ fn start_console(name: &str, config: &Path, w: u16, h: u16) -> Tmux {
         env!("CARGO_BIN_EXE_archtui")
     );
     Tmux::start(name, &script, w, h)
-}
-
-fn lab_config(lab: &Lab) -> PathBuf {
-    lab.state.join("archtui.toml")
 }
 
 fn row<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
@@ -49,7 +45,7 @@ fn console_shows_fleet_logs_and_exits_cleanly() {
     let Some(lab) = lab("console_shows_fleet_logs_and_exits_cleanly") else {
         return;
     };
-    let t = start_console("main", &lab_config(&lab), 120, 40);
+    let t = start_console("main", &lab.config(), 120, 40);
     let s = t.wait("both hosts up, sync good", 60, |s| {
         s.contains("● cavaforgepad")
             && s.contains("● jukebox")
@@ -100,7 +96,7 @@ fn escape_sequences_and_huge_lines_do_not_disturb_the_screen() {
     let Some(lab) = lab("escape_sequences_and_huge_lines_do_not_disturb_the_screen") else {
         return;
     };
-    let base = std::fs::read_to_string(lab_config(&lab)).expect("lab config");
+    let base = std::fs::read_to_string(lab.config()).expect("lab config");
     let dir = std::env::temp_dir().join(format!("archtui-esc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("archtui.toml");
@@ -170,7 +166,7 @@ fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
     let Some(lab) = lab("ctrl_r_reloads_the_config") else {
         return;
     };
-    let base = std::fs::read_to_string(lab_config(&lab)).expect("lab config");
+    let base = std::fs::read_to_string(lab.config()).expect("lab config");
     let dir = std::env::temp_dir().join(format!("archtui-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let _cleanup = common::restore(|| {

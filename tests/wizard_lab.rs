@@ -46,7 +46,7 @@ impl Scratch {
         assert!(ok.success());
         let env_common = lab.sh_ok(MASTER, "cat /srv/archive/env.common");
         std::fs::write(from.join("env.common"), env_common + "\n").unwrap();
-        std::fs::copy(lab.state.join("archtui.toml"), root.join("config.toml")).unwrap();
+        std::fs::copy(lab.config(), root.join("config.toml")).unwrap();
         std::fs::create_dir_all(root.join("state")).unwrap();
         Scratch { root }
     }
@@ -82,13 +82,7 @@ impl Drop for Scratch {
     }
 }
 
-fn all(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::all_text as all;
 
 /// turntable's db, dbgroup and sync rows in the master's Bucardo.
 fn registered(lab: &Lab) -> String {

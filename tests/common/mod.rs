@@ -60,11 +60,32 @@ pub fn lab(test: &str) -> Option<Lab> {
     Some(lab)
 }
 
+/// stdout then stderr (on a line of its own), for assertions on
+/// everything a command said.
+pub fn all_text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 pub fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Lab {
+    /// The archtui config `tests/lab/up` wrote for the lab.
+    pub fn config(&self) -> PathBuf {
+        let p = self.state.join("archtui.toml");
+        assert!(
+            p.exists(),
+            "ARCHTUI_LAB=1 but the lab config {} is missing: run tests/lab/up",
+            p.display()
+        );
+        p
+    }
+
     /// Runs one of the lab's executables (sh, psql, link, ...).
     pub fn run(&self, tool: &str, args: &[&str]) -> Output {
         Command::new(self.dir.join(tool))

@@ -146,18 +146,18 @@ async fn provision_inner(
     }
     let state = audit::state_dir();
     let jpath = journal::path(&state, &args.name);
-    let journal = match journal::load(&jpath) {
-        Ok(j) => j,
+    let resumed = match journal::resume(&jpath) {
+        Ok(w) => w,
         Err(e) => return Outcome::refused(e),
     };
     let hosts = config.hosts();
-    let mut wizard = match journal {
-        Some(j) => {
+    let mut wizard = match resumed {
+        Some(w) => {
             println!(
                 "Resuming the provisioning of {} (journal {}; done: {})",
-                j.input.name,
+                w.input.name,
                 jpath.display(),
-                j.done.len()
+                w.done.len()
             );
             let given = args.ssh.is_some()
                 || args.app_host.is_some()
@@ -167,10 +167,10 @@ async fn provision_inner(
             if given {
                 println!(
                     "note: the journal's input is used, not the options given; `archtui retire {}` starts over",
-                    j.input.name
+                    w.input.name
                 );
             }
-            Wizard::resume(j.input, j.done)
+            w
         }
         None => {
             let ssh = args.ssh.clone().unwrap_or_else(|| args.name.clone());
@@ -223,90 +223,52 @@ async fn provision_inner(
     }
     let (tx, printer) = printer();
     let mut runner = Runner::new(ctx, config_path.to_path_buf(), from.clone(), tx);
-    let mut pending = wizard.update(Event::Submit { hosts });
+    let pending = wizard.update(Event::Submit { hosts });
     if wizard.phase == Phase::Input {
         drop(runner);
         let _ = printer.await;
         return Outcome::refused(format!("bad input: {}", wizard.problems.join("; ")));
     }
+    let mut pending: std::collections::VecDeque<Effect> = pending.into();
     let mut outcome = None;
-    while let Some(effect) = pending.first().cloned() {
-        pending.remove(0);
-        let more = match effect {
-            Effect::Preflight { resuming } => {
-                println!("Pre-flight checks (nothing is changed):");
-                let checks = runner.preflight(&wizard.input, resuming).await;
-                for c in &checks {
-                    let mark = match c.verdict {
-                        Verdict::Pass => "PASS",
-                        Verdict::Warn => "WARN",
-                        Verdict::Fail => "FAIL",
-                    };
-                    println!("  {mark} {:<18} {}", c.what, c.detail);
-                    if c.verdict != Verdict::Pass {
-                        if let Some(f) = &c.fix {
-                            println!("       fix: {f}");
-                        }
-                    }
-                }
-                let fx = wizard.update(Event::Checked(checks));
-                if wizard.phase == Phase::Review {
-                    for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
-                        println!("{l}");
-                    }
-                    if args.check {
-                        outcome = Some(Outcome::ok(
-                            "pre-flight passed; plan shown; nothing changed",
-                        ));
-                        break;
-                    }
-                    let yes =
-                        args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
-                    let mut fx = fx;
-                    fx.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
-                    fx
-                } else {
-                    fx
-                }
-            }
-            Effect::SaveJournal(done) => {
-                let j = journal::Journal {
-                    input: wizard.input.clone(),
-                    done,
-                };
-                if let Err(e) = journal::save(&jpath, &j) {
-                    outcome = Some(Outcome::failed(format!("journal: {e}")));
-                    break;
-                }
-                Vec::new()
-            }
-            Effect::Run(step) => {
-                let i = crate::wizard::Step::ALL
-                    .iter()
-                    .position(|s| *s == step)
-                    .unwrap_or(0)
-                    + 1;
-                println!(
-                    "[{i}/{}] {} ...",
-                    crate::wizard::Step::ALL.len(),
-                    step.title()
-                );
-                let t = Instant::now();
-                match runner.run(&wizard.input, step).await {
-                    Ok(msg) => {
-                        println!(
-                            "[{i}/{}] ok ({:.1} s): {msg}",
-                            crate::wizard::Step::ALL.len(),
-                            t.elapsed().as_secs_f64()
-                        );
-                        wizard.update(Event::StepDone(step, msg))
-                    }
-                    Err(e) => wizard.update(Event::StepFailed(step, e)),
-                }
-            }
-            Effect::Finished => Vec::new(),
+    let steps = crate::wizard::Step::ALL.len();
+    while let Some(effect) = pending.pop_front() {
+        if let Err(e) = journal::apply(&jpath, &wizard.input, &effect) {
+            outcome = Some(Outcome::failed(format!("journal: {e}")));
+            break;
+        }
+        match effect {
+            Effect::Preflight { .. } => println!("Pre-flight checks (nothing is changed):"),
+            Effect::Run(step) => println!("[{}/{steps}] {} ...", step.number(), step.title()),
+            Effect::SaveJournal(_) | Effect::Finished => {}
+        }
+        let started = Instant::now();
+        let Some(event) = runner.answer(&wizard.input, &effect).await else {
+            continue;
         };
-        pending.extend(more);
+        match &event {
+            Event::Checked(checks) => print_checks(checks),
+            Event::StepDone(step, msg) => println!(
+                "[{}/{steps}] ok ({:.1} s): {msg}",
+                step.number(),
+                started.elapsed().as_secs_f64()
+            ),
+            _ => {}
+        }
+        pending.extend(wizard.update(event));
+        if wizard.phase == Phase::Review {
+            for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
+                println!("{l}");
+            }
+            if args.check {
+                outcome = Some(Outcome::ok(
+                    "pre-flight passed; plan shown; nothing changed",
+                ));
+                break;
+            }
+            let yes = args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
+            pending.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
+        }
     }
     runner.close().await;
     drop(runner);
@@ -316,7 +278,6 @@ async fn provision_inner(
     }
     match &wizard.phase {
         Phase::Done => {
-            let _ = journal::remove(&jpath);
             Outcome::ok(format!(
                 "{} is a replicating slave of {} and in the config: `archtui status` shows it",
                 wizard.input.name, wizard.input.master
@@ -331,6 +292,23 @@ async fn provision_inner(
             wizard.input.name
         )),
         other => Outcome::failed(format!("stopped in {other:?}")),
+    }
+}
+
+/// The pre-flight checks, one line each, with the fix under a failure.
+fn print_checks(checks: &[crate::wizard::checks::Check]) {
+    for c in checks {
+        let mark = match c.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        println!("  {mark} {:<18} {}", c.what, c.detail);
+        if c.verdict != Verdict::Pass {
+            if let Some(f) = &c.fix {
+                println!("       fix: {f}");
+            }
+        }
     }
 }
 

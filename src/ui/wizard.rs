@@ -321,7 +321,7 @@ fn compact_checks(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
 }
 
 fn running(w: &Wizard, step: Step, t: &Theme, height: usize) -> Vec<Line<'static>> {
-    let n = Step::ALL.iter().position(|s| *s == step).unwrap_or(0) + 1;
+    let n = step.number();
     let mut l = vec![
         Line::from(Span::styled(
             format!("Step {n}/{}: {}", Step::ALL.len(), step.title()),

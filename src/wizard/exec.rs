@@ -10,7 +10,7 @@ use openssh::Session;
 
 use super::checks::{self, Check, Expect};
 use super::input::Input;
-use super::machine::Step;
+use super::machine::{Effect, Event, Step};
 use super::ssh_dest::fingerprint;
 use super::{config_edit, render};
 use crate::actions::{clean, deploy, Progress};
@@ -112,6 +112,21 @@ impl Runner {
     async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
         let db = db.to_string();
         self.link(input, master).await?.connect(&db).await
+    }
+
+    /// Carries out an effect that needs the hosts and returns the event
+    /// that answers it; the journal's effects are `journal::apply`'s.
+    pub async fn answer(&mut self, input: &Input, effect: &Effect) -> Option<Event> {
+        match effect {
+            Effect::Preflight { resuming } => {
+                Some(Event::Checked(self.preflight(input, *resuming).await))
+            }
+            Effect::Run(step) => Some(match self.run(input, *step).await {
+                Ok(m) => Event::StepDone(*step, m),
+                Err(e) => Event::StepFailed(*step, e),
+            }),
+            Effect::SaveJournal(_) | Effect::Finished => None,
+        }
     }
 
     /// Runs one step and checks its postcondition; the message says what

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
-use super::machine::Step;
+use super::machine::{Effect, Step, Wizard};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
@@ -47,6 +47,27 @@ pub fn pending(state_dir: &Path) -> Vec<(String, usize)> {
         .collect();
     out.sort();
     out
+}
+
+/// The wizard of an interrupted run, picked up where its journal stopped.
+pub fn resume(path: &Path) -> Result<Option<Wizard>, String> {
+    Ok(load(path)?.map(|j| Wizard::resume(j.input, j.done)))
+}
+
+/// Keeps the journal as the machine asks: rewritten after every step,
+/// gone once the slave is done. Other effects leave it alone.
+pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), String> {
+    match effect {
+        Effect::SaveJournal(done) => save(
+            path,
+            &Journal {
+                input: input.clone(),
+                done: done.clone(),
+            },
+        ),
+        Effect::Finished => remove(path),
+        Effect::Preflight { .. } | Effect::Run(_) => Ok(()),
+    }
 }
 
 /// Writes a temporary file, then renames it over the journal.
@@ -92,6 +113,15 @@ mod tests {
         assert!(pending(&dir).is_empty(), "a garbled journal is not listed");
         remove(&p).unwrap();
         remove(&p).unwrap();
+        // As the machine asks: written after a step, resumable, gone when done.
+        apply(&p, &input(), &Effect::SaveJournal(vec![Step::Upload])).unwrap();
+        let w = resume(&p).unwrap().expect("a resumable run");
+        assert!(w.resuming);
+        assert_eq!(w.done, [Step::Upload]);
+        apply(&p, &input(), &Effect::Run(Step::ComposeUp)).unwrap();
+        assert!(p.exists(), "running a step leaves the journal alone");
+        apply(&p, &input(), &Effect::Finished).unwrap();
+        assert!(!p.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -42,6 +42,11 @@ impl Step {
         }
     }
 
+    /// Its place in the run, from 1.
+    pub fn number(self) -> usize {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+
     /// A few words, for narrow screens.
     pub fn short(self) -> &'static str {
         match self {

@@ -22,11 +22,9 @@ use crate::actions::lock::{self, TargetLock};
 use crate::actions::{Outcome, Status};
 use crate::remote::host::Context;
 
-/// Each carries the input as it is now: the form may have changed it.
-enum Work {
-    Preflight(bool, Box<super::Input>),
-    Run(super::machine::Step, Box<super::Input>),
-}
+/// An effect for the hosts, with the input as it is now (the form may
+/// have changed it).
+type Work = (Effect, Box<super::Input>);
 
 /// Runs effects one at a time; its answers and output come back as events.
 fn worker(
@@ -47,18 +45,11 @@ fn worker(
     });
     let task = tokio::spawn(async move {
         let mut runner = Runner::new(ctx, config_path, from, out_tx);
-        while let Some(w) = rx.recv().await {
-            let ev = match w {
-                Work::Preflight(resuming, input) => {
-                    Event::Checked(runner.preflight(&input, resuming).await)
+        while let Some((effect, input)) = rx.recv().await {
+            if let Some(ev) = runner.answer(&input, &effect).await {
+                if events.send(ev).is_err() {
+                    break;
                 }
-                Work::Run(step, input) => match runner.run(&input, step).await {
-                    Ok(m) => Event::StepDone(step, m),
-                    Err(e) => Event::StepFailed(step, e),
-                },
-            };
-            if events.send(ev).is_err() {
-                break;
             }
         }
         runner.close().await;
@@ -118,10 +109,10 @@ async fn prepare(s: &mut Screen, w: &mut Wizard) -> bool {
             w.input.app_host = ssh_dest::address(config, &w.input.ssh).await;
         }
         if input::valid_slave_name(&w.input.name) {
-            match journal::load(&journal::path(&s.state, &w.input.name)) {
-                Ok(Some(j)) => {
+            match journal::resume(&journal::path(&s.state, &w.input.name)) {
+                Ok(Some(resumed)) => {
                     let log = std::mem::take(&mut w.log);
-                    *w = Wizard::resume(j.input, j.done);
+                    *w = resumed;
                     w.log = log;
                     w.notes.push(format!(
                         "Resuming {}'s interrupted provisioning with its journal's input.",
@@ -198,25 +189,11 @@ pub async fn run(terminal: &mut DefaultTerminal, mut s: Screen, mut wizard: Wiza
         let Some(event) = event else { continue };
         let jpath = journal::path(&s.state, &wizard.input.name);
         for fx in wizard.update(event) {
-            match fx {
-                Effect::Preflight { resuming } => {
-                    let _ = work.send(Work::Preflight(resuming, Box::new(wizard.input.clone())));
-                }
-                Effect::Run(step) => {
-                    let _ = work.send(Work::Run(step, Box::new(wizard.input.clone())));
-                }
-                Effect::SaveJournal(done) => {
-                    let j = journal::Journal {
-                        input: wizard.input.clone(),
-                        done,
-                    };
-                    if let Err(e) = journal::save(&jpath, &j) {
-                        wizard.update(Event::Output(format!("journal not written: {e}")));
-                    }
-                }
-                Effect::Finished => {
-                    let _ = journal::remove(&jpath);
-                }
+            if let Err(e) = journal::apply(&jpath, &wizard.input, &fx) {
+                wizard.update(Event::Output(format!("journal not written: {e}")));
+            }
+            if matches!(fx, Effect::Preflight { .. } | Effect::Run(_)) {
+                let _ = work.send((fx, Box::new(wizard.input.clone())));
             }
         }
     }

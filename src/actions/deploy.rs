@@ -281,6 +281,23 @@ pub async fn wait_healthy(docker_client: &Docker, host: &Host) -> Result<String,
 }
 
 /// The whole deploy. With `plan_only` it stops after the plan.
+/// Checks the checkout, then makes the plan and shows it on `progress`.
+pub async fn preview(
+    session: &Session,
+    host: &Host,
+    from: &Path,
+    progress: &Progress,
+) -> Result<Plan, Outcome> {
+    check_checkout(from, host).map_err(Outcome::refused)?;
+    let plan = make_plan(session, host, from)
+        .await
+        .map_err(|e| Outcome::new(Status::Unreachable, e))?;
+    for line in plan.render(&host.name) {
+        let _ = progress.send(line);
+    }
+    Ok(plan)
+}
+
 pub async fn run(
     session: &Session,
     docker_client: &Docker,
@@ -289,15 +306,8 @@ pub async fn run(
     plan_only: bool,
     progress: &Progress,
 ) -> Outcome {
-    if let Err(e) = check_checkout(from, host) {
-        return Outcome::refused(e);
-    }
-    let plan = match make_plan(session, host, from).await {
-        Ok(p) => p,
-        Err(e) => return Outcome::new(Status::Unreachable, e),
-    };
-    for line in plan.render(&host.name) {
-        let _ = progress.send(line);
+    if let Err(o) = preview(session, host, from, progress).await {
+        return o;
     }
     if plan_only {
         return Outcome::ok(format!("plan for {} shown; nothing changed", host.name));

@@ -2,7 +2,6 @@
 //! checks, read-only refusal, one action per target, the work itself over
 //! the host's link, and one audit line whatever happened.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,9 +15,6 @@ pub struct Guard {
     /// The operator said yes (or `--yes`).
     pub confirmed: bool,
 }
-
-/// Link directories of actions, apart from the observers' `h<index>`.
-static NEXT_LINK: AtomicUsize = AtomicUsize::new(1000);
 
 /// Runs `action` and appends its audit line; returns what came of it.
 pub async fn perform(
@@ -105,7 +101,7 @@ async fn checked(
         let state = audit::state_dir();
         return crate::wizard::retire::run(ctx, config_path, &state, name, *stop, progress).await;
     }
-    let index = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+    let index = crate::remote::host::next_link();
     let link = match HostLink::open(ctx.clone(), host, index).await {
         Ok(l) => l,
         Err(f) => return Outcome::new(Status::Unreachable, f.reason),

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use crate::actions::run::{perform, Guard};
 use crate::actions::{self, Action, Outcome, Status};
 use crate::config::Config;
-use crate::remote::host::{Context, HostLink};
+use crate::remote::host::{next_link, Context, HostLink};
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
 not confirmed, no terminal to ask on without --yes, another action on the same target running, \
@@ -209,23 +209,14 @@ async fn show_plan(
     from: &std::path::Path,
     tx: &actions::Progress,
 ) {
-    if let Err(e) = actions::deploy::check_checkout(from, host) {
-        let _ = tx.send(e);
-        return;
-    }
-    match HostLink::open(ctx, host, 999).await {
+    match HostLink::open(ctx, host, next_link()).await {
         Err(f) => {
             let _ = tx.send(f.reason);
         }
         Ok(link) => {
             if let Some(s) = link.session() {
-                match actions::deploy::make_plan(&s, host, from).await {
-                    Ok(p) => p.render(&host.name).into_iter().for_each(|l| {
-                        let _ = tx.send(l);
-                    }),
-                    Err(e) => {
-                        let _ = tx.send(e);
-                    }
+                if let Err(o) = actions::deploy::preview(&s, host, from, tx).await {
+                    let _ = tx.send(o.message);
                 }
             }
             link.close().await;

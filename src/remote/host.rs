@@ -80,6 +80,13 @@ pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// A link number for `HostLink::open` (its private dir): the observers use
+/// their host's place in the config; everything else takes one from here.
+pub fn next_link() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1000);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub struct HostLink {
     pub host: Host,
     /// Shared with the watch that runs beside each observation.

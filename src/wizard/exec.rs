@@ -2,7 +2,6 @@
 //! (read-only) and the steps, each ending with its postcondition checked.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,8 +26,6 @@ pub const APP_PORT: u16 = 3000;
 const REGISTER_WITHIN: Duration = Duration::from_secs(600);
 const COUNTS_WITHIN: Duration = Duration::from_secs(120);
 const HEARTBEAT_WITHIN: Duration = Duration::from_secs(60);
-
-static NEXT_LINK: AtomicUsize = AtomicUsize::new(2000);
 
 /// What the steps work with; links are opened when first needed.
 pub struct Runner {
@@ -85,7 +82,7 @@ impl Runner {
             } else {
                 input.host()
             };
-            let index = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+            let index = crate::remote::host::next_link();
             let link = HostLink::open(self.ctx.clone(), &host, index)
                 .await
                 .map_err(|f| f.reason)?;
@@ -420,7 +417,7 @@ impl Runner {
         let dir = self
             .ctx
             .run_dir
-            .join(format!("p{}", NEXT_LINK.fetch_add(1, Ordering::Relaxed)));
+            .join(format!("p{}", crate::remote::host::next_link()));
         make_private_dir(&dir).map_err(|e| Check::fail("ssh", e.to_string(), "check /tmp"))?;
         match ssh::connect(&self.ctx.config, &host, &dir).await {
             Ok(session) => {

@@ -50,7 +50,7 @@ pub async fn run(
         return Outcome::refused(format!("{name} is the master"));
     }
     let slave = slave_host(&ctx.config, name, state_dir);
-    let link = match HostLink::open(ctx.clone(), &master, 3000).await {
+    let link = match HostLink::open(ctx.clone(), &master, crate::remote::host::next_link()).await {
         Ok(l) => l,
         Err(f) => return Outcome::new(Status::Unreachable, f.reason),
     };

@@ -2,12 +2,13 @@
 //! restart, stop, start, deploy. They run the same code as the TUI's keys
 //! (`actions::run::perform`); this module only asks and prints.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Subcommand;
 
+use super::prompt::confirmation_matches;
 use crate::actions::run::{perform, Guard};
 use crate::actions::{self, Action, Outcome, Status};
 use crate::config::Config;
@@ -231,10 +232,6 @@ async fn ask(
     hint: &str,
     tx: &actions::Progress,
 ) -> bool {
-    if !std::io::stdin().is_terminal() {
-        let _ = tx.send(format!("no terminal to ask on: {hint}"));
-        return false;
-    }
     // Let the plan's lines reach the screen before the question.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let question = action.question(host);
@@ -243,16 +240,12 @@ async fn ask(
         Some(name) => format!("{question}\nType the name ({name}) to confirm: "),
         None => format!("{question} [y/N] "),
     };
-    let answer = super::prompt::read_line(prompt).await.unwrap_or_default();
-    confirmation_matches(&answer, expect.as_deref())
-}
-
-/// Pure: `y`/`yes`, or the exact name when one must be typed.
-pub fn confirmation_matches(answer: &str, expect: Option<&str>) -> bool {
-    match expect {
-        Some(name) => answer == name,
-        None => matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"),
-    }
+    super::prompt::confirm(prompt, expect.as_deref())
+        .await
+        .unwrap_or_else(|| {
+            let _ = tx.send(format!("no terminal to ask on: {hint}"));
+            false
+        })
 }
 
 pub fn report(outcome: &Outcome) {

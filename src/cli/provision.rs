@@ -1,7 +1,6 @@
 //! `archtui provision` and `archtui retire`: the wizard headless. The
 //! same state machine as the TUI screen; this module asks and prints.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -314,12 +313,12 @@ fn print_checks(checks: &[crate::wizard::checks::Check]) {
 
 /// Asks on the terminal; no terminal means no.
 async fn ask(prompt: &str) -> bool {
-    if !std::io::stdin().is_terminal() {
-        eprintln!("archtui: no terminal to ask on: pass --yes");
-        return false;
-    }
-    let answer = super::prompt::read_line(prompt.to_string()).await;
-    answer.is_some_and(|a| super::actions::confirmation_matches(&a, None))
+    super::prompt::confirm(prompt.to_string(), None)
+        .await
+        .unwrap_or_else(|| {
+            eprintln!("archtui: no terminal to ask on: pass --yes");
+            false
+        })
 }
 
 pub async fn retire_cmd(

@@ -13,9 +13,8 @@ use tokio::process::Command;
 use crate::cli::table::clean;
 use crate::cli::EXIT_UNKNOWN;
 use crate::config::{self, Config, Host, Role};
-use crate::credentials::Password;
 use crate::model::{HostFailure, HostState};
-use crate::remote::host::{connect_db, Context};
+use crate::remote::host::{connect_db, Context, OpenError};
 use crate::remote::{bucardo, docker, ssh};
 
 /// `println!` that ignores a closed stdout (`archtui check | head`).
@@ -41,17 +40,14 @@ pub async fn run(path: &Path) -> i32 {
         path.display(),
         config.hosts.len()
     );
-    let password = match Password::resolve(&config.database) {
-        Ok(p) => p,
-        Err(e) => {
-            say!("config  FAIL  {e}");
-            return EXIT_UNKNOWN;
-        }
-    };
-    let ctx = match Context::new(config, password) {
+    let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            say!("local   FAIL  cannot create a private run directory: {e}");
+            let layer = match e {
+                OpenError::Password(_) => "config",
+                OpenError::RunDir(_) => "local ",
+            };
+            say!("{layer}  FAIL  {e}");
             return EXIT_UNKNOWN;
         }
     };

@@ -49,14 +49,31 @@ impl Context {
 
     /// The password resolved and the run dir made, for the commands; the
     /// error is one line that says which failed.
-    pub fn open(config: Config) -> Result<Arc<Context>, String> {
-        let password = Password::resolve(&config.database).map_err(|e| e.to_string())?;
-        Context::new(config, password)
-            .map_err(|e| format!("cannot create a private run directory: {e}"))
+    pub fn open(config: Config) -> Result<Arc<Context>, OpenError> {
+        let password =
+            Password::resolve(&config.database).map_err(|e| OpenError::Password(e.to_string()))?;
+        Context::new(config, password).map_err(|e| {
+            OpenError::RunDir(format!("cannot create a private run directory: {e}"))
+        })
     }
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.config.database.query_timeout_secs)
+    }
+}
+
+/// Why `Context::open` failed: the config's password, or this machine.
+#[derive(Debug)]
+pub enum OpenError {
+    Password(String),
+    RunDir(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Password(e) | OpenError::RunDir(e) => f.write_str(e),
+        }
     }
 }
 

@@ -80,7 +80,7 @@ fn syncs(
                 dbgroup: row.dbgroup.clone(),
                 state: sync_state(&facts),
                 run_status: facts.running.clone(),
-                last_good: facts.last_good.max(facts.last_empty),
+                last_good: facts.last_success(),
                 last_bad: facts.last_bad,
                 last_error: row.last_error.clone(),
                 inserts: row.inserts,

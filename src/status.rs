@@ -40,21 +40,23 @@ pub fn sync_state(f: &SyncFacts) -> SyncState {
     if f.running.is_some() {
         return SyncState::Running;
     }
-    let good = f.last_good.max(f.last_empty);
-    match (good, f.last_bad) {
-        (None, None) => SyncState::NeverRun,
-        (Some(_), None) => good_or_empty(f),
-        (None, Some(_)) => SyncState::Bad,
-        (Some(g), Some(b)) if b > g => SyncState::Bad,
-        (Some(_), Some(_)) => good_or_empty(f),
+    // None sorts before any time, so "never" loses every comparison.
+    let success = f.last_success();
+    if success.is_none() && f.last_bad.is_none() {
+        SyncState::NeverRun
+    } else if f.last_bad > success {
+        SyncState::Bad
+    } else if f.last_empty > f.last_good {
+        SyncState::Empty
+    } else {
+        SyncState::Good
     }
 }
 
-fn good_or_empty(f: &SyncFacts) -> SyncState {
-    match (f.last_good, f.last_empty) {
-        (Some(g), Some(e)) if e > g => SyncState::Empty,
-        (None, Some(_)) => SyncState::Empty,
-        _ => SyncState::Good,
+impl SyncFacts {
+    /// The last run that ended well, with changes or without.
+    pub fn last_success(&self) -> Option<Time> {
+        self.last_good.max(self.last_empty)
     }
 }
 

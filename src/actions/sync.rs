@@ -116,10 +116,8 @@ async fn notify_and_wait(
 /// The sync must exist and be active for a kick, pause or resume to mean
 /// anything: Bucardo ignores them otherwise, silently.
 async fn require_active(pg: &Pg, sync: &str) -> Result<SyncState, Outcome> {
-    match state(pg, sync).await {
-        Err(e) => Err(Outcome::new(super::Status::Unreachable, e)),
-        Ok(None) => Err(Outcome::failed(format!("no sync named {sync}"))),
-        Ok(Some(s)) if s.status != "active" => Err(Outcome::failed(format!(
+    match existing(pg, sync).await? {
+        s if s.status != "active" => Err(Outcome::failed(format!(
             "sync {sync} is {}, not active: Bucardo ignores it{}",
             s.status,
             if s.stalled() {
@@ -128,6 +126,15 @@ async fn require_active(pg: &Pg, sync: &str) -> Result<SyncState, Outcome> {
                 " (activate it first)"
             }
         ))),
+        s => Ok(s),
+    }
+}
+
+/// The sync's state; it must exist.
+async fn existing(pg: &Pg, sync: &str) -> Result<SyncState, Outcome> {
+    match state(pg, sync).await {
+        Err(e) => Err(Outcome::new(super::Status::Unreachable, e)),
+        Ok(None) => Err(Outcome::failed(format!("no sync named {sync}"))),
         Ok(Some(s)) => Ok(s),
     }
 }
@@ -238,10 +245,9 @@ pub async fn reload(pg: &Pg) -> Outcome {
 /// (each answer waited for), or with `use_reload` a reload of the daemon
 /// (which retries stalled databases).
 pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
-    let before = match state(pg, sync).await {
-        Err(e) => return Outcome::new(super::Status::Unreachable, e),
-        Ok(None) => return Outcome::failed(format!("no sync named {sync}")),
-        Ok(Some(s)) => s,
+    let before = match existing(pg, sync).await {
+        Ok(s) => s,
+        Err(o) => return o,
     };
     if use_reload {
         let o = reload(pg).await;

@@ -52,9 +52,8 @@ impl Context {
     pub fn open(config: Config) -> Result<Arc<Context>, OpenError> {
         let password =
             Password::resolve(&config.database).map_err(|e| OpenError::Password(e.to_string()))?;
-        Context::new(config, password).map_err(|e| {
-            OpenError::RunDir(format!("cannot create a private run directory: {e}"))
-        })
+        Context::new(config, password)
+            .map_err(|e| OpenError::RunDir(format!("cannot create a private run directory: {e}")))
     }
 
     pub fn timeout(&self) -> Duration {

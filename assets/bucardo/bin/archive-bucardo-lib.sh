@@ -67,21 +67,22 @@ mcp_alive() { local p; p=$(mcp_pid) || return 1; kill -0 "$p" 2>/dev/null; }
 # SQL literal quoting for values that passed validation anyway.
 sqlq() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
 
-# load_password: BUCARDO_PASSWORD from the env or from BUCARDO_PASSWORD_FILE.
-# Prints an error message (no newline handling needed) and returns 1 if missing.
+# Exports BUCARDO_PASSWORD from it or from BUCARDO_PASSWORD_FILE; on a bad
+# setting returns 1 with the reason and its fix in PW_ERR.
 load_password() {
   local val=${BUCARDO_PASSWORD:-} f=${BUCARDO_PASSWORD_FILE:-}
+  PW_ERR=
   if [[ -n $val && -n $f ]]; then
-    echo "both BUCARDO_PASSWORD and BUCARDO_PASSWORD_FILE are set: keep only one of them (in env.common)"; return 1
+    PW_ERR="both BUCARDO_PASSWORD and BUCARDO_PASSWORD_FILE are set: keep only one of them (in env.common)"; return 1
   fi
   if [[ -n $f ]]; then
     if [[ ! -r $f ]]; then
-      echo "BUCARDO_PASSWORD_FILE='$f' is not a readable file in the container: put the file in the secrets directory (SECRETS_DIR, mounted read-only at /run/secrets/archive) or set BUCARDO_PASSWORD in env.common"; return 1
+      PW_ERR="BUCARDO_PASSWORD_FILE='$f' is not a readable file in the container: put the file in the secrets directory (SECRETS_DIR, mounted read-only at /run/secrets/archive) or set BUCARDO_PASSWORD in env.common"; return 1
     fi
     val=$(<"$f"); val=${val%$'\n'}
   fi
   if [[ -z $val ]]; then
-    echo "BUCARDO_PASSWORD is not set: set BUCARDO_PASSWORD, or BUCARDO_PASSWORD_FILE (path of a file under /run/secrets/archive), in env.common"; return 1
+    PW_ERR="BUCARDO_PASSWORD is not set: set BUCARDO_PASSWORD, or BUCARDO_PASSWORD_FILE (path of a file under /run/secrets/archive), in env.common"; return 1
   fi
   export BUCARDO_PASSWORD=$val
   unset BUCARDO_PASSWORD_FILE

@@ -300,10 +300,7 @@ fn deploy_spare(lab: &Lab, dir: &str, settings: &[&str]) {
 }
 
 fn compose_in(lab: &Lab, dir: &str, args: &str) -> String {
-    text(&lab.sh(
-        SPARE,
-        &format!("cd {dir} && docker compose --env-file env.common --env-file env.slave {args}"),
-    ))
+    text(&lab.compose_in(SPARE, dir, "slave", args))
 }
 
 fn registered(lab: &Lab, name: &str) -> String {

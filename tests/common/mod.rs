@@ -136,11 +136,17 @@ impl Lab {
     }
 
     /// `docker compose` in a host's deploy directory with its role's env files.
+    /// `docker compose ARGS` for the stack in the lab's deploy dir.
     pub fn compose(&self, host: &str, role: &str, args: &str) -> Output {
+        self.compose_in(host, "/srv/archive", role, args)
+    }
+
+    /// `docker compose ARGS` for the stack deployed in `dir` as `role`.
+    pub fn compose_in(&self, host: &str, dir: &str, role: &str, args: &str) -> Output {
         self.sh(
             host,
             &format!(
-                "cd /srv/archive && docker compose --env-file env.common --env-file env.{role} {args}"
+                "cd {dir} && docker compose --env-file env.common --env-file env.{role} {args}"
             ),
         )
     }

@@ -86,11 +86,7 @@ use common::all_text as all;
 
 /// turntable's db, dbgroup and sync rows in the master's Bucardo.
 fn registered(lab: &Lab) -> String {
-    lab.bucardo_sql(&format!(
-        "SELECT (SELECT count(*) FROM bucardo.db WHERE name = '{NEW}') || ',' || \
-                (SELECT count(*) FROM bucardo.dbgroup WHERE name = '{NEW}_grp') || ',' || \
-                (SELECT count(*) FROM bucardo.sync WHERE name = 'archive_{NEW}')"
-    ))
+    lab.registered(NEW)
 }
 
 fn delta_targets(lab: &Lab) -> String {

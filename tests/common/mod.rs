@@ -136,6 +136,16 @@ impl Lab {
     }
 
     /// `docker compose` in a host's deploy directory with its role's env files.
+    /// A slave's db, dbgroup and sync rows in the master's Bucardo, as
+    /// "db,dbgroup,sync" counts ("1,1,1" registered, "0,0,0" gone).
+    pub fn registered(&self, slave: &str) -> String {
+        self.bucardo_sql(&format!(
+            "SELECT (SELECT count(*) FROM bucardo.db WHERE name = '{slave}') || ',' || \
+                    (SELECT count(*) FROM bucardo.dbgroup WHERE name = '{slave}_grp') || ',' || \
+                    (SELECT count(*) FROM bucardo.sync WHERE name = 'archive_{slave}')"
+        ))
+    }
+
     /// `docker compose ARGS` for the stack in the lab's deploy dir.
     pub fn compose(&self, host: &str, role: &str, args: &str) -> Output {
         self.compose_in(host, "/srv/archive", role, args)

@@ -65,11 +65,7 @@ fn syncs(
                 (Some(c), DaemonState::Up) => Some(c.contains(&row.name)),
                 _ => None,
             };
-            let pending = read
-                .pending
-                .iter()
-                .find(|(name, _)| name == &row.name)
-                .and_then(|(_, p)| p.as_ref().ok().copied().flatten());
+            let pending = row.pending;
             let target_heartbeat = observations
                 .iter()
                 .find(|o| crate::model::targets_host(&row.targets, &o.host.name))
@@ -154,14 +150,11 @@ mod tests {
                 inserts: Some(1),
                 deletes: Some(0),
                 conflicts: Some(0),
-            }],
-            pending: vec![(
-                "archive_s".into(),
-                Ok(Some(Pending {
+                pending: Some(Pending {
                     rows: 100,
                     lag_seconds: 12.5,
-                })),
-            )],
+                }),
+            }],
             controllers,
         }
     }

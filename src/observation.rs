@@ -53,8 +53,6 @@ impl HostObservation {
 pub struct BucardoRead {
     pub status: BucardoStatus,
     pub syncs: Vec<SyncRow>,
-    /// Per sync name: pending changes, or why they could not be read.
-    pub pending: Vec<(String, Result<Option<Pending>, String>)>,
     /// Syncs whose controller process runs; `None` if unreadable.
     pub controllers: Option<Vec<String>>,
 }
@@ -70,6 +68,9 @@ pub struct SyncRow {
     pub inserts: Option<i64>,
     pub deletes: Option<i64>,
     pub conflicts: Option<i64>,
+    /// Changes on the master its target has not seen; None when they could
+    /// not be read (the archive database is read apart from the control's).
+    pub pending: Option<Pending>,
 }
 
 /// Pending changes for one target dbgroup.

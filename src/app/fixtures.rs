@@ -91,14 +91,11 @@ pub fn bucardo(observed: i64, controller: bool, pending: i64, lag: f64) -> Bucar
             inserts: Some(120),
             deletes: Some(3),
             conflicts: Some(0),
-        }],
-        pending: vec![(
-            "archive_jukebox".into(),
-            Ok(Some(Pending {
+            pending: Some(Pending {
                 rows: pending,
                 lag_seconds: lag,
-            })),
-        )],
+            }),
+        }],
         controllers: Some(if controller {
             vec!["archive_jukebox".into()]
         } else {

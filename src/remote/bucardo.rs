@@ -132,6 +132,7 @@ pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, String> {
             inserts: r.get("inserts"),
             deletes: r.get("deletes"),
             conflicts: r.get("conflicts"),
+            pending: None,
         })
         .collect())
 }

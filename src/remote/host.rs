@@ -321,21 +321,17 @@ impl HostLink {
         };
         let reads = async {
             let version = bucardo::version(control).await?;
-            let syncs = bucardo::syncs(control).await?;
-            let mut pending = Vec::new();
-            for s in &syncs {
-                pending.push((
-                    s.name.clone(),
-                    match archive {
-                        Some(pg) => bucardo::pending(pg, &s.name, &s.dbgroup, &hb_table).await,
-                        None => Err("archive database unavailable".into()),
-                    },
-                ));
+            let mut syncs = bucardo::syncs(control).await?;
+            if let Some(pg) = archive {
+                for s in &mut syncs {
+                    let read = bucardo::pending(pg, &s.name, &s.dbgroup, &hb_table).await;
+                    s.pending = read.ok().flatten();
+                }
             }
-            Ok::<_, String>((version, syncs, pending))
+            Ok::<_, String>((version, syncs))
         };
         let (ping, controllers, reads) = tokio::join!(ping, controllers, reads);
-        if let Ok((_, syncs, _)) = &reads {
+        if let Ok((_, syncs)) = &reads {
             let names: Vec<String> = syncs.iter().map(|s| s.name.clone()).collect();
             // Not fatal: without it completions show at the next poll.
             if let Ok(new) = bucardo::listen_syncs(control, &names, &self.listening).await {
@@ -344,7 +340,7 @@ impl HostLink {
         }
         match reads {
             Err(e) => failed(e),
-            Ok((version, syncs, pending)) => BucardoRead {
+            Ok((version, syncs)) => BucardoRead {
                 status: BucardoStatus {
                     host,
                     daemon: match ping {
@@ -357,7 +353,6 @@ impl HostLink {
                     observed_at: now(),
                 },
                 syncs,
-                pending,
                 controllers,
             },
         }
@@ -428,7 +423,6 @@ fn bucardo_failed(host: &str, e: String) -> BucardoRead {
             observed_at: chrono::Utc::now(),
         },
         syncs: Vec::new(),
-        pending: Vec::new(),
         controllers: None,
     }
 }

@@ -109,36 +109,23 @@ mod tests {
 
     #[test]
     fn latest_finished_run_decides() {
-        let f = SyncFacts {
-            last_good: t(10),
-            last_bad: t(5),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Good);
-        let f = SyncFacts {
-            last_good: t(5),
-            last_bad: t(10),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Bad);
-        let f = SyncFacts {
-            last_bad: t(1),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Bad);
-        let f = SyncFacts {
-            last_good: t(5),
-            last_empty: t(9),
-            last_bad: t(7),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Empty);
-        let f = SyncFacts {
-            last_good: t(9),
-            last_empty: t(5),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Good);
+        // (last good, last empty, last bad) -> state
+        let cases = [
+            ((t(10), None, t(5)), SyncState::Good),
+            ((t(5), None, t(10)), SyncState::Bad),
+            ((None, None, t(1)), SyncState::Bad),
+            ((t(5), t(9), t(7)), SyncState::Empty),
+            ((t(9), t(5), None), SyncState::Good),
+        ];
+        for ((last_good, last_empty, last_bad), want) in cases {
+            let f = SyncFacts {
+                last_good,
+                last_empty,
+                last_bad,
+                ..active()
+            };
+            assert_eq!(sync_state(&f), want, "{f:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::app::logbuf::LogLine;
 use crate::app::sanitize::{sanitize, MAX_LINE_CHARS};
 use crate::app::{LogSource, Msg};
 use crate::model::Time;
+use crate::remote::backoff::Backoff;
 use crate::remote::docker;
 
 /// Lines sent to the UI in one message at most.
@@ -77,7 +78,7 @@ impl Tail {
 
     async fn run(self, mut link: watch::Receiver<Option<Docker>>, tail: usize) {
         let mut last: Option<Time> = None;
-        let mut retry = Duration::from_secs(1);
+        let mut retry = Backoff::new(Duration::from_secs(1), Duration::from_secs(15));
         loop {
             let docker = match link.wait_for(Option::is_some).await {
                 Ok(d) => d.clone().expect("waited for Some"),
@@ -107,7 +108,7 @@ impl Tail {
                             }
                             if !got_any {
                                 got_any = true;
-                                retry = Duration::from_secs(1);
+                                retry.reset();
                                 if !self.note(None).await {
                                     return;
                                 }
@@ -122,8 +123,7 @@ impl Tail {
                         Some(Err(e)) => break format!("log stream: {e}"),
                         None => {
                             if let Some((ts, raw)) = asm.finish() {
-                                let line = LogLine { source: self.source, ts, line: sanitize(&raw, MAX_LINE_CHARS) };
-                                let msg = Msg::LogLines { stream: self.stream, lines: vec![line] };
+                                let msg = Msg::LogLines { stream: self.stream, lines: vec![self.line(ts, &raw)] };
                                 if self.tx.send(msg).await.is_err() {
                                     return;
                                 }
@@ -142,8 +142,7 @@ impl Tail {
             if !self.note(Some(why)).await {
                 return;
             }
-            tokio::time::sleep(retry).await;
-            retry = (retry * 2).min(Duration::from_secs(15));
+            tokio::time::sleep(retry.next_delay()).await;
         }
     }
 
@@ -165,11 +164,16 @@ impl Tail {
             if ts.is_some() {
                 *last = ts;
             }
-            out.push(LogLine {
-                source: self.source,
-                ts,
-                line: sanitize(&raw, MAX_LINE_CHARS),
-            });
+            out.push(self.line(ts, &raw));
+        }
+    }
+
+    /// A line of this tail, made safe for the screen.
+    fn line(&self, ts: Option<Time>, raw: &[u8]) -> LogLine {
+        LogLine {
+            source: self.source,
+            ts,
+            line: sanitize(raw, MAX_LINE_CHARS),
         }
     }
 }

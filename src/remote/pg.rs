@@ -14,7 +14,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Notification, Row};
 use crate::credentials::Secret;
 
 /// Marks a query that was cancelled for taking too long.
-pub const TIMED_OUT: &str = "query cancelled after";
+const TIMED_OUT: &str = "query cancelled after";
 
 pub struct Pg {
     client: Client,
@@ -99,7 +99,21 @@ impl Pg {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, String> {
-        match tokio::time::timeout(self.timeout, self.client.query(sql, params)).await {
+        self.bounded(self.client.query(sql, params)).await
+    }
+
+    /// Runs statements; past the timeout the server is told to cancel them.
+    pub async fn execute_batch(&self, sql: &str) -> Result<(), String> {
+        self.bounded(self.client.batch_execute(sql)).await
+    }
+
+    /// `work` within the timeout, else cancelled on the server too, so a
+    /// stuck statement does not hold locks after the console gave up.
+    async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r.map_err(|e| describe(&e)),
             Err(_) => {
                 let token = self.client.cancel_token();
@@ -107,16 +121,6 @@ impl Pg {
                     tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;
                 Err(format!("{TIMED_OUT} {} s", self.timeout.as_secs()))
             }
-        }
-    }
-
-    pub async fn execute_batch(&self, sql: &str) -> Result<(), String> {
-        match tokio::time::timeout(self.timeout, self.client.batch_execute(sql)).await {
-            Ok(r) => r.map_err(|e| describe(&e)),
-            Err(_) => Err(format!(
-                "statement timed out after {} s",
-                self.timeout.as_secs()
-            )),
         }
     }
 

@@ -19,11 +19,7 @@ pub fn title(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         Style::default().add_modifier(Modifier::BOLD),
     )];
     for h in &m.hosts {
-        let mark = match h.state {
-            HostState::Up => "●",
-            HostState::Connecting => "○",
-            _ => "✗",
-        };
+        let mark = crate::ui::text::host_mark(h.state);
         spans.push(Span::raw("  "));
         spans.push(Span::styled(mark, t.host_state(h.state)));
         spans.push(Span::raw(format!(" {}", clean(&h.host.name))));

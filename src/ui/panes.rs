@@ -26,11 +26,7 @@ pub fn fleet(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let focused = m.focus == Pane::Fleet;
     let wide = area.width >= 44;
     let rows = m.hosts.iter().map(|h| {
-        let mark = match h.state {
-            HostState::Up => "●",
-            HostState::Connecting => "○",
-            _ => "✗",
-        };
+        let mark = crate::ui::text::host_mark(h.state);
         let heard = h
             .last_heard
             .map_or("never".to_string(), |at| age(m.now, at));

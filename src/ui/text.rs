@@ -2,6 +2,16 @@
 
 use crate::model::Time;
 
+/// A host's state at a glance: up, still connecting, or anything else.
+pub fn host_mark(state: crate::model::HostState) -> &'static str {
+    use crate::model::HostState;
+    match state {
+        HostState::Up => "●",
+        HostState::Connecting => "○",
+        _ => "✗",
+    }
+}
+
 /// Compact age: 45s, 12m, 3h, 2d.
 pub fn age(now: Time, then: Time) -> String {
     duration((now - then).num_seconds().max(0) as f64)

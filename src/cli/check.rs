@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::process::Command;
 
 use crate::cli::table::clean;
 use crate::cli::EXIT_UNKNOWN;
@@ -315,32 +314,9 @@ async fn ssh_g(config: &Config, dest: &str) -> std::collections::HashMap<String,
 }
 
 async fn fingerprints(host: &str, port: &str, timeout: u64) -> Vec<String> {
-    let scan = Command::new("ssh-keyscan")
-        .args(["-p", port, "-T", &timeout.to_string(), host])
-        .kill_on_drop(true)
-        .output();
-    let Ok(Ok(keys)) = tokio::time::timeout(Duration::from_secs(timeout + 2), scan).await else {
-        return Vec::new();
-    };
-    let dir = std::env::temp_dir().join(format!(
-        "archtui-keyscan-{}-{}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    if std::fs::write(&dir, &keys.stdout).is_err() {
-        return Vec::new();
-    }
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(&dir)
-        .output()
-        .await;
-    let _ = std::fs::remove_file(&dir);
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(clean)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    ssh::scan_keys(host, port, timeout)
+        .await
+        .iter()
+        .map(|k| clean(&k.listing))
+        .collect()
 }

@@ -181,6 +181,56 @@ pub async fn resolve(config: &Config, dest: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// One host key as `ssh-keyscan` offers it.
+pub struct ScannedKey {
+    /// The known_hosts line.
+    pub line: String,
+    /// `ssh-keygen -lf` of it: bits, `SHA256:...`, host, (type).
+    pub listing: String,
+}
+
+/// The host keys `host:port` offers, each with its fingerprint listing;
+/// empty when the host does not answer within `timeout_secs`.
+pub async fn scan_keys(host: &str, port: &str, timeout_secs: u64) -> Vec<ScannedKey> {
+    use tokio::io::AsyncWriteExt;
+    let scan = tokio::process::Command::new("ssh-keyscan")
+        .args(["-T", &timeout_secs.to_string(), "-p", port, host])
+        .kill_on_drop(true)
+        .output();
+    let limit = Duration::from_secs(timeout_secs + 2);
+    let Ok(Ok(out)) = tokio::time::timeout(limit, scan).await else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let Ok(mut kg) = tokio::process::Command::new("ssh-keygen")
+            .args(["-lf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        else {
+            return keys;
+        };
+        if let Some(mut stdin) = kg.stdin.take() {
+            let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        if let Ok(o) = kg.wait_with_output().await {
+            let listing = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if !listing.is_empty() {
+                keys.push(ScannedKey {
+                    line: line.to_string(),
+                    listing,
+                });
+            }
+        }
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

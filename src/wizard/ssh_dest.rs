@@ -6,7 +6,7 @@ use super::input::{self, Input};
 use crate::actions::clean;
 use crate::config::{Config, Role};
 
-use crate::remote::ssh::resolve as ssh_g;
+use crate::remote::ssh::{resolve as ssh_g, scan_keys};
 
 /// The address ssh resolves a destination to (the default APP_HOST and
 /// MASTER_DB_HOST); empty when it cannot say.
@@ -51,20 +51,16 @@ pub async fn fingerprint(config: &Config, dest: &str) -> String {
         return "(fingerprint unavailable: ssh -G failed)".into();
     };
     let host = input::hostname_from_ssh_g(&g).unwrap_or_default();
-    let port = g
-        .lines()
-        .find_map(|l| l.strip_prefix("port "))
-        .unwrap_or("22")
-        .trim()
-        .to_string();
-    let script = r#"ssh-keyscan -T 5 -t ed25519 -p "$2" "$1" 2>/dev/null | ssh-keygen -lf -"#;
-    match tokio::process::Command::new("sh")
-        .args(["-c", script, "sh", &host, &port])
-        .output()
-        .await
+    let port = ssh_g_value(&g, "port").unwrap_or("22").to_string();
+    let keys = scan_keys(&host, &port, 5).await;
+    // The ED25519 key, the one a fresh sshd prints on its console first.
+    match keys
+        .iter()
+        .find(|k| k.listing.ends_with("(ED25519)"))
+        .or(keys.first())
     {
-        Ok(o) if o.status.success() => clean(String::from_utf8_lossy(&o.stdout).trim()),
-        _ => "(fingerprint unavailable: ssh-keyscan failed)".into(),
+        Some(k) => clean(&k.listing),
+        None => "(fingerprint unavailable: ssh-keyscan failed)".into(),
     }
 }
 
@@ -111,30 +107,9 @@ pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<S
     if known.status.success() && !known.stdout.is_empty() {
         return Ok(format!("{host} is already in {file}"));
     }
-    let scan = tokio::process::Command::new("ssh-keyscan")
-        .args(["-T", "5", "-p", &port, &host])
-        .output()
-        .await
-        .map_err(|e| format!("ssh-keyscan: {e}"))?;
-    let text = String::from_utf8_lossy(&scan.stdout).into_owned();
     let mut seen = Vec::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        let mut kg = tokio::process::Command::new("ssh-keygen")
-            .args(["-lf", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("ssh-keygen: {e}"))?;
-        if let Some(mut stdin) = kg.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
-        }
-        let out = kg.wait_with_output().await.map_err(|e| e.to_string())?;
-        let fp_line = String::from_utf8_lossy(&out.stdout).into_owned();
-        let Some(fp) = fingerprint_of(&fp_line) else {
+    for key in scan_keys(&host, &port, 5).await {
+        let Some(fp) = fingerprint_of(&key.listing) else {
             continue;
         };
         if fp == want {
@@ -144,7 +119,7 @@ pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<S
                 .append(true)
                 .open(&file)
                 .map_err(|e| format!("{file}: {e}"))?;
-            writeln!(f, "{line}").map_err(|e| format!("{file}: {e}"))?;
+            writeln!(f, "{}", key.line).map_err(|e| format!("{file}: {e}"))?;
             return Ok(format!("trusted {host}'s key {fp}: added to {file}"));
         }
         seen.push(fp.to_string());

@@ -121,13 +121,14 @@ pub async fn provision(
     let start = Instant::now();
     let name = args.name.clone();
     let audit_args = vec![name.clone()];
-    let outcome = provision_inner(config, config_path, args, read_only).await;
+    let mut confirmed = false;
+    let outcome = provision_inner(config, config_path, args, read_only, &mut confirmed).await;
     super::actions::report(&outcome);
     audit_line(
         "provision",
         &name,
         audit_args,
-        true,
+        confirmed,
         &outcome,
         start.elapsed(),
     );
@@ -139,6 +140,8 @@ async fn provision_inner(
     config_path: &Path,
     args: ProvisionArgs,
     read_only: bool,
+    // Set once the operator confirms the plan (for the audit line).
+    confirmed: &mut bool,
 ) -> Outcome {
     if (read_only || config.read_only) && !args.check {
         return Outcome::refused("read-only mode: refusing to provision");
@@ -218,6 +221,7 @@ async fn provision_inner(
                 crate::tui::run(c, config_path.to_path_buf(), Some(ended.name)).await;
             }
         }
+        *confirmed = ended.confirmed;
         return ended.outcome;
     }
     let (tx, printer) = printer();
@@ -266,6 +270,7 @@ async fn provision_inner(
                 break;
             }
             let yes = args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
+            *confirmed = yes;
             pending.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
         }
     }

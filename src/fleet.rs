@@ -1,18 +1,29 @@
 //! Turns one round of per-host observations into the fleet's status:
-//! sync states, lag, the heartbeat cross-check and the verdict. Pure.
-
-use chrono::Utc;
+//! every slave's daemon and sync state, lag from the master, the heartbeat
+//! cross-check and the verdict. Pure: `now` is passed in.
 
 use crate::config::{Config, Role, Thresholds};
-use crate::model::{DaemonState, FleetStatus, HostStatus, SyncStatus, Time};
-use crate::observation::{BucardoRead, HostObservation};
-use crate::status::sync_state;
+use crate::model::{
+    BucardoStatus, DaemonState, FleetStatus, HostState, HostStatus, SyncStatus, Time,
+};
+use crate::observation::{HostObservation, RegisteredSlave, SyncRow};
+use crate::status::{sync_state, DaemonFacts, Processes, SyncFacts};
 use crate::verdict::{judge, Expectations};
+
+/// A sync that has not run for this long while changes wait is stuck:
+/// the heartbeat makes a healthy one run every few seconds.
+pub const STALE_AFTER_SECS: i64 = 60;
+
+/// The sync a slave's daemon runs: the stack names it after the slave.
+pub fn sync_of(slave: &str) -> String {
+    format!("archive_{slave}")
+}
 
 pub fn assemble(
     config: &Config,
     thresholds: Thresholds,
     observations: &[HostObservation],
+    now: Time,
 ) -> FleetStatus {
     let hosts: Vec<HostStatus> = observations
         .iter()
@@ -27,15 +38,98 @@ pub fn assemble(
         })
         .collect();
     let master = observations.iter().find(|o| o.host.role == Role::Master);
-    let read = master.and_then(|m| m.bucardo.as_ref());
     let master_heartbeat = master.and_then(|m| m.heartbeat);
-    let syncs = read
-        .map(|r| syncs(r, master_heartbeat, observations))
-        .unwrap_or_default();
-    let bucardo = read.map(|r| r.status.clone());
+    let registry = master.and_then(|m| m.fleet.as_ref());
+    let registered = |name: &str| -> Option<&RegisteredSlave> {
+        registry.and_then(|r| r.slaves.iter().find(|s| s.name == name))
+    };
+
+    let mut daemons = Vec::new();
+    let mut syncs = Vec::new();
+    for o in observations.iter().filter(|o| o.host.role == Role::Slave) {
+        let name = &o.host.name;
+        let expected = sync_of(name);
+        let reg = registered(name);
+        let lag = |sync: &str| {
+            if sync == expected {
+                reg.and_then(|r| r.pending)
+            } else {
+                None
+            }
+        };
+        match (&o.bucardo, o.state) {
+            (Some(read), HostState::Up) if read.status.error.is_none() => {
+                let facts = DaemonFacts {
+                    processes: read.processes.as_deref().map(Processes::from_titles),
+                    ops: read.ops.clone(),
+                };
+                let (daemon, detail, since) = facts.state();
+                daemons.push(BucardoStatus {
+                    daemon,
+                    detail,
+                    since,
+                    ..read.status.clone()
+                });
+                for row in &read.syncs {
+                    let mut f = row.facts.clone();
+                    f.daemon = facts.clone();
+                    let pending = lag(&row.name);
+                    f.lag_seconds = pending.map(|p| p.lag_seconds);
+                    syncs.push(judged(row, &f, pending, o, master_heartbeat, now));
+                }
+                if !read.syncs.iter().any(|r| r.name == expected) {
+                    syncs.push(unknown(
+                        o,
+                        &expected,
+                        format!("not registered: {name}'s control database has no sync {expected} (its bucardo container registers it on start: docker compose logs bucardo there)"),
+                        reg,
+                        master_heartbeat,
+                    ));
+                }
+            }
+            (read, state) => {
+                let why = match (state, read) {
+                    (HostState::Up, Some(r)) => r.status.error.clone(),
+                    (HostState::Up, None) => None,
+                    (_, _) => o.error.clone(),
+                }
+                .unwrap_or_else(|| "not observed yet".into());
+                daemons.push(BucardoStatus {
+                    host: name.clone(),
+                    daemon: DaemonState::Unknown,
+                    detail: None,
+                    since: None,
+                    version: None,
+                    error: Some(why.clone()),
+                    observed_at: o.observed_at,
+                });
+                syncs.push(unknown(
+                    o,
+                    &expected,
+                    format!("{name} could not be read: {why}"),
+                    reg,
+                    master_heartbeat,
+                ));
+            }
+        }
+    }
+    // Slaves the master knows that the config does not: their lag shows.
+    for r in registry.map(|r| r.slaves.as_slice()).unwrap_or_default() {
+        if !observations.iter().any(|o| o.host.name == r.name) && r.retired_at.is_none() {
+            syncs.push(SyncStatus {
+                reason: Some(format!(
+                    "slave {} is registered on the master ({}) but not in archtui's config",
+                    r.name, r.address
+                )),
+                pending_rows: r.pending.map(|p| p.rows),
+                lag_seconds: r.pending.map(|p| p.lag_seconds),
+                ..blank(&r.name, &sync_of(&r.name), now)
+            });
+        }
+    }
     let verdict = judge(
         &hosts,
-        bucardo.as_ref(),
+        &daemons,
         &syncs,
         &Expectations {
             services: &config.defaults.services,
@@ -43,65 +137,103 @@ pub fn assemble(
         },
     );
     FleetStatus {
-        generated_at: Utc::now(),
+        generated_at: now,
         hosts,
-        bucardo,
+        daemons,
         syncs,
         verdict,
     }
 }
 
-fn syncs(
-    read: &BucardoRead,
+fn heartbeat_lag(master: Option<Time>, target: Option<Time>) -> Option<f64> {
+    match (master, target) {
+        (Some(m), Some(t)) => Some(((m - t).num_milliseconds() as f64 / 1000.0).max(0.0)),
+        _ => None,
+    }
+}
+
+fn judged(
+    row: &SyncRow,
+    f: &SyncFacts,
+    pending: Option<crate::observation::Pending>,
+    o: &HostObservation,
     master_heartbeat: Option<Time>,
-    observations: &[HostObservation],
-) -> Vec<SyncStatus> {
-    read.syncs
-        .iter()
-        .map(|row| {
-            let mut facts = row.facts.clone();
-            // A missing controller only means "paused" while the daemon runs.
-            facts.controller_running = match (&read.controllers, read.status.daemon) {
-                (Some(c), DaemonState::Up) => Some(c.contains(&row.name)),
-                _ => None,
-            };
-            let pending = row.pending;
-            let target_heartbeat = observations
-                .iter()
-                .find(|o| crate::model::targets_host(&row.targets, &o.host.name))
-                .and_then(|o| o.heartbeat);
-            SyncStatus {
-                name: row.name.clone(),
-                target: row.targets.clone(),
-                dbgroup: row.dbgroup.clone(),
-                state: sync_state(&facts),
-                run_status: facts.running.clone(),
-                last_good: facts.last_success(),
-                last_bad: facts.last_bad,
-                last_error: row.last_error.clone(),
-                inserts: row.inserts,
-                deletes: row.deletes,
-                conflicts: row.conflicts,
-                pending_rows: pending.map(|p| p.rows),
-                lag_seconds: pending.map(|p| p.lag_seconds),
-                heartbeat_lag_seconds: match (master_heartbeat, target_heartbeat) {
-                    (Some(m), Some(t)) => {
-                        Some(((m - t).num_milliseconds() as f64 / 1000.0).max(0.0))
-                    }
-                    _ => None,
-                },
-                observed_at: read.status.observed_at,
-            }
-        })
-        .collect()
+    now: Time,
+) -> SyncStatus {
+    let j = sync_state(&row.name, f, now, STALE_AFTER_SECS);
+    SyncStatus {
+        name: row.name.clone(),
+        host: o.host.name.clone(),
+        target: row.targets.clone(),
+        dbgroup: row.dbgroup.clone(),
+        state: j.state,
+        reason: j.reason,
+        since: j.since,
+        paused_by: j.paused_by,
+        run_status: f.running.clone(),
+        last_good: f.last_success(),
+        last_bad: f.last_bad,
+        last_error: row.last_error.clone(),
+        inserts: row.inserts,
+        deletes: row.deletes,
+        conflicts: row.conflicts,
+        pending_rows: pending.map(|p| p.rows),
+        lag_seconds: pending.map(|p| p.lag_seconds),
+        heartbeat_lag_seconds: heartbeat_lag(master_heartbeat, o.heartbeat),
+        observed_at: o
+            .bucardo
+            .as_ref()
+            .map_or(o.observed_at, |b| b.status.observed_at),
+    }
+}
+
+/// A sync whose slave could not be read: its state is unknown, but what
+/// the master knows (its lag) still shows.
+fn unknown(
+    o: &HostObservation,
+    sync: &str,
+    reason: String,
+    reg: Option<&RegisteredSlave>,
+    master_heartbeat: Option<Time>,
+) -> SyncStatus {
+    SyncStatus {
+        reason: Some(reason),
+        pending_rows: reg.and_then(|r| r.pending).map(|p| p.rows),
+        lag_seconds: reg.and_then(|r| r.pending).map(|p| p.lag_seconds),
+        heartbeat_lag_seconds: heartbeat_lag(master_heartbeat, o.heartbeat),
+        ..blank(&o.host.name, sync, o.observed_at)
+    }
+}
+
+fn blank(host: &str, sync: &str, observed_at: Time) -> SyncStatus {
+    SyncStatus {
+        name: sync.to_string(),
+        host: host.to_string(),
+        target: host.to_string(),
+        dbgroup: format!("{host}_grp"),
+        state: crate::model::SyncState::Unknown,
+        reason: None,
+        since: None,
+        paused_by: None,
+        run_status: None,
+        last_good: None,
+        last_bad: None,
+        last_error: None,
+        inserts: None,
+        deletes: None,
+        conflicts: None,
+        pending_rows: None,
+        lag_seconds: None,
+        heartbeat_lag_seconds: None,
+        observed_at,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BucardoStatus, HostState, SyncState};
-    use crate::observation::{Pending, SyncRow};
-    use crate::status::SyncFacts;
+    use crate::model::{HostFailure, SyncState};
+    use crate::observation::{BucardoRead, FleetRead, OpsEvent, OpsRead, Pending};
     use chrono::TimeZone;
 
     fn config() -> Config {
@@ -113,7 +245,7 @@ mod tests {
     }
 
     fn at(s: i64) -> Time {
-        Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+        chrono::Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
     }
 
     fn obs(c: &Config, i: usize, heartbeat: Option<Time>) -> HostObservation {
@@ -125,14 +257,33 @@ mod tests {
             containers: Vec::new(),
             heartbeat,
             bucardo: None,
+            fleet: None,
         }
     }
 
-    fn read(daemon: DaemonState, controllers: Option<Vec<String>>) -> BucardoRead {
+    fn master(c: &Config, pending: Option<Pending>) -> HostObservation {
+        let mut m = obs(c, 0, Some(at(10)));
+        m.fleet = Some(FleetRead {
+            slaves: vec![RegisteredSlave {
+                name: "s".into(),
+                address: "10.0.0.2:5432".into(),
+                seen_at: Some(at(0)),
+                retired_at: None,
+                pending,
+            }],
+            error: None,
+            observed_at: at(0),
+        });
+        m
+    }
+
+    fn read(titles: &[&str]) -> BucardoRead {
         BucardoRead {
             status: BucardoStatus {
-                host: "m".into(),
-                daemon,
+                host: "s".into(),
+                daemon: DaemonState::Unknown,
+                detail: None,
+                since: None,
                 version: Some("5.6.0".into()),
                 error: None,
                 observed_at: at(0),
@@ -150,59 +301,139 @@ mod tests {
                 inserts: Some(1),
                 deletes: Some(0),
                 conflicts: Some(0),
-                pending: Some(Pending {
-                    rows: 100,
-                    lag_seconds: 12.5,
-                }),
+                pending: None,
             }],
-            controllers,
+            processes: Some(titles.iter().map(|t| t.to_string()).collect()),
+            ops: Some(OpsRead {
+                phase: "running".into(),
+                phase_since: at(-100),
+                detail: None,
+                events: vec![OpsEvent {
+                    at: at(-100),
+                    kind: "main_loop".into(),
+                    sync: None,
+                    detail: None,
+                }],
+            }),
         }
     }
 
+    const MCP: &str = "Bucardo Master Control Program v5.6.0. Active syncs: archive_s";
+    const CTL: &str =
+        r#"Bucardo Controller. Sync "archive_s" for relgroup "archive" to dbs "s_grp""#;
+
     #[test]
-    fn sync_gets_lag_heartbeat_and_pause() {
+    fn sync_gets_lag_from_the_master_and_heartbeat_lag() {
         let c = config();
-        let mut m = obs(&c, 0, Some(at(10)));
-        m.bucardo = Some(read(DaemonState::Up, Some(vec![])));
-        let fleet = assemble(&c, c.thresholds, &[m, obs(&c, 1, Some(at(4)))]);
-        let s = &fleet.syncs[0];
-        assert_eq!(s.state, SyncState::Paused);
-        assert_eq!(s.pending_rows, Some(100));
-        assert_eq!(s.lag_seconds, Some(12.5));
-        assert_eq!(s.heartbeat_lag_seconds, Some(6.0));
-        assert_eq!(fleet.verdict.exit_code, 1);
+        let m = master(
+            &c,
+            Some(Pending {
+                rows: 100,
+                lag_seconds: 12.5,
+            }),
+        );
+        let mut s = obs(&c, 1, Some(at(4)));
+        s.bucardo = Some(read(&[MCP, CTL]));
+        let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+        let sync = &fleet.syncs[0];
+        assert_eq!(sync.state, SyncState::Good);
+        assert_eq!(sync.host, "s");
+        assert_eq!(sync.pending_rows, Some(100));
+        assert_eq!(sync.lag_seconds, Some(12.5));
+        assert_eq!(sync.heartbeat_lag_seconds, Some(6.0));
+        assert_eq!(fleet.daemons[0].daemon, DaemonState::Up);
+        assert_eq!(fleet.verdict.exit_code, 0, "{:?}", fleet.verdict);
     }
 
     #[test]
-    fn daemon_down_does_not_claim_paused() {
+    fn an_unreachable_slave_keeps_its_lag_and_is_unknown() {
         let c = config();
-        let mut m = obs(&c, 0, None);
-        m.bucardo = Some(read(DaemonState::Down, Some(vec![])));
-        let fleet = assemble(&c, c.thresholds, &[m, obs(&c, 1, None)]);
-        assert_eq!(fleet.syncs[0].state, SyncState::Good);
+        let m = master(
+            &c,
+            Some(Pending {
+                rows: 5,
+                lag_seconds: 40.0,
+            }),
+        );
+        let s = HostObservation::failed(
+            &c.hosts()[1],
+            HostFailure::new(HostState::Unreachable, "ssh s: connection lost"),
+        );
+        let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+        let sync = &fleet.syncs[0];
+        assert_eq!(sync.state, SyncState::Unknown);
+        assert!(sync.reason.as_deref().unwrap().contains("connection lost"));
+        assert_eq!(sync.lag_seconds, Some(40.0));
+        assert_eq!(fleet.daemons[0].daemon, DaemonState::Unknown);
         assert_eq!(fleet.verdict.exit_code, 2);
+    }
+
+    #[test]
+    fn a_dropped_sync_is_critical() {
+        let c = config();
+        let m = master(
+            &c,
+            Some(Pending {
+                rows: 0,
+                lag_seconds: 3.0,
+            }),
+        );
+        let mut s = obs(&c, 1, Some(at(4)));
+        s.bucardo = Some(read(&[
+            "Bucardo Master Control Program v5.6.0. Active syncs: ",
+        ]));
+        let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+        assert_eq!(fleet.syncs[0].state, SyncState::Dropped);
+        assert_eq!(fleet.verdict.exit_code, 2);
+    }
+
+    #[test]
+    fn a_registered_slave_missing_from_the_config_shows() {
+        let c = config();
+        let mut m = master(&c, None);
+        m.fleet.as_mut().unwrap().slaves[0].name = "other".into();
+        let fleet = assemble(&c, c.thresholds, &[m, obs(&c, 1, None)], at(0));
+        assert!(fleet.syncs.iter().any(|s| s.name == "archive_other"
+            && s.reason
+                .as_deref()
+                .unwrap()
+                .contains("not in archtui's config")));
     }
 
     #[test]
     fn json_shape() {
         let c = config();
-        let mut m = obs(&c, 0, Some(at(10)));
-        m.bucardo = Some(read(DaemonState::Up, Some(vec!["archive_s".into()])));
-        let fleet = assemble(&c, c.thresholds, &[m, obs(&c, 1, Some(at(10)))]);
+        let m = master(
+            &c,
+            Some(Pending {
+                rows: 100,
+                lag_seconds: 12.5,
+            }),
+        );
+        let mut s = obs(&c, 1, Some(at(10)));
+        s.bucardo = Some(read(&[MCP, CTL]));
+        let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
         let v = serde_json::to_value(&fleet).unwrap();
         assert_eq!(v["hosts"][0]["name"], "m");
         assert_eq!(v["hosts"][0]["role"], "master");
         assert_eq!(v["hosts"][1]["state"], "up");
         assert!(v["hosts"][0]["containers"].is_array());
-        assert_eq!(v["bucardo"]["daemon"], "up");
-        assert_eq!(v["bucardo"]["version"], "5.6.0");
-        let s = &v["syncs"][0];
-        assert_eq!(s["name"], "archive_s");
-        assert_eq!(s["target"], "s");
-        assert_eq!(s["state"], "good");
-        assert_eq!(s["pending_rows"], 100);
-        assert_eq!(s["lag_seconds"], 12.5);
-        assert!(s["last_good"].is_string() && s["last_bad"].is_null() && s["last_error"].is_null());
+        assert_eq!(v["daemons"][0]["host"], "s");
+        assert_eq!(v["daemons"][0]["daemon"], "up");
+        assert_eq!(v["daemons"][0]["version"], "5.6.0");
+        let sync = &v["syncs"][0];
+        assert_eq!(sync["name"], "archive_s");
+        assert_eq!(sync["host"], "s");
+        assert_eq!(sync["target"], "s");
+        assert_eq!(sync["state"], "good");
+        assert!(sync["reason"].is_null() && sync["paused_by"].is_null() && sync["since"].is_null());
+        assert_eq!(sync["pending_rows"], 100);
+        assert_eq!(sync["lag_seconds"], 12.5);
+        assert!(
+            sync["last_good"].is_string()
+                && sync["last_bad"].is_null()
+                && sync["last_error"].is_null()
+        );
         assert_eq!(v["verdict"]["level"], "ok");
         assert_eq!(v["verdict"]["exit_code"], 0);
     }

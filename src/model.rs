@@ -86,21 +86,42 @@ pub struct HostStatus {
     pub heartbeat: Option<Time>,
 }
 
+/// A slave's Bucardo daemon (every slave runs its own), from its bucardo
+/// container's process list and its supervisor's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DaemonState {
-    /// Answered `bucardo_mcp_ping`.
+    /// Its MCP process runs its main loop.
     Up,
-    /// Did not answer the ping in time.
+    /// Starting or respawning: no main loop yet.
+    Starting,
+    /// No MCP process.
     Down,
-    /// The control database could not be read at all.
+    /// Neither the process list nor the supervisor's record could be read.
     Unknown,
+}
+
+impl DaemonState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonState::Up => "up",
+            DaemonState::Starting => "starting",
+            DaemonState::Down => "down",
+            DaemonState::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BucardoStatus {
+    /// The slave whose daemon this is.
     pub host: String,
     pub daemon: DaemonState,
+    /// What the daemon is doing or why it is not up, with the supervisor's
+    /// reason when it gave one (e.g. "respawning after: ...").
+    pub detail: Option<String>,
+    /// Since when `daemon` holds, when known.
+    pub since: Option<Time>,
     pub version: Option<String>,
     pub error: Option<String>,
     pub observed_at: Time,
@@ -113,10 +134,21 @@ pub enum SyncState {
     Bad,
     Running,
     Empty,
+    /// Paused by an explicit pause (the daemon forgets it when it restarts).
     Paused,
+    /// The daemon runs without this sync: it failed validation.
+    Dropped,
+    /// The daemon is starting or respawning: no controllers yet.
+    DaemonStarting,
+    /// The slave's daemon is not running.
+    DaemonDown,
+    /// Bucardo's own stalled state, or no run for long although the
+    /// heartbeat changes.
     Stalled,
     Inactive,
     NeverRun,
+    /// The slave or its control database could not be read.
+    Unknown,
 }
 
 impl SyncState {
@@ -127,9 +159,23 @@ impl SyncState {
             SyncState::Running => "running",
             SyncState::Empty => "empty",
             SyncState::Paused => "paused",
+            SyncState::Dropped => "dropped",
+            SyncState::DaemonStarting => "daemon_starting",
+            SyncState::DaemonDown => "daemon_down",
             SyncState::Stalled => "stalled",
             SyncState::Inactive => "inactive",
             SyncState::NeverRun => "never_run",
+            SyncState::Unknown => "unknown",
+        }
+    }
+
+    /// The words an operator reads (the console, the status table).
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncState::DaemonStarting => "daemon starting",
+            SyncState::DaemonDown => "daemon down",
+            SyncState::NeverRun => "never run",
+            s => s.as_str(),
         }
     }
 }
@@ -137,10 +183,20 @@ impl SyncState {
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {
     pub name: String,
+    /// The slave whose daemon runs the sync.
+    pub host: String,
     /// The target Bucardo db(s), which are the slaves' names.
     pub target: String,
     pub dbgroup: String,
     pub state: SyncState,
+    /// Why the sync is in that state, when it is not plainly good: the
+    /// daemon's own reason where it gave one.
+    pub reason: Option<String>,
+    /// Since when the state holds, when known.
+    pub since: Option<Time>,
+    /// Who paused it (the pausing connection's application_name, which
+    /// names the operator when archtui sent it).
+    pub paused_by: Option<String>,
     /// Live status text of the running run, when one is running.
     pub run_status: Option<String>,
     pub last_good: Option<Time>,
@@ -163,7 +219,8 @@ pub struct SyncStatus {
 pub struct FleetStatus {
     pub generated_at: Time,
     pub hosts: Vec<HostStatus>,
-    pub bucardo: Option<BucardoStatus>,
+    /// Every slave's daemon, in config order.
+    pub daemons: Vec<BucardoStatus>,
     pub syncs: Vec<SyncStatus>,
     pub verdict: Verdict,
 }

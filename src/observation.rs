@@ -14,8 +14,11 @@ pub struct HostObservation {
     pub observed_at: Time,
     pub containers: Vec<Container>,
     pub heartbeat: Option<Time>,
-    /// Only on the master.
+    /// A slave's own daemon and sync, from its control database.
     pub bucardo: Option<BucardoRead>,
+    /// The master's view of the fleet: its registry and what each slave
+    /// has not applied yet.
+    pub fleet: Option<FleetRead>,
 }
 
 impl HostObservation {
@@ -45,6 +48,7 @@ impl HostObservation {
             containers: Vec::new(),
             heartbeat: None,
             bucardo: None,
+            fleet: None,
         }
     }
 }
@@ -53,8 +57,50 @@ impl HostObservation {
 pub struct BucardoRead {
     pub status: BucardoStatus,
     pub syncs: Vec<SyncRow>,
-    /// Syncs whose controller process runs; `None` if unreadable.
-    pub controllers: Option<Vec<String>>,
+    /// Process titles of the host's bucardo container; `None` if unreadable.
+    pub processes: Option<Vec<String>>,
+    /// The supervisor's record (`archive_ops`); `None` if absent or unreadable.
+    pub ops: Option<OpsRead>,
+}
+
+/// What the slave's supervisor recorded about its daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsRead {
+    /// starting, running, restarting, stopped, retired.
+    pub phase: String,
+    pub phase_since: Time,
+    pub detail: Option<String>,
+    /// Since the latest daemon start (that start included), oldest first.
+    pub events: Vec<OpsEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsEvent {
+    pub at: Time,
+    /// daemon_start, main_loop, validation_failed, daemon_died, paused,
+    /// resumed, heal, registered, retired, reload.
+    pub kind: String,
+    pub sync: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The master's registry of slaves (`archive_fleet.slave`) and the
+/// pending changes of each registered slave's sync.
+#[derive(Debug, Clone)]
+pub struct FleetRead {
+    pub slaves: Vec<RegisteredSlave>,
+    pub error: Option<String>,
+    pub observed_at: Time,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisteredSlave {
+    pub name: String,
+    pub address: String,
+    pub seen_at: Option<Time>,
+    pub retired_at: Option<Time>,
+    /// `None` when unreadable or not validated yet.
+    pub pending: Option<Pending>,
 }
 
 /// One sync as the control database describes it.
@@ -68,8 +114,8 @@ pub struct SyncRow {
     pub inserts: Option<i64>,
     pub deletes: Option<i64>,
     pub conflicts: Option<i64>,
-    /// Changes on the master its target has not seen; None when they could
-    /// not be read (the archive database is read apart from the control's).
+    /// Changes on the master its target has not seen, from the master's
+    /// read; None when they could not be read.
     pub pending: Option<Pending>,
 }
 

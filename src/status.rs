@@ -1,10 +1,12 @@
-//! Pure mapping from what Bucardo's control database (and the daemon's
-//! process list) says about a sync to the one state the operator sees.
+//! Pure mapping from what a slave's Bucardo control database, its daemon's
+//! process list and its supervisor's record say about a sync to the one
+//! state the operator sees, with its reason.
 
-use crate::model::{SyncState, Time};
+use crate::model::{DaemonState, SyncState, Time};
+use crate::observation::{OpsEvent, OpsRead};
 
 /// Facts about one sync, as read from `bucardo.sync`, `bucardo.syncrun`
-/// and `bucardo.db`, plus whether its controller process exists.
+/// and `bucardo.db` on the slave, plus what its daemon shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncFacts {
     /// `bucardo.sync.status`: active, inactive or stalled.
@@ -16,41 +18,250 @@ pub struct SyncFacts {
     pub last_good: Option<Time>,
     pub last_empty: Option<Time>,
     pub last_bad: Option<Time>,
-    /// `Some(false)`: the daemon is up but this sync has no controller
-    /// process. `None`: the process list could not be read.
-    pub controller_running: Option<bool>,
+    pub daemon: DaemonFacts,
+    /// Age of the oldest change the master holds for it (from the master).
+    pub lag_seconds: Option<f64>,
 }
 
-/// Precedence: what needs an operator's hand first. Persistent states
-/// (inactive, stalled) win over pause, which lives only in the daemon's
-/// memory and does not show in `syncrun` at all; then the live run; then
-/// whichever finished run ended last, the way `bucardo status` reads it.
-pub fn sync_state(f: &SyncFacts) -> SyncState {
+/// What the slave's daemon shows about itself and this sync.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DaemonFacts {
+    /// From the container's process list; `None`: unreadable.
+    pub processes: Option<Processes>,
+    /// The supervisor's record; `None`: absent or unreadable.
+    pub ops: Option<OpsRead>,
+}
+
+/// Bucardo's processes, by their titles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Processes {
+    /// The MCP runs.
+    pub mcp: bool,
+    /// Syncs the MCP lists as active in its title (`Active syncs: a,b`);
+    /// `None` before its first activation.
+    pub mcp_active: Option<Vec<String>>,
+    /// Syncs with a controller process.
+    pub controllers: Vec<String>,
+}
+
+impl Processes {
+    /// Reads the titles of a bucardo container's processes. Pure.
+    pub fn from_titles(titles: &[String]) -> Processes {
+        const MCP: &str = "Bucardo Master Control Program";
+        const ACTIVE: &str = "Active syncs: ";
+        let mcp_title = titles.iter().find(|t| t.starts_with(MCP));
+        Processes {
+            mcp: mcp_title.is_some(),
+            mcp_active: mcp_title.and_then(|t| {
+                let list = &t[t.find(ACTIVE)? + ACTIVE.len()..];
+                Some(
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                )
+            }),
+            controllers: controllers_in(titles),
+        }
+    }
+}
+
+/// How long after its main loop starts a daemon may still be starting
+/// its controllers: within it, an active sync without one is not paused.
+pub const CONTROLLER_GRACE_SECS: i64 = 10;
+
+impl DaemonFacts {
+    /// Events since the latest daemon start, oldest first.
+    fn events(&self) -> &[OpsEvent] {
+        self.ops.as_ref().map_or(&[], |o| &o.events)
+    }
+
+    fn last(&self, kind: &str, sync: Option<&str>) -> Option<&OpsEvent> {
+        self.events()
+            .iter()
+            .rev()
+            .find(|e| e.kind == kind && (sync.is_none() || e.sync.as_deref() == sync))
+    }
+
+    /// The daemon's state, why, and since when.
+    pub fn state(&self) -> (DaemonState, Option<String>, Option<Time>) {
+        let ops = self.ops.as_ref();
+        let phase = ops.map(|o| o.phase.as_str());
+        let since = ops.map(|o| o.phase_since);
+        let detail = ops.and_then(|o| o.detail.clone());
+        match (&self.processes, phase) {
+            (None, None) => (DaemonState::Unknown, None, None),
+            (Some(p), _) if !p.mcp => match phase {
+                Some("stopped") | Some("retired") => (DaemonState::Down, detail, since),
+                // Between its death and its own respawn the MCP has no
+                // process for a moment; the supervisor says so.
+                Some("restarting") | Some("starting") => (
+                    DaemonState::Starting,
+                    detail.map(|d| format!("respawning after: {d}")),
+                    since,
+                ),
+                _ => (
+                    DaemonState::Down,
+                    Some("no Bucardo MCP process in the bucardo container".into()),
+                    None,
+                ),
+            },
+            (_, Some("running")) => (DaemonState::Up, None, since),
+            (_, Some("starting")) => (DaemonState::Starting, Some("starting".into()), since),
+            (_, Some("restarting")) => (
+                DaemonState::Starting,
+                detail.map(|d| format!("respawning after: {d}")),
+                since,
+            ),
+            // An MCP process without the supervisor's record: judge by
+            // its title, which lists syncs once it has activated them.
+            (Some(p), _) if p.mcp_active.is_some() => (DaemonState::Up, None, None),
+            (Some(_), _) => (DaemonState::Starting, Some("starting".into()), None),
+            (None, Some(other)) => (
+                DaemonState::Unknown,
+                Some(format!("process list unreadable; supervisor says {other}")),
+                since,
+            ),
+        }
+    }
+}
+
+/// One sync's state, why, since when, and who paused it. Precedence: what
+/// needs an operator's hand first. Persistent states (inactive, stalled)
+/// win; then the daemon's (down, starting, dropped, paused: none of which
+/// show in `syncrun`); then the live run; then whichever finished run
+/// ended last, the way `bucardo status` reads it.
+pub fn sync_state(name: &str, f: &SyncFacts, now: Time, stale_after_secs: i64) -> Judged {
+    let j = |state, reason: Option<String>, since| Judged {
+        state,
+        reason,
+        since,
+        paused_by: None,
+    };
     match f.sync_status.as_str() {
-        "inactive" => return SyncState::Inactive,
-        "stalled" => return SyncState::Stalled,
+        "inactive" => {
+            return j(
+                SyncState::Inactive,
+                Some("bucardo.sync.status is inactive".into()),
+                None,
+            )
+        }
+        "stalled" => {
+            return j(
+                SyncState::Stalled,
+                Some("bucardo.sync.status is stalled".into()),
+                None,
+            )
+        }
         _ => {}
     }
     if f.db_stalled {
-        return SyncState::Stalled;
+        return j(
+            SyncState::Stalled,
+            Some("one of its databases is stalled".into()),
+            None,
+        );
     }
-    if f.controller_running == Some(false) {
-        return SyncState::Paused;
+    let d = &f.daemon;
+    let (daemon, why, since) = d.state();
+    match daemon {
+        DaemonState::Down => {
+            return j(
+                SyncState::DaemonDown,
+                why.or(Some("the daemon is not running".into())),
+                since,
+            )
+        }
+        DaemonState::Starting => return j(SyncState::DaemonStarting, why, since),
+        DaemonState::Up | DaemonState::Unknown => {}
+    }
+    if let Some(p) = &d.processes {
+        let active = p
+            .mcp_active
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|s| s == name));
+        if daemon == DaemonState::Up && !active {
+            let dropped = d.last("validation_failed", Some(name));
+            let reason = match dropped {
+                Some(e) => format!(
+                    "{} {}",
+                    e.detail.as_deref().unwrap_or("validation failed"),
+                    e.at.format("%H:%M:%S")
+                ),
+                None => "the daemon runs without this sync".into(),
+            };
+            return j(SyncState::Dropped, Some(reason), dropped.map(|e| e.at));
+        }
+        if active && !p.controllers.iter().any(|c| c == name) {
+            // A pause sent since the daemon started, not resumed since.
+            let paused = d.last("paused", Some(name));
+            let resumed = d.last("resumed", Some(name));
+            if let Some(p) = paused.filter(|p| resumed.is_none_or(|r| r.at < p.at)) {
+                return Judged {
+                    state: SyncState::Paused,
+                    reason: None,
+                    since: Some(p.at),
+                    paused_by: p.detail.clone(),
+                };
+            }
+            let loop_since = d.last("main_loop", None).map(|e| e.at).or(since);
+            if loop_since.is_some_and(|t| (now - t).num_seconds() < CONTROLLER_GRACE_SECS) {
+                return j(
+                    SyncState::DaemonStarting,
+                    Some("controllers starting".into()),
+                    loop_since,
+                );
+            }
+            return j(
+                SyncState::Paused,
+                Some(
+                    "no controller process: paused by a NOTIFY archtui did not see, or its controller died"
+                        .into(),
+                ),
+                None,
+            );
+        }
     }
     if f.running.is_some() {
-        return SyncState::Running;
+        return j(SyncState::Running, None, None);
     }
     // None sorts before any time, so "never" loses every comparison.
     let success = f.last_success();
     if success.is_none() && f.last_bad.is_none() {
-        SyncState::NeverRun
-    } else if f.last_bad > success {
-        SyncState::Bad
-    } else if f.last_empty > f.last_good {
-        SyncState::Empty
-    } else {
-        SyncState::Good
+        return j(SyncState::NeverRun, None, None);
     }
+    if f.last_bad > success {
+        return j(SyncState::Bad, None, f.last_bad);
+    }
+    // Changes wait on the master (the heartbeat makes one every few
+    // seconds) and the sync has not run for long: it is stuck.
+    if let (Some(ok), Some(lag)) = (success, f.lag_seconds) {
+        let idle = (now - ok).num_seconds();
+        if idle > stale_after_secs && lag > stale_after_secs as f64 {
+            return j(
+                SyncState::Stalled,
+                Some(format!(
+                    "no run for {idle} s although changes wait on the master (oldest {lag:.0} s)"
+                )),
+                Some(ok),
+            );
+        }
+    }
+    if f.last_empty > f.last_good {
+        j(SyncState::Empty, None, None)
+    } else {
+        j(SyncState::Good, None, None)
+    }
+}
+
+/// A sync's state with what explains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub state: SyncState,
+    pub reason: Option<String>,
+    pub since: Option<Time>,
+    pub paused_by: Option<String>,
 }
 
 impl SyncFacts {
@@ -90,32 +301,71 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const S: &str = "archive_jukebox";
+
     fn t(s: i64) -> Option<Time> {
         Some(chrono::Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap())
     }
+    fn now() -> Time {
+        t(100).unwrap()
+    }
 
+    fn ev(at: i64, kind: &str, sync: Option<&str>, detail: Option<&str>) -> OpsEvent {
+        OpsEvent {
+            at: t(at).unwrap(),
+            kind: kind.into(),
+            sync: sync.map(String::from),
+            detail: detail.map(String::from),
+        }
+    }
+
+    fn ops(phase: &str, since: i64, events: Vec<OpsEvent>) -> Option<OpsRead> {
+        Some(OpsRead {
+            phase: phase.into(),
+            phase_since: t(since).unwrap(),
+            detail: None,
+            events,
+        })
+    }
+
+    fn procs(active: Option<&[&str]>, controllers: &[&str]) -> Option<Processes> {
+        Some(Processes {
+            mcp: true,
+            mcp_active: active.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            controllers: controllers.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// Active, its daemon up for a while, its controller running.
     fn active() -> SyncFacts {
         SyncFacts {
             sync_status: "active".into(),
-            controller_running: Some(true),
+            daemon: DaemonFacts {
+                processes: procs(Some(&[S]), &[S]),
+                ops: ops("running", 0, vec![ev(0, "main_loop", None, None)]),
+            },
             ..Default::default()
         }
     }
 
+    fn state(f: &SyncFacts) -> SyncState {
+        sync_state(S, f, now(), 30).state
+    }
+
     #[test]
     fn never_run_without_rows() {
-        assert_eq!(sync_state(&active()), SyncState::NeverRun);
+        assert_eq!(state(&active()), SyncState::NeverRun);
     }
 
     #[test]
     fn latest_finished_run_decides() {
         // (last good, last empty, last bad) -> state
         let cases = [
-            ((t(10), None, t(5)), SyncState::Good),
-            ((t(5), None, t(10)), SyncState::Bad),
-            ((None, None, t(1)), SyncState::Bad),
-            ((t(5), t(9), t(7)), SyncState::Empty),
-            ((t(9), t(5), None), SyncState::Good),
+            ((t(90), None, t(85)), SyncState::Good),
+            ((t(85), None, t(90)), SyncState::Bad),
+            ((None, None, t(81)), SyncState::Bad),
+            ((t(85), t(89), t(87)), SyncState::Empty),
+            ((t(89), t(85), None), SyncState::Good),
         ];
         for ((last_good, last_empty, last_bad), want) in cases {
             let f = SyncFacts {
@@ -124,7 +374,7 @@ mod tests {
                 last_bad,
                 ..active()
             };
-            assert_eq!(sync_state(&f), want, "{f:?}");
+            assert_eq!(state(&f), want, "{f:?}");
         }
     }
 
@@ -132,49 +382,161 @@ mod tests {
     fn running_run_wins_over_history() {
         let f = SyncFacts {
             running: Some("Started (KID 1)".into()),
-            last_bad: t(9),
+            last_bad: t(99),
             ..active()
         };
-        assert_eq!(sync_state(&f), SyncState::Running);
+        assert_eq!(state(&f), SyncState::Running);
     }
 
     #[test]
-    fn missing_controller_means_paused_even_if_history_is_good() {
-        let f = SyncFacts {
-            controller_running: Some(false),
-            last_good: t(9),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Paused);
-        // Unknown process list: fall back to syncrun.
-        let f = SyncFacts {
-            controller_running: None,
-            last_good: t(9),
-            ..active()
-        };
-        assert_eq!(sync_state(&f), SyncState::Good);
+    fn a_pause_names_who_and_when() {
+        let mut f = active();
+        f.last_good = t(95);
+        f.daemon.processes = procs(Some(&[S]), &[]);
+        f.daemon.ops = ops(
+            "running",
+            0,
+            vec![
+                ev(0, "main_loop", None, None),
+                ev(50, "paused", Some(S), Some("archtui (alice@laptop)")),
+            ],
+        );
+        let j = sync_state(S, &f, now(), 30);
+        assert_eq!(j.state, SyncState::Paused);
+        assert_eq!(j.paused_by.as_deref(), Some("archtui (alice@laptop)"));
+        assert_eq!(j.since, t(50));
+        // Resumed since: no longer paused by it (the controller is back soon).
+        f.daemon
+            .ops
+            .as_mut()
+            .unwrap()
+            .events
+            .push(ev(60, "resumed", Some(S), None));
+        assert_ne!(
+            sync_state(S, &f, now(), 30).paused_by.as_deref(),
+            Some("archtui (alice@laptop)")
+        );
+    }
+
+    #[test]
+    fn no_controller_right_after_the_main_loop_is_starting_not_paused() {
+        let mut f = active();
+        f.daemon.processes = procs(Some(&[S]), &[]);
+        f.daemon.ops = ops("running", 95, vec![ev(95, "main_loop", None, None)]);
+        assert_eq!(state(&f), SyncState::DaemonStarting);
+        // Long after it, with no pause seen: paused, said as a guess.
+        f.daemon.ops = ops("running", 10, vec![ev(10, "main_loop", None, None)]);
+        let j = sync_state(S, &f, now(), 30);
+        assert_eq!(j.state, SyncState::Paused);
+        assert!(j.reason.unwrap().contains("did not see"));
+    }
+
+    #[test]
+    fn dropped_gives_the_daemons_reason_and_time() {
+        let mut f = active();
+        f.last_good = t(50);
+        f.daemon.processes = procs(Some(&[]), &[]);
+        f.daemon.ops = ops(
+            "running",
+            40,
+            vec![
+                ev(38, "daemon_start", None, None),
+                ev(
+                    40,
+                    "validation_failed",
+                    Some(S),
+                    Some("validation failed: cannot connect to db master: No route to host"),
+                ),
+                ev(40, "main_loop", None, None),
+            ],
+        );
+        let j = sync_state(S, &f, now(), 30);
+        assert_eq!(j.state, SyncState::Dropped);
+        let reason = j.reason.unwrap();
+        assert!(reason.contains("No route to host"), "{reason}");
+        assert!(
+            reason.contains(&t(40).unwrap().format("%H:%M:%S").to_string()),
+            "{reason}"
+        );
+        // Without the supervisor's record, still dropped (by the title).
+        f.daemon.ops = None;
+        assert_eq!(state(&f), SyncState::Dropped);
+    }
+
+    #[test]
+    fn a_restarting_daemon_is_starting_not_paused() {
+        let mut f = active();
+        f.last_good = t(90);
+        // Between the MCP's death and its respawn: no MCP, no controllers.
+        f.daemon.processes = Some(Processes::default());
+        f.daemon.ops = Some(OpsRead {
+            phase: "restarting".into(),
+            phase_since: t(95).unwrap(),
+            detail: Some("Ping failed".into()),
+            events: vec![],
+        });
+        let j = sync_state(S, &f, now(), 30);
+        assert_eq!(j.state, SyncState::DaemonStarting);
+        assert!(j.reason.unwrap().contains("Ping failed"));
+        // Respawned, validating: MCP without a title list yet.
+        f.daemon.processes = procs(None, &[]);
+        f.daemon.ops.as_mut().unwrap().phase = "starting".into();
+        assert_eq!(state(&f), SyncState::DaemonStarting);
+    }
+
+    #[test]
+    fn no_mcp_is_daemon_down() {
+        let mut f = active();
+        f.daemon.processes = Some(Processes::default());
+        assert_eq!(state(&f), SyncState::DaemonDown);
+        f.daemon.ops.as_mut().unwrap().phase = "stopped".into();
+        assert_eq!(state(&f), SyncState::DaemonDown);
+    }
+
+    #[test]
+    fn unreadable_processes_fall_back_to_syncrun() {
+        let mut f = active();
+        f.last_good = t(95);
+        f.daemon.processes = None;
+        assert_eq!(state(&f), SyncState::Good);
+    }
+
+    #[test]
+    fn stuck_only_when_changes_wait() {
+        let mut f = active();
+        f.last_good = t(10);
+        f.lag_seconds = Some(0.0);
+        assert_eq!(
+            state(&f),
+            SyncState::Good,
+            "idle with nothing to do is good"
+        );
+        f.lag_seconds = Some(85.0);
+        let j = sync_state(S, &f, now(), 30);
+        assert_eq!(j.state, SyncState::Stalled);
+        assert!(j.reason.unwrap().contains("no run for 90 s"));
     }
 
     #[test]
     fn persistent_states_win() {
-        let f = SyncFacts {
+        let mut f = SyncFacts {
             sync_status: "inactive".into(),
-            controller_running: Some(false),
             ..active()
         };
-        assert_eq!(sync_state(&f), SyncState::Inactive);
+        f.daemon.processes = procs(Some(&[]), &[]);
+        assert_eq!(state(&f), SyncState::Inactive);
         let f = SyncFacts {
             sync_status: "stalled".into(),
             last_good: t(1),
             ..active()
         };
-        assert_eq!(sync_state(&f), SyncState::Stalled);
+        assert_eq!(state(&f), SyncState::Stalled);
         let f = SyncFacts {
             db_stalled: true,
             last_good: t(1),
             ..active()
         };
-        assert_eq!(sync_state(&f), SyncState::Stalled);
+        assert_eq!(state(&f), SyncState::Stalled);
     }
 
     #[test]
@@ -187,12 +549,22 @@ mod tests {
     }
 
     #[test]
-    fn controller_titles() {
+    fn process_titles() {
         let titles = vec![
-            "Bucardo Master Control Program v5.6.0.".to_string(),
+            "Bucardo Master Control Program v5.6.0. Active syncs: archive_jukebox".to_string(),
             r#"Bucardo Controller. Sync "archive_jukebox" for relgroup "archive" to dbs "jukebox_grp""#.to_string(),
             r#"Bucardo Kid. Sync "archive_jukebox""#.to_string(),
         ];
         assert_eq!(controllers_in(&titles), ["archive_jukebox"]);
+        let p = Processes::from_titles(&titles);
+        assert!(p.mcp);
+        assert_eq!(p.mcp_active, Some(vec!["archive_jukebox".to_string()]));
+        let none = Processes::from_titles(&[
+            "Bucardo Master Control Program v5.6.0. Active syncs: ".into(),
+        ]);
+        assert_eq!(none.mcp_active, Some(vec![]));
+        let starting = Processes::from_titles(&["Bucardo Master Control Program v5.6.0.".into()]);
+        assert_eq!(starting.mcp_active, None);
+        assert!(!Processes::from_titles(&["sleep 5".into()]).mcp);
     }
 }

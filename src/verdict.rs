@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::config::{Role, Thresholds};
+use crate::config::Thresholds;
 use crate::model::{BucardoStatus, DaemonState, HostState, HostStatus, SyncState, SyncStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,7 +81,7 @@ pub struct Expectations<'a> {
 
 pub fn judge(
     hosts: &[HostStatus],
-    bucardo: Option<&BucardoStatus>,
+    daemons: &[BucardoStatus],
     syncs: &[SyncStatus],
     expect: &Expectations<'_>,
 ) -> Verdict {
@@ -122,42 +122,53 @@ pub fn judge(
         }
     }
 
-    let master_up = hosts
-        .iter()
-        .any(|h| h.role == Role::Master && h.state == HostState::Up);
-    match bucardo {
-        Some(b) => {
-            if let Some(e) = &b.error {
-                push(Level::Critical, format!("bucardo on {}: {e}", b.host));
-            } else if b.daemon == DaemonState::Down {
-                push(
-                    Level::Critical,
-                    format!("bucardo on {}: the daemon does not answer ping", b.host),
-                );
-            }
-        }
-        // The master's own failure is already reported above.
-        None if master_up => push(Level::Unknown, "bucardo: not observed".into()),
-        None => {}
-    }
-
-    let bucardo_read = bucardo.is_some_and(|b| b.error.is_none());
-    if bucardo_read {
-        for h in hosts.iter().filter(|h| h.role == Role::Slave) {
-            if !syncs
-                .iter()
-                .any(|s| crate::model::targets_host(&s.target, &h.name))
-            {
-                push(
-                    Level::Critical,
-                    format!("slave {}: no Bucardo sync targets it", h.name),
-                );
-            }
+    // Every slave runs its own daemon; an unreadable slave is reported
+    // above (its host) or here (its control database).
+    for d in daemons {
+        let host_up = hosts
+            .iter()
+            .any(|h| h.name == d.host && h.state == HostState::Up);
+        match (d.daemon, &d.error) {
+            (_, Some(e)) if host_up => push(Level::Critical, format!("bucardo on {}: {e}", d.host)),
+            (_, Some(_)) => {}
+            (DaemonState::Down, None) => push(
+                Level::Critical,
+                format!(
+                    "bucardo on {}: the daemon is not running{}",
+                    d.host,
+                    d.detail
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            (DaemonState::Starting, None) => push(
+                Level::Warning,
+                format!(
+                    "bucardo on {}: the daemon is starting{}",
+                    d.host,
+                    d.detail
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            (DaemonState::Unknown, None) => push(
+                Level::Unknown,
+                format!("bucardo on {}: daemon state unknown", d.host),
+            ),
+            (DaemonState::Up, None) => {}
         }
     }
 
     let t = expect.thresholds;
     for s in syncs {
+        let why = |s: &SyncStatus| {
+            s.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        };
         match s.state {
             SyncState::Bad => push(
                 Level::Critical,
@@ -167,14 +178,47 @@ pub fn judge(
                     s.last_error.as_deref().unwrap_or("no error text")
                 ),
             ),
-            SyncState::Stalled | SyncState::Inactive => push(
+            SyncState::Stalled
+            | SyncState::Inactive
+            | SyncState::Dropped
+            | SyncState::DaemonDown => push(
                 Level::Critical,
-                format!("sync {}: {}", s.name, s.state.as_str()),
+                format!("sync {}: {}{}", s.name, s.state.label(), why(s)),
             ),
-            SyncState::Paused | SyncState::NeverRun => push(
+            SyncState::Paused => push(
                 Level::Warning,
-                format!("sync {}: {}", s.name, s.state.as_str()),
+                format!(
+                    "sync {}: paused{}{}{}",
+                    s.name,
+                    s.paused_by
+                        .as_deref()
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default(),
+                    s.since
+                        .map(|t| format!(" since {}", t.format("%H:%M:%S UTC")))
+                        .unwrap_or_default(),
+                    why(s)
+                ),
             ),
+            SyncState::NeverRun | SyncState::DaemonStarting => push(
+                Level::Warning,
+                format!("sync {}: {}{}", s.name, s.state.label(), why(s)),
+            ),
+            // Its host's own finding says why; a slave not in the config
+            // is worth a look.
+            SyncState::Unknown => {
+                if !hosts.iter().any(|h| h.name == s.host) {
+                    push(Level::Warning, format!("sync {}{}", s.name, why(s)));
+                } else if hosts
+                    .iter()
+                    .any(|h| h.name == s.host && h.state == HostState::Up)
+                {
+                    push(
+                        Level::Critical,
+                        format!("sync {}: unknown{}", s.name, why(s)),
+                    );
+                }
+            }
             SyncState::Good | SyncState::Empty | SyncState::Running => {}
         }
         match s.lag_seconds {
@@ -205,6 +249,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Role;
     use crate::model::Container;
     use chrono::Utc;
 
@@ -234,8 +279,10 @@ mod tests {
 
     fn bucardo() -> BucardoStatus {
         BucardoStatus {
-            host: "m".into(),
+            host: "s".into(),
             daemon: DaemonState::Up,
+            detail: None,
+            since: None,
             version: Some("5.6.0".into()),
             error: None,
             observed_at: Utc::now(),
@@ -245,9 +292,13 @@ mod tests {
     fn sync(lag: Option<f64>, state: SyncState) -> SyncStatus {
         SyncStatus {
             name: "archive_s".into(),
+            host: "s".into(),
             target: "s".into(),
             dbgroup: "s_grp".into(),
             state,
+            reason: None,
+            since: None,
+            paused_by: None,
             run_status: None,
             last_good: None,
             last_bad: None,
@@ -263,6 +314,7 @@ mod tests {
     }
 
     fn run(hosts: &[HostStatus], b: Option<&BucardoStatus>, syncs: &[SyncStatus]) -> Verdict {
+        let daemons: Vec<BucardoStatus> = b.into_iter().cloned().collect();
         let services = ["db", "bucardo", "app"].map(String::from);
         let expect = Expectations {
             services: &services,
@@ -271,7 +323,7 @@ mod tests {
                 lag_critical_secs: 300.0,
             },
         };
-        judge(hosts, b, syncs, &expect)
+        judge(hosts, &daemons, syncs, &expect)
     }
 
     fn fleet() -> Vec<HostStatus> {
@@ -309,11 +361,41 @@ mod tests {
         let code = |s| run(&fleet(), Some(&b), &[sync(Some(1.0), s)]).exit_code;
         assert_eq!(code(SyncState::Paused), 1);
         assert_eq!(code(SyncState::NeverRun), 1);
+        assert_eq!(code(SyncState::DaemonStarting), 1);
         assert_eq!(code(SyncState::Running), 0);
         assert_eq!(code(SyncState::Empty), 0);
         assert_eq!(code(SyncState::Bad), 2);
         assert_eq!(code(SyncState::Stalled), 2);
         assert_eq!(code(SyncState::Inactive), 2);
+        assert_eq!(code(SyncState::Dropped), 2);
+        assert_eq!(code(SyncState::DaemonDown), 2);
+        assert_eq!(code(SyncState::Unknown), 2);
+    }
+
+    #[test]
+    fn findings_carry_the_reason_and_who_paused() {
+        let b = bucardo();
+        let mut s = sync(Some(1.0), SyncState::Dropped);
+        s.reason = Some("validation failed: cannot connect to db master 07:23:31".into());
+        let v = run(&fleet(), Some(&b), &[s]);
+        assert_eq!(
+            v.reasons[0].message,
+            "sync archive_s: dropped: validation failed: cannot connect to db master 07:23:31"
+        );
+        let mut s = sync(Some(1.0), SyncState::Paused);
+        s.paused_by = Some("archtui (alice@laptop)".into());
+        let v = run(&fleet(), Some(&b), &[s]);
+        assert_eq!(
+            v.reasons[0].message,
+            "sync archive_s: paused by archtui (alice@laptop)"
+        );
+        let mut s = sync(Some(1.0), SyncState::Paused);
+        s.reason = Some("no controller process".into());
+        let v = run(&fleet(), Some(&b), &[s]);
+        assert_eq!(
+            v.reasons[0].message,
+            "sync archive_s: paused: no controller process"
+        );
     }
 
     #[test]
@@ -344,9 +426,14 @@ mod tests {
         let mut b = bucardo();
         b.daemon = DaemonState::Down;
         assert_eq!(run(&fleet(), Some(&b), &s).exit_code, 2);
-        assert_eq!(run(&fleet(), None, &s).exit_code, 3);
-        // A slave that no sync targets.
-        assert_eq!(run(&fleet(), Some(&bucardo()), &[]).exit_code, 2);
+        b.daemon = DaemonState::Starting;
+        assert_eq!(run(&fleet(), Some(&b), &s).exit_code, 1);
+        b.daemon = DaemonState::Unknown;
+        assert_eq!(run(&fleet(), Some(&b), &s).exit_code, 3);
+        // An unreadable control database on a slave that is up.
+        let mut b = bucardo();
+        b.error = Some("no Bucardo schema".into());
+        assert_eq!(run(&fleet(), Some(&b), &s).exit_code, 2);
     }
 
     #[test]

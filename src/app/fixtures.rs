@@ -8,7 +8,9 @@ use crate::app::sanitize::sanitize;
 use crate::app::{update, Model, Msg};
 use crate::config::Config;
 use crate::model::{BucardoStatus, Container, DaemonState, HostFailure, HostState, Time};
-use crate::observation::{BucardoRead, HostObservation, Pending, SyncRow};
+use crate::observation::{
+    BucardoRead, FleetRead, HostObservation, OpsEvent, OpsRead, Pending, RegisteredSlave, SyncRow,
+};
 use crate::status::SyncFacts;
 
 pub const CONFIG: &str = r#"
@@ -65,15 +67,41 @@ pub fn host_obs(m: &Model, i: usize, observed: i64) -> HostObservation {
         containers,
         heartbeat: Some(at(observed - 1)),
         bucardo: None,
+        fleet: None,
     }
 }
 
-/// The master's Bucardo read, with `controller` false meaning paused.
-pub fn bucardo(observed: i64, controller: bool, pending: i64, lag: f64) -> BucardoRead {
+/// jukebox's own daemon as its control database, process list and
+/// supervisor show it; `controller` false with `paused_by` a pause.
+pub fn bucardo(observed: i64, controller: bool, paused_by: Option<&str>) -> BucardoRead {
+    let mut titles =
+        vec!["Bucardo Master Control Program v5.6.0. Active syncs: archive_jukebox".to_string()];
+    if controller {
+        titles.push(
+            r#"Bucardo Controller. Sync "archive_jukebox" for relgroup "archive" to dbs "jukebox_grp""#
+                .into(),
+        );
+    }
+    let mut events = vec![OpsEvent {
+        at: at(0),
+        kind: "main_loop".into(),
+        sync: None,
+        detail: None,
+    }];
+    if let Some(by) = paused_by {
+        events.push(OpsEvent {
+            at: at(97),
+            kind: "paused".into(),
+            sync: Some("archive_jukebox".into()),
+            detail: Some(by.into()),
+        });
+    }
     BucardoRead {
         status: BucardoStatus {
-            host: "cavaforgepad".into(),
-            daemon: DaemonState::Up,
+            host: "jukebox".into(),
+            daemon: DaemonState::Unknown,
+            detail: None,
+            since: None,
             version: Some("5.6.0".into()),
             error: None,
             observed_at: at(observed),
@@ -91,17 +119,44 @@ pub fn bucardo(observed: i64, controller: bool, pending: i64, lag: f64) -> Bucar
             inserts: Some(120),
             deletes: Some(3),
             conflicts: Some(0),
+            pending: None,
+        }],
+        processes: Some(titles),
+        ops: Some(OpsRead {
+            phase: "running".into(),
+            phase_since: at(0),
+            detail: None,
+            events,
+        }),
+    }
+}
+
+/// The master's registry: jukebox with `pending` rows, the oldest `lag` s old.
+pub fn registry(observed: i64, pending: i64, lag: f64) -> FleetRead {
+    FleetRead {
+        slaves: vec![RegisteredSlave {
+            name: "jukebox".into(),
+            address: "192.168.1.201:5432".into(),
+            seen_at: Some(at(observed - 2)),
+            retired_at: None,
             pending: Some(Pending {
                 rows: pending,
                 lag_seconds: lag,
             }),
         }],
-        controllers: Some(if controller {
-            vec!["archive_jukebox".into()]
-        } else {
-            vec![]
-        }),
+        error: None,
+        observed_at: at(observed),
     }
+}
+
+/// One round: the master's lag read, then jukebox's own read.
+fn round(m: &mut Model, t: i64, slave: BucardoRead, pending: i64, lag: f64) {
+    let mut master = host_obs(m, 0, t);
+    master.fleet = Some(registry(t, pending, lag));
+    send(m, master);
+    let mut s = host_obs(m, 1, t);
+    s.bucardo = Some(slave);
+    send(m, s);
 }
 
 fn send(m: &mut Model, o: HostObservation) {
@@ -113,15 +168,9 @@ pub fn healthy() -> Model {
     let mut m = model();
     for (k, lag) in [0.5, 1.0, 3.0, 2.0, 0.2, 6.0, 1.5, 0.4].iter().enumerate() {
         let t = 40 + 5 * k as i64;
-        let mut master = host_obs(&m, 0, t);
-        master.bucardo = Some(bucardo(t, true, 0, *lag));
-        send(&mut m, master);
+        round(&mut m, t, bucardo(t, true, None), 0, *lag);
     }
-    let slave = host_obs(&m, 1, 98);
-    send(&mut m, slave);
-    let mut master = host_obs(&m, 0, 99);
-    master.bucardo = Some(bucardo(99, true, 0, 0.3));
-    send(&mut m, master);
+    round(&mut m, 99, bucardo(99, true, None), 0, 0.3);
     m
 }
 
@@ -142,19 +191,19 @@ pub fn jukebox_unreachable() -> Model {
     m
 }
 
-/// The sync paused on the master with rows piling up.
+/// The sync paused by an operator, with rows piling up on the master.
 pub fn sync_paused() -> Model {
     let mut m = healthy();
     for (k, t) in [100, 105, 110].iter().enumerate() {
-        let mut master = host_obs(&m, 0, *t);
-        master.bucardo = Some(bucardo(
+        let mut read = bucardo(*t, false, Some("archtui (alice@laptop)"));
+        read.syncs[0].facts.last_good = Some(at(96));
+        round(
+            &mut m,
             *t,
-            false,
+            read,
             1500 * (k as i64 + 1),
             20.0 + 40.0 * k as f64,
-        ));
-        master.bucardo.as_mut().unwrap().syncs[0].facts.last_good = Some(at(96));
-        send(&mut m, master);
+        );
     }
     m.now = at(111);
     m

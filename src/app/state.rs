@@ -83,7 +83,8 @@ pub struct Model {
     pub syncs: Vec<SyncPanel>,
     pub syncs_at: Option<Time>,
     pub syncs_stale: bool,
-    pub bucardo: Option<BucardoStatus>,
+    /// Every slave's daemon, from the latest assembly.
+    pub daemons: Vec<BucardoStatus>,
     pub verdict: Option<Verdict>,
     pub now: Time,
     pub focus: Pane,
@@ -133,7 +134,7 @@ impl Model {
             syncs: Vec::new(),
             syncs_at: None,
             syncs_stale: false,
-            bucardo: None,
+            daemons: Vec::new(),
             verdict: None,
             now,
             focus: Pane::Fleet,

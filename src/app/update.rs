@@ -7,7 +7,6 @@ use crate::app::logbuf::LogBuffer;
 use crate::app::logview::{LogSource, LogView};
 use crate::app::state::{Input, InputKind, Model, Pane, SyncPanel, LAG_HISTORY};
 use crate::app::{Effect, Msg};
-use crate::config::Role;
 use crate::fleet;
 use crate::model::HostState;
 use crate::observation::HostObservation;
@@ -96,47 +95,39 @@ fn observe(m: &mut Model, o: HostObservation) {
 
 /// Rebuilds syncs and verdict from the latest observation of every host.
 fn reassemble(m: &mut Model) {
-    let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest);
+    let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest, m.now);
     m.verdict = Some(status.verdict);
-    let master_read = m
-        .latest
-        .iter()
-        .find(|o| o.host.role == Role::Master)
-        .and_then(|o| o.bucardo.as_ref());
-    match master_read {
-        Some(read) if read.status.error.is_none() => {
-            m.bucardo = status.bucardo;
-            m.syncs_at = Some(read.status.observed_at);
-            m.syncs_stale = false;
-            let mut panels = Vec::with_capacity(status.syncs.len());
-            for s in status.syncs {
-                let prev = m.syncs.iter_mut().find(|p| p.status.name == s.name);
-                // One lag sample per read of the master, not per observation.
-                let fresh = prev
-                    .as_ref()
-                    .is_none_or(|p| p.status.observed_at != s.observed_at);
-                let mut history = prev
-                    .map(|p| std::mem::take(&mut p.history))
-                    .unwrap_or_default();
-                if fresh {
-                    if let Some(lag) = s.lag_seconds.or(s.heartbeat_lag_seconds) {
-                        history.push_back(lag);
-                        while history.len() > LAG_HISTORY {
-                            history.pop_front();
-                        }
-                    }
+    m.daemons = status.daemons;
+    // Each sync says itself when its slave cannot be read (state unknown,
+    // with the reason); the pane is stale only when none could be.
+    m.syncs_stale = !status.syncs.is_empty()
+        && status
+            .syncs
+            .iter()
+            .all(|s| s.state == crate::model::SyncState::Unknown);
+    m.syncs_at = status.syncs.iter().map(|s| s.observed_at).max();
+    let mut panels = Vec::with_capacity(status.syncs.len());
+    for s in status.syncs {
+        let prev = m.syncs.iter_mut().find(|p| p.status.name == s.name);
+        // One lag sample per read of the sync, not per observation.
+        let fresh = prev
+            .as_ref()
+            .is_none_or(|p| p.status.observed_at != s.observed_at);
+        let mut history = prev
+            .map(|p| std::mem::take(&mut p.history))
+            .unwrap_or_default();
+        if fresh {
+            if let Some(lag) = s.lag_seconds.or(s.heartbeat_lag_seconds) {
+                history.push_back(lag);
+                while history.len() > LAG_HISTORY {
+                    history.pop_front();
                 }
-                panels.push(SyncPanel { status: s, history });
             }
-            m.syncs = panels;
-            m.sync_sel = m.sync_sel.min(m.syncs.len().saturating_sub(1));
         }
-        Some(read) => {
-            m.bucardo = Some(read.status.clone());
-            m.syncs_stale = !m.syncs.is_empty();
-        }
-        None => m.syncs_stale = !m.syncs.is_empty(),
+        panels.push(SyncPanel { status: s, history });
     }
+    m.syncs = panels;
+    m.sync_sel = m.sync_sel.min(m.syncs.len().saturating_sub(1));
 }
 
 fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {

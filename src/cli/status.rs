@@ -31,7 +31,8 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     match args.watch {
         None => {
             let observations = remote::observe_once(ctx.clone()).await;
-            let status = fleet::assemble(&ctx.config, thresholds, &observations);
+            let status =
+                fleet::assemble(&ctx.config, thresholds, &observations, chrono::Utc::now());
             print(&status, args.json);
             status.verdict.exit_code
         }
@@ -77,7 +78,7 @@ async fn watch(
             }
             _ = tick.tick() => {
                 let current = HostObservation::latest_or_connecting(&latest, &hosts);
-                let status = fleet::assemble(&ctx.config, thresholds, &current);
+                let status = fleet::assemble(&ctx.config, thresholds, &current, chrono::Utc::now());
                 code = status.verdict.exit_code;
                 if !json {
                     let _ = writeln!(std::io::stdout());

@@ -52,28 +52,32 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
     out.push_str(&columns(&rows));
 
     out.push('\n');
-    match &s.bucardo {
-        Some(b) => {
-            let _ = write!(
-                out,
-                "BUCARDO on {}: daemon {}, version {}",
-                b.host,
-                serde_plain(&b.daemon),
-                b.version.as_deref().map_or("?".into(), clean)
-            );
-            if let Some(e) = &b.error {
-                let _ = write!(out, "\n  error: {}", clean(e));
-            }
-            out.push('\n');
+    // Every slave runs its own daemon.
+    for b in &s.daemons {
+        let _ = write!(
+            out,
+            "BUCARDO on {}: daemon {}, version {}",
+            clean(&b.host),
+            b.daemon.as_str(),
+            b.version.as_deref().map_or("?".into(), clean)
+        );
+        if let Some(d) = &b.detail {
+            let _ = write!(out, " ({})", clean(d));
         }
-        None => out.push_str("BUCARDO: not observed (master down)\n"),
+        if let Some(e) = &b.error {
+            let _ = write!(out, "\n  error: {}", clean(e));
+        }
+        out.push('\n');
+    }
+    if s.daemons.is_empty() {
+        out.push_str("BUCARDO: no slave in the config\n");
     }
 
     if !s.syncs.is_empty() {
         out.push('\n');
         let mut rows = vec![row([
             "SYNC",
-            "TARGET",
+            "SLAVE",
             "STATE",
             "LAST GOOD",
             "LAST BAD",
@@ -83,9 +87,9 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
         ])];
         for y in &s.syncs {
             rows.push(vec![
-                y.name.clone(),
-                y.target.clone(),
-                y.state.as_str().to_string(),
+                clean(&y.name),
+                clean(&y.host),
+                y.state.label().to_string(),
                 y.last_good
                     .map_or("never".into(), |t| format!("{} ago", age(now, t))),
                 y.last_bad
@@ -97,17 +101,26 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
             ]);
         }
         out.push_str(&columns(&rows));
-        for y in s
-            .syncs
-            .iter()
-            .filter(|y| y.last_error.is_some() && y.state.as_str() == "bad")
-        {
-            let _ = writeln!(
-                out,
-                "  {} last error: {}",
-                y.name,
-                clean(y.last_error.as_deref().unwrap_or(""))
-            );
+        for y in &s.syncs {
+            if let Some(r) = &y.reason {
+                let by = y
+                    .paused_by
+                    .as_deref()
+                    .map(|b| format!(" by {}", clean(b)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {}: {}{by}: {}",
+                    clean(&y.name),
+                    y.state.label(),
+                    clean(r)
+                );
+            }
+            if y.state == crate::model::SyncState::Bad {
+                if let Some(e) = &y.last_error {
+                    let _ = writeln!(out, "  {} last error: {}", clean(&y.name), clean(e));
+                }
+            }
         }
     }
 
@@ -120,13 +133,6 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
 
 fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
-}
-
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
 }
 
 /// Left-aligned columns; the last cell of a row may run long.

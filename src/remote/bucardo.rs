@@ -1,11 +1,14 @@
-//! Bucardo read over plain SQL (see shared/design/bucardo.md): the control
-//! database for syncs and daemon liveness, the master's archive database
-//! for pending changes, every host's archive database for the heartbeat.
+//! Bucardo read over plain SQL (see shared/design/bucardo.md). Every slave
+//! runs its own daemon: its control database holds its sync and runs, and
+//! its supervisor's record (`archive_ops`); the master's archive database
+//! holds the fleet's registry (`archive_fleet.slave`) and the delta and
+//! track tables every slave's lag is read from; every host's archive
+//! database has the heartbeat.
 
 use std::time::Duration;
 
 use crate::model::Time;
-use crate::observation::{Pending, SyncRow};
+use crate::observation::{OpsEvent, OpsRead, Pending, RegisteredSlave, SyncRow};
 use crate::remote::pg::{ident, Pg};
 use crate::status::SyncFacts;
 
@@ -94,7 +97,7 @@ pub async fn ensure_schema(pg: &Pg, dbname: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "database {dbname:?} has no Bucardo schema (bucardo.sync is missing): \
-             the master's bucardo container installs it on start; check `docker compose logs bucardo` on the master"
+             the slave's bucardo container installs it on start; check `docker compose logs bucardo` there"
         ))
     }
 }
@@ -124,7 +127,7 @@ pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, String> {
                 last_good: r.get("last_good"),
                 last_empty: r.get("last_empty"),
                 last_bad: r.get("last_bad"),
-                controller_running: None,
+                ..Default::default()
             },
             last_error: r
                 .get::<_, Option<String>>("last_error")
@@ -135,6 +138,99 @@ pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, String> {
             pending: None,
         })
         .collect())
+}
+
+/// The supervisor's record of its daemon: its phase, and the events since
+/// the latest daemon start (that start included). `None` when the schema
+/// is absent (a stack from before the supervisor kept one).
+pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, String> {
+    let have = pg
+        .query("SELECT to_regclass('archive_ops.daemon') IS NOT NULL", &[])
+        .await?;
+    if !have
+        .first()
+        .is_some_and(|r| r.try_get::<_, bool>(0).unwrap_or(false))
+    {
+        return Ok(None);
+    }
+    let phase = pg
+        .query(
+            "SELECT phase, since, detail FROM archive_ops.daemon WHERE id = 1",
+            &[],
+        )
+        .await?;
+    let Some(p) = phase.first() else {
+        return Ok(None);
+    };
+    let decode = |e: tokio_postgres::Error| format!("archive_ops.daemon: {e}");
+    let events = pg
+        .query(
+            "SELECT at, kind, sync, detail FROM archive_ops.event               WHERE id >= coalesce((SELECT max(id) FROM archive_ops.event WHERE kind = 'daemon_start'), 0)               ORDER BY id LIMIT 200",
+            &[],
+        )
+        .await?;
+    let events = events
+        .iter()
+        .map(|r| {
+            Ok(OpsEvent {
+                at: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                sync: r.try_get(2)?,
+                detail: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+        .map_err(|e| format!("archive_ops.event: {e}"))?;
+    Ok(Some(OpsRead {
+        phase: p.try_get(0).map_err(decode)?,
+        phase_since: p.try_get(1).map_err(decode)?,
+        detail: p.try_get(2).map_err(decode)?,
+        events,
+    }))
+}
+
+/// The master's registry of slaves, each with what it has not applied
+/// yet. An absent registry (a master from before it) is an error that
+/// says how to get one.
+pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSlave>, String> {
+    let rows = pg
+        .query("SELECT to_regclass('archive_fleet.slave') IS NOT NULL", &[])
+        .await?;
+    if !rows
+        .first()
+        .is_some_and(|r| r.try_get::<_, bool>(0).unwrap_or(false))
+    {
+        return Err("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master (its bucardo container creates it)".into());
+    }
+    let rows = pg
+        .query(
+            "SELECT name, app_host || ':' || db_port, seen_at, retired_at FROM archive_fleet.slave ORDER BY name",
+            &[],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let name: String = r
+            .try_get(0)
+            .map_err(|e| format!("archive_fleet.slave: {e}"))?;
+        let pending = pending(
+            pg,
+            &format!("archive_{name}"),
+            &format!("{name}_grp"),
+            heartbeat_table,
+        )
+        .await
+        .ok()
+        .flatten();
+        out.push(RegisteredSlave {
+            address: r.try_get(1).unwrap_or_default(),
+            seen_at: r.try_get(2).ok().flatten(),
+            retired_at: r.try_get(3).ok().flatten(),
+            name,
+            pending,
+        });
+    }
+    Ok(out)
 }
 
 /// Subscribes once per connection to what the daemon broadcasts about

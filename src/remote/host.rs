@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::config::{Config, Host, Role};
 use crate::credentials::Password;
 use crate::model::{BucardoStatus, DaemonState, HostFailure, HostState};
-use crate::observation::{BucardoRead, HostObservation};
+use crate::observation::{BucardoRead, FleetRead, HostObservation};
 use crate::remote::bucardo::{self, BucardoEvent};
 use crate::remote::pg::{self, Pg};
 use crate::remote::{docker, ssh};
@@ -189,7 +189,7 @@ impl HostLink {
     }
 
     /// Sync completions and daemon starts/stops announced by Bucardo (on
-    /// the master, once its control database has been read). Taken once.
+    /// a slave, once its control database has been read). Taken once.
     pub fn take_bucardo_events(&mut self) -> Option<mpsc::UnboundedReceiver<BucardoEvent>> {
         self.events_rx.take()
     }
@@ -247,14 +247,14 @@ impl HostLink {
                 .await
                 .map_err(|e| format!("postgres {}@{}: {e}", db.user, db.name))
         };
-        // The master's control connection is opened meanwhile, not after.
+        // A slave's control connection is opened meanwhile, not after.
         let control = async {
             match host.role {
-                Role::Master => {
+                Role::Slave => {
                     let (slot, listening) = (&mut self.control, &mut self.listening);
                     ensure_control(slot, listening, &self.events_tx, &ctx, host, dir).await
                 }
-                Role::Slave => Ok(()),
+                Role::Master => Ok(()),
             }
         };
         let (containers, heartbeat, control) = tokio::join!(containers, heartbeat, control);
@@ -267,6 +267,7 @@ impl HostLink {
             containers: Vec::new(),
             heartbeat: None,
             bucardo: None,
+            fleet: None,
         };
         match containers {
             Ok(c) => obs.containers = c,
@@ -283,55 +284,74 @@ impl HostLink {
             }
             Err(_) => {}
         }
-        if self.host.role == Role::Master && obs.state == HostState::Up {
-            let bucardo_container = obs
-                .containers
-                .iter()
-                .find(|c| c.service == "bucardo")
-                .map(|c| c.name.clone());
-            obs.bucardo = Some(match control {
-                Ok(()) => self.observe_bucardo(bucardo_container).await,
-                Err(e) => bucardo_failed(&self.host.name, e),
-            });
+        if obs.state != HostState::Up {
+            return obs;
+        }
+        match self.host.role {
+            Role::Slave => {
+                let bucardo_container = obs
+                    .containers
+                    .iter()
+                    .find(|c| c.service == "bucardo")
+                    .map(|c| c.name.clone());
+                obs.bucardo = Some(match control {
+                    Ok(()) => self.observe_bucardo(bucardo_container).await,
+                    Err(e) => bucardo_failed(&self.host.name, e),
+                });
+            }
+            Role::Master => obs.fleet = Some(self.observe_registry().await),
         }
         obs
     }
 
+    /// The master's registry, with each slave's pending changes.
+    async fn observe_registry(&self) -> FleetRead {
+        let table = &self.ctx.config.database.heartbeat_table;
+        let read = match self.archive.as_ref() {
+            Some(pg) => bucardo::registry(pg, table).await,
+            None => Err("archive database not connected".into()),
+        };
+        let (slaves, error) = match read {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        FleetRead {
+            slaves,
+            error,
+            observed_at: chrono::Utc::now(),
+        }
+    }
+
+    /// A slave's own daemon: its control database, its supervisor's
+    /// record, and its bucardo container's process titles (which say
+    /// whether the MCP runs, which syncs it runs and which have a
+    /// controller: no ping, whose answer waits a daemon loop).
     async fn observe_bucardo(&mut self, container: Option<String>) -> BucardoRead {
         let host = self.host.name.clone();
-        let now = chrono::Utc::now;
         let ctx = self.ctx.clone();
         let failed = |e: String| bucardo_failed(&host, e);
         let docker = self.docker.clone();
-        let archive = self.archive.as_ref();
         let Some(control) = self.control.as_ref() else {
             return failed("control database not connected".into());
         };
-        let hb_table = ctx.config.database.heartbeat_table.clone();
-        let ping = bucardo::ping(control, Duration::from_secs(2));
-        let controllers = async {
+        let processes = async {
             match &container {
                 Some(c) => tokio::time::timeout(ctx.timeout(), docker::process_titles(&docker, c))
                     .await
                     .ok()
-                    .and_then(Result::ok)
-                    .map(|t| crate::status::controllers_in(&t)),
+                    .and_then(Result::ok),
                 None => None,
             }
         };
         let reads = async {
             let version = bucardo::version(control).await?;
-            let mut syncs = bucardo::syncs(control).await?;
-            if let Some(pg) = archive {
-                for s in &mut syncs {
-                    let read = bucardo::pending(pg, &s.name, &s.dbgroup, &hb_table).await;
-                    s.pending = read.ok().flatten();
-                }
-            }
-            Ok::<_, String>((version, syncs))
+            let syncs = bucardo::syncs(control).await?;
+            // Not fatal: without it states are judged from processes alone.
+            let ops = bucardo::ops(control).await.ok().flatten();
+            Ok::<_, String>((version, syncs, ops))
         };
-        let (ping, controllers, reads) = tokio::join!(ping, controllers, reads);
-        if let Ok((_, syncs)) = &reads {
+        let (processes, reads) = tokio::join!(processes, reads);
+        if let Ok((_, syncs, _)) = &reads {
             let names: Vec<String> = syncs.iter().map(|s| s.name.clone()).collect();
             // Not fatal: without it completions show at the next poll.
             if let Ok(new) = bucardo::listen_syncs(control, &names, &self.listening).await {
@@ -340,20 +360,20 @@ impl HostLink {
         }
         match reads {
             Err(e) => failed(e),
-            Ok((version, syncs)) => BucardoRead {
+            Ok((version, syncs, ops)) => BucardoRead {
                 status: BucardoStatus {
                     host,
-                    daemon: match ping {
-                        Ok(true) => DaemonState::Up,
-                        Ok(false) => DaemonState::Down,
-                        Err(_) => DaemonState::Unknown,
-                    },
+                    // Judged in fleet::assemble from processes and ops.
+                    daemon: DaemonState::Unknown,
+                    detail: None,
+                    since: None,
                     version,
                     error: None,
-                    observed_at: now(),
+                    observed_at: chrono::Utc::now(),
                 },
                 syncs,
-                controllers,
+                processes,
+                ops,
             },
         }
     }
@@ -418,16 +438,19 @@ fn bucardo_failed(host: &str, e: String) -> BucardoRead {
         status: BucardoStatus {
             host: host.to_string(),
             daemon: DaemonState::Unknown,
+            detail: None,
+            since: None,
             version: None,
             error: Some(e),
             observed_at: chrono::Utc::now(),
         },
         syncs: Vec::new(),
-        controllers: None,
+        processes: None,
+        ops: None,
     }
 }
 
-/// The master's control connection in `slot`, (re)opened if missing or
+/// A slave's control connection in `slot`, (re)opened if missing or
 /// closed: schema checked, LISTENing, its announcements forwarded.
 async fn ensure_control(
     slot: &mut Option<Pg>,

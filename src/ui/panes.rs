@@ -165,13 +165,25 @@ pub fn containers(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
 pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let focused = m.focus == Pane::Syncs;
     let mut title = vec![Span::raw(" syncs ")];
-    if let Some(b) = &m.bucardo {
-        let (word, style) = match b.daemon {
-            crate::model::DaemonState::Up => ("bucardo up", t.fg(ratatui::style::Color::Green)),
-            crate::model::DaemonState::Down => ("bucardo DOWN", t.fg(ratatui::style::Color::Red)),
-            crate::model::DaemonState::Unknown => ("bucardo ?", t.stale()),
+    // One mark per slave's daemon: every slave runs its own.
+    for b in &m.daemons {
+        use crate::model::DaemonState;
+        let style = match b.daemon {
+            DaemonState::Up => t.fg(ratatui::style::Color::Green),
+            DaemonState::Starting => t.fg(ratatui::style::Color::Yellow),
+            DaemonState::Down => t.fg(ratatui::style::Color::Red),
+            DaemonState::Unknown => t.stale(),
         };
-        title.push(Span::styled(word, style));
+        let word = match b.daemon {
+            DaemonState::Up => "up",
+            DaemonState::Starting => "starting",
+            DaemonState::Down => "DOWN",
+            DaemonState::Unknown => "?",
+        };
+        title.push(Span::styled(
+            format!("{}: bucardo {word}", clean(&b.host)),
+            style,
+        ));
         title.push(Span::raw(" "));
     }
     if m.syncs_stale {
@@ -182,9 +194,9 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     if m.syncs.is_empty() {
-        let text = match &m.bucardo {
-            Some(b) if b.error.is_some() => clean(b.error.as_deref().unwrap_or_default()),
-            _ => "no syncs seen yet".into(),
+        let text = match m.daemons.iter().find_map(|b| b.error.as_deref()) {
+            Some(e) => clean(e),
+            None => "no syncs seen yet".into(),
         };
         f.render_widget(Paragraph::new(Span::styled(text, t.stale())), inner);
         return;
@@ -212,7 +224,13 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
                 lag_style,
             )),
         ];
-        let err = s.last_error.as_deref().map(clean).unwrap_or_default();
+        // Why the state is what it is, else the last run's error.
+        let err = s
+            .reason
+            .as_deref()
+            .or(s.last_error.as_deref())
+            .map(clean)
+            .unwrap_or_default();
         cells.push(Cell::from(Span::styled(
             err,
             t.fg(ratatui::style::Color::Red),
@@ -243,7 +261,7 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
             "pending",
             "lag",
             "lag history",
-            "last error",
+            "why / last error",
         ]))
         .row_highlight_style(t.selected(focused));
     let mut state = TableState::default().with_selected(Some(m.sync_sel));

@@ -71,8 +71,13 @@ impl Theme {
         let style = self.fg(match s {
             SyncState::Good | SyncState::Empty => Color::Green,
             SyncState::Running => Color::Cyan,
-            SyncState::Paused | SyncState::NeverRun => Color::Yellow,
-            SyncState::Bad | SyncState::Stalled | SyncState::Inactive => Color::Red,
+            SyncState::Paused | SyncState::NeverRun | SyncState::DaemonStarting => Color::Yellow,
+            SyncState::Unknown => Color::DarkGray,
+            SyncState::Bad
+            | SyncState::Stalled
+            | SyncState::Inactive
+            | SyncState::Dropped
+            | SyncState::DaemonDown => Color::Red,
         });
         match s {
             SyncState::Good | SyncState::Empty | SyncState::Running => style,

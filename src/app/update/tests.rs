@@ -225,12 +225,20 @@ fn unreachable_host_keeps_its_containers_stale() {
     assert_eq!(h.state, HostState::Unreachable);
     assert!(h.containers_stale);
     assert_eq!(h.containers.len(), 3);
-    assert_eq!(h.last_heard, Some(at(98)));
-    assert!(!m.syncs_stale);
+    assert_eq!(h.last_heard, Some(at(99)));
+    // Its sync cannot be judged any more, but the master still knows its lag.
+    let s = &m.syncs[0].status;
+    assert_eq!(s.state, SyncState::Unknown);
+    assert!(
+        s.reason.as_deref().unwrap().contains("not answering"),
+        "{s:?}"
+    );
+    assert_eq!(s.lag_seconds, Some(0.3));
+    assert!(m.syncs_stale);
 }
 
 #[test]
-fn master_unreachable_makes_syncs_stale() {
+fn master_unreachable_leaves_the_slaves_view_and_loses_the_lag() {
     let mut m = healthy();
     let host = m.config.hosts()[0].clone();
     let o = crate::observation::HostObservation::failed(
@@ -238,21 +246,29 @@ fn master_unreachable_makes_syncs_stale() {
         crate::model::HostFailure::new(HostState::Unreachable, "down"),
     );
     update(&mut m, Msg::Observation(Box::new(o)));
-    assert!(m.syncs_stale);
+    assert!(!m.syncs_stale);
     assert_eq!(m.syncs.len(), 1);
+    assert_eq!(m.syncs[0].status.state, SyncState::Good);
+    assert_eq!(m.syncs[0].status.lag_seconds, None);
 }
 
 #[test]
 fn lag_history_samples_once_per_read() {
+    // One sample per read of jukebox's daemon (nine rounds), plus the
+    // first master read before jukebox had answered.
     let m = healthy();
     let s = &m.syncs[0];
-    assert_eq!(s.history.len(), 9);
+    assert_eq!(s.history.len(), 10);
     assert_eq!(s.history.back(), Some(&0.3));
     let m = sync_paused();
     let s = &m.syncs[0];
     assert_eq!(s.status.state, SyncState::Paused);
+    assert_eq!(
+        s.status.paused_by.as_deref(),
+        Some("archtui (alice@laptop)")
+    );
     assert_eq!(s.status.pending_rows, Some(4500));
-    assert_eq!(s.history.len(), 12);
+    assert_eq!(s.history.len(), 13);
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     let mut password = match Password::resolve(&config.database) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             return crate::cli::EXIT_UNKNOWN;
         }
     };
@@ -146,7 +146,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             1
         }
     }

@@ -64,7 +64,7 @@ fn build(
         args: w.args,
         confirmed: w.confirmed,
         result: outcome.status,
-        message: super::plan::redact_text(&first_line(&outcome.message)),
+        message: crate::credentials::redact(&first_line(&outcome.message)),
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
     }
 }
@@ -206,10 +206,25 @@ mod tests {
             "h",
             &Action::Reload,
             false,
-            &Outcome::failed("bad DB_PASSWORD=hunter2 here"),
+            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
+            Duration::ZERO,
+        );
+        assert!(
+            r.message.contains("postgres://u:Audit-Pw-9x@"),
+            "not known yet"
+        );
+        crate::credentials::remember("Audit-Pw-9x");
+        let r = record(
+            chrono::Utc::now(),
+            "u",
+            "h",
+            &Action::Reload,
+            false,
+            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
             Duration::ZERO,
         );
         assert!(!r.message.contains("hunter2"), "{}", r.message);
+        assert!(!r.message.contains("Audit-Pw-9x"), "{}", r.message);
     }
 
     #[test]

@@ -52,8 +52,13 @@ fn shown(key: &str, value: &str) -> String {
 }
 
 impl EnvChange {
-    /// One line for the operator, secrets redacted.
+    /// One line for the operator, secrets redacted: by key name, and the
+    /// values of known secrets wherever they appear (a URL's password).
     pub fn describe(&self) -> String {
+        crate::credentials::redact(&self.describe_by_key())
+    }
+
+    fn describe_by_key(&self) -> String {
         match self {
             EnvChange::Added { key, value } => format!("+ {key}={}", shown(key, value)),
             EnvChange::Removed { key } => format!("- {key}"),
@@ -251,6 +256,20 @@ mod tests {
         );
         let all = lines.join("\n");
         assert!(!all.contains("secret") && !all.contains("tok\n"));
+    }
+
+    #[test]
+    fn env_diff_redacts_secret_values_in_other_keys() {
+        let new = "ARCHIVE_DB_PASSWORD=Plan-Pw-77q\nDATABASE_URL=postgres://u:Plan-Pw-77q@db/x\n";
+        crate::credentials::remember_env(new);
+        let lines: Vec<String> = env_diff("", new).iter().map(EnvChange::describe).collect();
+        assert_eq!(
+            lines,
+            [
+                "+ ARCHIVE_DB_PASSWORD=<redacted>",
+                "+ DATABASE_URL=postgres://u:<redacted>@db/x"
+            ]
+        );
     }
 
     #[test]

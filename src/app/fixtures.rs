@@ -194,3 +194,12 @@ pub fn with_log(n: usize) -> Model {
     );
     m
 }
+
+/// The healthy fleet as `archtui status` assembles it.
+pub fn fleet_status() -> crate::model::FleetStatus {
+    let m = model();
+    let mut master = host_obs(&m, 0, 99);
+    master.bucardo = Some(bucardo(99, true, 0, 0.3));
+    let slave = host_obs(&m, 1, 98);
+    crate::fleet::assemble(&m.config, m.config.thresholds, &[master, slave])
+}

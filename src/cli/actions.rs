@@ -2,7 +2,6 @@
 //! restart, stop, start, deploy. They run the same code as the TUI's keys
 //! (`actions::run::perform`); this module only asks and prints.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -165,15 +164,14 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
     let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            super::warn(&format!("archtui: {e}"));
             return Status::Unreachable.exit_code();
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let printer = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            super::say(&line);
         }
     });
     let mut confirmed = given.yes || !action.needs_confirmation();
@@ -248,11 +246,12 @@ async fn ask(
         })
 }
 
+/// The outcome's line: stdout when done, stderr otherwise.
 pub fn report(outcome: &Outcome) {
     if outcome.status == Status::Ok {
-        println!("archtui: {}", outcome.message);
+        super::say(&format!("archtui: {}", outcome.message));
     } else {
-        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
+        super::warn(&format!("archtui: {}: {}", outcome.status, outcome.message));
     }
 }
 

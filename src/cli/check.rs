@@ -16,11 +16,11 @@ use crate::model::{HostFailure, HostState};
 use crate::remote::host::{connect_db, Context, OpenError};
 use crate::remote::{bucardo, docker, ssh};
 
-/// `println!` that ignores a closed stdout (`archtui check | head`).
+/// A line on stdout through the sanitizer and the redactor; a closed
+/// stdout (`archtui check | head`) is ignored.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        crate::cli::say(&format!($($arg)*));
     }};
 }
 
@@ -61,10 +61,7 @@ pub async fn run(path: &Path) -> i32 {
     let mut failed = false;
     for (h, (ok, text)) in hosts.iter().zip(reports) {
         say!("\n{} ({}, ssh {})", h.name, h.role, h.ssh);
-        {
-            use std::io::Write as _;
-            let _ = write!(std::io::stdout(), "{text}");
-        }
+        say!("{}", text.trim_end_matches('\n'));
         failed |= !ok;
     }
     if failed {
@@ -89,7 +86,7 @@ impl Report {
         self.ok = false;
         let _ = writeln!(self.text, "  {layer:<9} FAIL  {}", clean(what.as_ref()));
         for line in fix.as_ref().lines() {
-            let _ = writeln!(self.text, "            {line}");
+            let _ = writeln!(self.text, "            {}", clean(line));
         }
     }
 }

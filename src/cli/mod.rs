@@ -94,8 +94,45 @@ fn load(path: &std::path::Path) -> Option<Config> {
     match Config::load(path) {
         Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("archtui: {e}");
+            warn(&format!("archtui: {e}"));
             None
         }
     }
+}
+
+/// Text for stdout: through the one sanitizer (it may quote a host) and
+/// the redactor; a closed stdout (`| head`) is not worth a panic.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        crate::app::sanitize::shown_text(text)
+    );
+}
+
+/// `say` for stderr.
+pub fn warn(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        crate::app::sanitize::shown_text(text)
+    );
+}
+
+/// A document for `--json`: every string redacted, then written so that
+/// no character a terminal acts on appears raw.
+pub fn json_out<T: serde::Serialize>(value: &T) -> String {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => *s = crate::credentials::redact(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+            serde_json::Value::Object(o) => o.values_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    scrub(&mut v);
+    crate::app::sanitize::json(&v).unwrap_or_else(|_| "null".into())
 }

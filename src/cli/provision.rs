@@ -82,7 +82,7 @@ pub struct RetireArgs {
 
 fn context(config: Config) -> Result<Arc<Context>, i32> {
     Context::open(config).map_err(|e| {
-        eprintln!("archtui: {e}");
+        crate::cli::warn(&format!("archtui: {e}"));
         crate::cli::EXIT_UNKNOWN
     })
 }
@@ -92,7 +92,7 @@ fn printer() -> (actions::Progress, tokio::task::JoinHandle<()>) {
     let task = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             if !line.trim().is_empty() {
-                println!("  | {line}");
+                crate::cli::say(&format!("  | {line}"));
             }
         }
     });
@@ -108,7 +108,7 @@ fn audit_line(
     took: std::time::Duration,
 ) {
     if let Err(e) = audit::append_work(action, host, args, confirmed, o, took) {
-        eprintln!("archtui: warning: {e}");
+        crate::cli::warn(&format!("archtui: warning: {e}"));
     }
 }
 
@@ -155,22 +155,22 @@ async fn provision_inner(
     let hosts = config.hosts();
     let mut wizard = match resumed {
         Some(w) => {
-            println!(
+            crate::cli::say(&format!(
                 "Resuming the provisioning of {} (journal {}; done: {})",
                 w.input.name,
                 jpath.display(),
                 w.done.len()
-            );
+            ));
             let given = args.ssh.is_some()
                 || args.app_host.is_some()
                 || args.master.is_some()
                 || args.master_db_host.is_some()
                 || args.deploy_dir.is_some();
             if given {
-                println!(
+                crate::cli::say(&format!(
                     "note: the journal's input is used, not the options given; `archtui retire {}` starts over",
                     w.input.name
-                );
+                ));
             }
             w
         }
@@ -196,7 +196,7 @@ async fn provision_inner(
     };
     if let Some(fp) = &args.trust_host_key {
         match ssh_dest::trust_audited(&config, &wizard.input, fp).await {
-            Ok(m) => println!("{m}"),
+            Ok(m) => crate::cli::say(&m),
             Err(e) => return Outcome::refused(e),
         }
     }
@@ -241,8 +241,10 @@ async fn provision_inner(
             break;
         }
         match effect {
-            Effect::Preflight { .. } => println!("Pre-flight checks (nothing is changed):"),
-            Effect::Run(step) => println!("[{}/{steps}] {} ...", step.number(), step.title()),
+            Effect::Preflight { .. } => crate::cli::say("Pre-flight checks (nothing is changed):"),
+            Effect::Run(step) => {
+                crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()))
+            }
             Effect::SaveJournal(_) | Effect::Finished => {}
         }
         let started = Instant::now();
@@ -251,17 +253,17 @@ async fn provision_inner(
         };
         match &event {
             Event::Checked(checks) => print_checks(checks),
-            Event::StepDone(step, msg) => println!(
+            Event::StepDone(step, msg) => crate::cli::say(&format!(
                 "[{}/{steps}] ok ({:.1} s): {msg}",
                 step.number(),
                 started.elapsed().as_secs_f64()
-            ),
+            )),
             _ => {}
         }
         pending.extend(wizard.update(event));
         if wizard.phase == Phase::Review {
             for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
-                println!("{l}");
+                crate::cli::say(&l);
             }
             if args.check {
                 outcome = Some(Outcome::ok(
@@ -307,10 +309,10 @@ fn print_checks(checks: &[crate::wizard::checks::Check]) {
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
         };
-        println!("  {mark} {:<18} {}", c.what, c.detail);
+        crate::cli::say(&format!("  {mark} {:<18} {}", c.what, c.detail));
         if c.verdict != Verdict::Pass {
             if let Some(f) = &c.fix {
-                println!("       fix: {f}");
+                crate::cli::say(&format!("       fix: {f}"));
             }
         }
     }
@@ -321,7 +323,7 @@ async fn ask(prompt: &str) -> bool {
     super::prompt::confirm(prompt.to_string(), None)
         .await
         .unwrap_or_else(|| {
-            eprintln!("archtui: no terminal to ask on: pass --yes");
+            crate::cli::warn("archtui: no terminal to ask on: pass --yes");
             false
         })
 }

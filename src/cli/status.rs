@@ -18,13 +18,13 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     if !(thresholds.lag_warning_secs > 0.0
         && thresholds.lag_warning_secs < thresholds.lag_critical_secs)
     {
-        eprintln!("archtui: need 0 < --warning < --critical");
+        crate::cli::warn("archtui: need 0 < --warning < --critical");
         return EXIT_UNKNOWN;
     }
     let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             return EXIT_UNKNOWN;
         }
     };
@@ -45,7 +45,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
 fn print(status: &FleetStatus, json: bool) {
     let mut out = std::io::stdout().lock();
     let text = if json {
-        serde_json::to_string(status).expect("status serializes") + "\n"
+        crate::cli::json_out(status) + "\n"
     } else {
         table::render(status, chrono::Utc::now())
     };

@@ -57,7 +57,7 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
             let _ = write!(
                 out,
                 "BUCARDO on {}: daemon {}, version {}",
-                b.host,
+                clean(&b.host),
                 serde_plain(&b.daemon),
                 b.version.as_deref().map_or("?".into(), clean)
             );
@@ -83,8 +83,8 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
         ])];
         for y in &s.syncs {
             rows.push(vec![
-                y.name.clone(),
-                y.target.clone(),
+                clean(&y.name),
+                clean(&y.target),
                 y.state.as_str().to_string(),
                 y.last_good
                     .map_or("never".into(), |t| format!("{} ago", age(now, t))),
@@ -105,7 +105,7 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
             let _ = writeln!(
                 out,
                 "  {} last error: {}",
-                y.name,
+                clean(&y.name),
                 clean(y.last_error.as_deref().unwrap_or(""))
             );
         }
@@ -157,12 +157,8 @@ fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Drops control characters (escape sequences included) from remote text.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+/// Remote text through the one sanitizer and the redactor.
+pub use crate::app::sanitize::shown as clean;
 
 /// Compact age: 45s, 12m, 3h, 2d.
 pub fn age(now: Time, then: Time) -> String {
@@ -181,7 +177,23 @@ mod tests {
 
     #[test]
     fn cleans_escape_sequences() {
-        assert_eq!(clean("a\x1b[31mred\x07"), "a [31mred ");
+        assert_eq!(clean("a\x1b[31mred\x07"), "ared");
+        assert_eq!(clean("x\x1b[2J\x1b]0;TITLE\x07\u{9b}y"), "xy");
+    }
+
+    #[test]
+    fn remote_names_in_the_table_are_inert() {
+        let mut s = crate::app::fixtures::fleet_status();
+        s.syncs[0].name = "archive_\x1b[2Jevil\x1b]0;TITLE\x07".into();
+        s.syncs[0].target = "t\u{202E}x\u{9b}".into();
+        s.hosts[0].containers[0].service = "db\x1b[?1049h".into();
+        let out = render(&s, chrono::Utc::now());
+        for residue in [
+            "\x1b", "[2J", "]0;", "TITLE", "\u{9b}", "\u{202E}", "[?1049h",
+        ] {
+            assert!(!out.contains(residue), "{residue:?} in:\n{out}");
+        }
+        assert!(out.contains("archive_evil") && out.contains("tx"), "{out}");
     }
 
     #[test]

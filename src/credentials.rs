@@ -153,6 +153,9 @@ impl Password {
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|t| parse_pgpass(&t))
             .unwrap_or_default();
+        for e in &entries {
+            remember(e.password.expose());
+        }
         Ok(Password::Pgpass(entries))
     }
 
@@ -217,7 +220,7 @@ fn parse_pgpass(text: &str) -> Vec<PgpassEntry> {
                 port,
                 database,
                 user,
-                password: Secret::known(password),
+                password: Secret(password),
             })
         })
         .collect()
@@ -275,5 +278,34 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(***)");
         let e = &parse_pgpass("h:1:d:u:hunter2")[0];
         assert!(!format!("{e:?}").contains("hunter2"));
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any .pgpass text parses; an escaped entry reads back.
+            #[test]
+            fn pgpass_any_text(text in "(.{0,40}\n){0,6}", pw in "[ -~]{1,20}") {
+                let _ = parse_pgpass(&text);
+                let esc = pw.replace('\\', "\\\\").replace(':', "\\:");
+                let e = parse_pgpass(&format!("h:1:d:u:{esc}\n"));
+                prop_assert_eq!(e.len(), 1);
+                prop_assert_eq!(e[0].password.expose(), pw.as_str());
+            }
+
+            /// A remembered value never survives redaction, wherever it is.
+            #[test]
+            fn redaction_removes_known_values(pre in ".{0,20}", post in ".{0,20}", secret in "[A-Za-z0-9]{8,16}") {
+                let secret = format!("Pp{secret}");
+                remember(&secret);
+                let out = redact(&format!("{pre}{secret}{post}"));
+                prop_assert!(!out.contains(&secret), "{}", out);
+            }
+        }
     }
 }

@@ -18,7 +18,15 @@ mod wizard;
 use clap::Parser;
 
 fn main() -> color_eyre::Result<()> {
-    color_eyre::install()?;
+    // A report into a log file or a pipe is plain text: no colour codes.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr())
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let hooks = color_eyre::config::HookBuilder::default();
+    if plain {
+        hooks.theme(color_eyre::config::Theme::new()).install()?;
+    } else {
+        hooks.install()?;
+    }
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -72,7 +72,18 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         select,
         ..Carry::default()
     };
-    let mut terminal = ratatui::init();
+    if let Err(e) = crate::cli::need_terminal() {
+        crate::cli::warn(&e);
+        return crate::cli::EXIT_UNKNOWN;
+    }
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            crate::cli::warn(&format!("archtui: cannot set up the terminal: {e}"));
+            return crate::cli::EXIT_UNKNOWN;
+        }
+    };
     let result = loop {
         let ctx = match Context::new(config.clone(), password.clone()) {
             Ok(c) => c,

@@ -337,4 +337,34 @@ mod tests {
         );
         assert_eq!(s.len(), 2);
     }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any env text parses; a key set by the wizard's renderer
+            /// reads back as set.
+            #[test]
+            fn env_files_any_text(text in "(.{0,40}\n){0,8}", key in "[A-Z_]{1,12}", value in "([!-~]([ -~]{0,18}[!-~])?)?") {
+                let _ = parse_env(&text);
+                let set = crate::wizard::render::set_env(&text, &key, &value);
+                let parsed = parse_env(&set);
+                prop_assert_eq!(parsed.get(&key), Some(&value));
+                let _ = env_diff(&text, &set);
+                let _ = redact_text(&text);
+            }
+
+            /// Any sha256sum output parses without a panic.
+            #[test]
+            fn sums_any_text(text in "(.{0,60}\n){0,6}") {
+                for (path, _) in parse_sums(&text) {
+                    prop_assert!(!path.starts_with("./"));
+                }
+            }
+        }
+    }
 }

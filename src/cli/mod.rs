@@ -46,15 +46,37 @@ pub struct StatusArgs {
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Repeat every SECS seconds, keeping the connections open.
-    #[arg(long, value_name = "SECS")]
+    /// Repeat every SECS seconds (0.2 to 86400), keeping the connections open.
+    #[arg(long, value_name = "SECS", value_parser = watch_secs)]
     watch: Option<f64>,
     /// Lag warning threshold in seconds [default: from the config].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     warning: Option<f64>,
     /// Lag critical threshold in seconds [default: from the config].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     critical: Option<f64>,
+}
+
+/// Longest `--watch` period: a day.
+pub const MAX_WATCH_SECS: f64 = 86_400.0;
+
+/// `--watch SECS`: a finite number of seconds, 0.2 to a day (`inf`, NaN
+/// and negatives are refused here, not by a panic in `Duration`).
+fn watch_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.2..=MAX_WATCH_SECS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds from 0.2 to {MAX_WATCH_SECS}"
+        )),
+    }
+}
+
+/// `--warning`/`--critical SECS`: a finite number of seconds above 0.
+fn threshold_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
 }
 
 /// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
@@ -80,14 +102,42 @@ pub async fn run(cli: Cli) -> i32 {
             Some(config) => provision::retire_cmd(config, &path, args, cli.read_only).await,
             None => EXIT_UNKNOWN,
         },
-        None => match load(&path) {
-            Some(mut config) => {
-                config.read_only |= cli.read_only;
-                crate::tui::run(config, path, None).await
+        None => {
+            if let Err(e) = need_terminal() {
+                warn(&e);
+                return EXIT_UNKNOWN;
             }
-            None => EXIT_UNKNOWN,
-        },
+            match load(&path) {
+                Some(mut config) => {
+                    config.read_only |= cli.read_only;
+                    crate::tui::run(config, path, None).await
+                }
+                None => EXIT_UNKNOWN,
+            }
+        }
     }
+}
+
+/// The full-screen console and wizard need a terminal on stdin and stdout
+/// (not cron, `setsid`, `</dev/null` or a pipe): without one they say so
+/// in one line, before a single escape sequence is written.
+pub fn need_terminal() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let (stdin, stdout) = (
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    );
+    if stdin && stdout {
+        return Ok(());
+    }
+    let missing = match (stdin, stdout) {
+        (false, false) => "stdin and stdout are not a terminal",
+        (false, true) => "stdin is not a terminal",
+        _ => "stdout is not a terminal",
+    };
+    Err(format!(
+        "archtui: the console needs a terminal ({missing}); without one use `archtui status`, `archtui check` or the action subcommands"
+    ))
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {

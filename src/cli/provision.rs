@@ -143,6 +143,11 @@ async fn provision_inner(
     // Set once the operator confirms the plan (for the audit line).
     confirmed: &mut bool,
 ) -> Outcome {
+    if args.tui {
+        if let Err(e) = super::need_terminal() {
+            return Outcome::new(Status::Unreachable, e.trim_start_matches("archtui: "));
+        }
+    }
     if (read_only || config.read_only) && !args.check {
         return Outcome::refused("read-only mode: refusing to provision");
     }
@@ -213,7 +218,16 @@ async fn provision_inner(
             state,
             lock: Some((wizard.input.name.clone(), lock)),
         };
-        let mut terminal = ratatui::init();
+        let mut terminal = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                ratatui::restore();
+                return Outcome::new(
+                    Status::Unreachable,
+                    format!("cannot set up the terminal: {e}"),
+                );
+            }
+        };
         let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
         ratatui::restore();
         if ended.open_console {

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::cli::{table, StatusArgs, EXIT_UNKNOWN};
+use crate::cli::{self as super_cli, table, StatusArgs, EXIT_UNKNOWN};
 use crate::config::{Config, Thresholds};
 use crate::fleet;
 use crate::model::FleetStatus;
@@ -36,7 +36,9 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
             status.verdict.exit_code
         }
         Some(secs) => {
-            let every = Duration::from_secs_f64(secs.max(0.2));
+            // The flag's parser bounds it; this never panics either way.
+            let every = Duration::try_from_secs_f64(secs.clamp(0.2, super_cli::MAX_WATCH_SECS))
+                .unwrap_or(Duration::from_secs(5));
             watch(ctx, thresholds, every, args.json).await
         }
     }

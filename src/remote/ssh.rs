@@ -261,4 +261,22 @@ mod tests {
             "Host key verification failed."
         );
     }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any ssh stderr: one state and one line, never a panic.
+            #[test]
+            fn any_ssh_stderr(text in "(.{0,60}\n){0,8}") {
+                let _ = classify_text(&text);
+                let l = last_meaningful_line(&text);
+                prop_assert!(!l.contains('\n'));
+            }
+        }
+    }
 }

@@ -85,7 +85,7 @@ pub fn copy_progress(table: &str, done: i64, estimate: Option<i64>) -> String {
             "initial copy: {table} {} of ~{} rows ({}%)",
             n(done),
             n(e),
-            (done.max(0) * 100 / e).min(100)
+            (done.max(0).saturating_mul(100) / e).min(100)
         ),
         None => format!("initial copy: {table} {} rows so far", n(done)),
     }
@@ -125,7 +125,7 @@ pub fn parse_probe(text: &str) -> Probe {
             "listen" => p.listening.extend(v.split_whitespace().filter_map(port_of)),
             "ours" => p.ours = v.parse().unwrap_or(0),
             "master" => p.master_reachable = Some(v == "ok"),
-            "time" => p.time = v.parse().ok(),
+            "time" => p.time = v.parse().ok().filter(|t: &f64| t.is_finite()),
             "existing" => p.existing_deploy = v == "1",
             _ => {}
         }
@@ -443,5 +443,33 @@ listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexistin
         assert_eq!(clock_check(-61.0).verdict, Verdict::Fail);
         assert_eq!(human_kib(512 * 1024), "512 MiB");
         assert_eq!(human_kib(3 * 1024 * 1024), "3.0 GiB");
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Whatever the probe printed, the checks come out, and each
+            /// one that is not a pass says how to fix it.
+            #[test]
+            fn any_probe_output(text in "((docker|compose|disk|disk_path|listen|ours|master|time|existing)=.{0,30}\n){0,12}", done in any::<i64>(), est in proptest::option::of(any::<i64>())) {
+                let p = parse_probe(&text);
+                let e = Expect {
+                    ports: vec![5432, 3000],
+                    master: "m".into(),
+                    master_port: 5432,
+                    local_time: 1000.0,
+                    resuming: false,
+                };
+                for c in host_checks(&p, &e) {
+                    prop_assert!(c.verdict == Verdict::Pass || c.fix.is_some());
+                }
+                let _ = copy_progress("t", done, est);
+            }
+        }
     }
 }

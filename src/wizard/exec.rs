@@ -16,7 +16,7 @@ use crate::actions::{clean, deploy, Progress};
 use crate::config::{Config, Host, Role};
 use crate::model::HostState;
 use crate::remote::host::{make_private_dir, Context, HostLink};
-use crate::remote::pg::Pg;
+use crate::remote::pg::{col, first, Pg};
 use crate::remote::shell::sh_ok;
 use crate::remote::{bucardo, docker, ssh};
 
@@ -196,7 +196,9 @@ impl Runner {
     async fn registered(&mut self, input: &Input) -> Result<String, String> {
         let start = Instant::now();
         let sync = input.sync();
-        let mut last_said = Instant::now() - Duration::from_secs(60);
+        let mut last_said = Instant::now()
+            .checked_sub(Duration::from_secs(60))
+            .unwrap_or_else(Instant::now);
         loop {
             let ctl = self.ctx.config.database.bucardo_db.clone();
             let state = match self.pg(input, true, &ctl).await {
@@ -263,7 +265,8 @@ impl Runner {
             )
             .await
             .ok()?;
-        let (table, done): (String, i64) = rows.first().map(|r| (r.get(0), r.get(1)))?;
+        let r = rows.first()?;
+        let (table, done): (String, i64) = (col(r, 0).ok()?, col(r, 1).ok()?);
         let estimate = match self.pg(input, true, &db).await {
             Ok(master) => master
                 .query(
@@ -272,7 +275,7 @@ impl Runner {
                 )
                 .await
                 .ok()
-                .and_then(|r| r.first().map(|r| r.get::<_, i64>(0))),
+                .and_then(|r| first::<i64>(&r).ok().flatten()),
             Err(_) => None,
         };
         Some(checks::copy_progress(&clean(&table), done, estimate))
@@ -535,7 +538,10 @@ pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
             &[&name],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    rows.iter()
+        .map(|r| col(r, 0))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("the master's Bucardo names: {e}"))
 }
 
 pub struct SyncState {
@@ -554,10 +560,14 @@ async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
             &[&sync],
         )
         .await?;
-    Ok(rows.first().map(|r| {
-        let status: Option<String> = r.get(0);
-        let good: Option<chrono::DateTime<chrono::Utc>> = r.get(1);
-        let running: i64 = r.get(2);
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let at = |e: String| format!("sync {sync}: {e}");
+    let status: Option<String> = col(r, 0).map_err(at)?;
+    let good: Option<chrono::DateTime<chrono::Utc>> = col(r, 1).map_err(at)?;
+    let running: i64 = col::<Option<i64>, _>(r, 2).map_err(at)?.unwrap_or(0);
+    Ok(Some({
         SyncState {
             ok: good.is_some(),
             text: format!(
@@ -585,7 +595,10 @@ async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String> {
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    rows.iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("relgroup archive's tables: {e}"))
 }
 
 async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String> {
@@ -597,7 +610,8 @@ async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String
             crate::remote::pg::ident(table)
         );
         let rows = pg.query(&sql, &[]).await?;
-        out.push(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(-1));
+        let n = first::<i64>(&rows).map_err(|e| format!("count of {schema}.{table}: {e}"))?;
+        out.push(n.unwrap_or(-1));
     }
     Ok(out)
 }

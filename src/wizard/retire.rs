@@ -119,9 +119,10 @@ async fn on_master(
             "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = $1",
             &[&target],
         )
-        .await
-        .unwrap_or_default();
-    let n: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        .await?;
+    let n: i64 = crate::remote::pg::first(&rows)
+        .map_err(|e| format!("bucardo_delta_targets: {e}"))?
+        .unwrap_or(0);
     if n > 0 {
         return Err(format!(
             "bucardo_delta_targets still has {n} rows for {target}"

@@ -175,4 +175,35 @@ mod trust_tests {
         assert_eq!(fingerprint_of(kg), Some("SHA256:abcDEF+/12"));
         assert_eq!(fingerprint_of("garbage"), None);
     }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any `ssh -G` text: a value is found when its line is there.
+            #[test]
+            fn ssh_g_any_text(text in "(.{0,40}\n){0,8}", port in 1u16..) {
+                let _ = ssh_g_value(&text, "port");
+                let _ = input::hostname_from_ssh_g(&text);
+                let with = format!("port {port}\n{text}");
+                let want = port.to_string();
+                prop_assert_eq!(ssh_g_value(&with, "port"), Some(want.as_str()));
+            }
+
+            /// Any `ssh-keygen -l` line: a fingerprint is a SHA256: word.
+            #[test]
+            fn fingerprints_any_text(text in ".{0,80}", b64 in "[A-Za-z0-9+/]{43}") {
+                if let Some(fp) = fingerprint_of(&text) {
+                    prop_assert!(fp.starts_with("SHA256:"));
+                }
+                let line = format!("256 SHA256:{b64} host (ED25519)");
+                let want = format!("SHA256:{b64}");
+                prop_assert_eq!(fingerprint_of(&line), Some(want.as_str()));
+            }
+        }
+    }
 }

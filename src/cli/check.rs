@@ -97,7 +97,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
         ok: true,
     };
     let dir = ctx.run_dir.join(format!("c{index}"));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = crate::remote::host::make_private_dir(&dir) {
         r.fail("local", format!("{}: {e}", dir.display()), "");
         return (false, r.text);
     }

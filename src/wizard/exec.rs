@@ -342,13 +342,11 @@ impl Runner {
 
     fn add_to_config(&self, input: &Input) -> Result<String, String> {
         let path = &self.config_path;
-        let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = (input.deploy_dir != self.ctx.config.defaults.deploy_dir)
             .then_some(input.deploy_dir.as_str());
-        let new = config_edit::add_host(&old, &input.name, &input.ssh, dir);
-        if new != old {
-            config_edit::save(path, &old, &new)?;
-        }
+        config_edit::update(path, |old| {
+            Some(config_edit::add_host(old, &input.name, &input.ssh, dir))
+        })?;
         let c = Config::load(path).map_err(|e| e.to_string())?;
         let n = c.hosts().iter().filter(|h| h.name == input.name).count();
         if n != 1 {

@@ -74,14 +74,14 @@ pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), String> 
     }
 }
 
-/// Writes a temporary file, then renames it over the journal.
+/// Rewrites the journal atomically (temporary file, fsync, rename, fsync
+/// of the directory) under its lock, 0600.
 pub fn save(path: &Path, journal: &Journal) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::actions::audit::ensure_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(journal).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::files::write(path, (text + "\n").as_bytes(), 0o600)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn remove(path: &Path) -> Result<(), String> {

@@ -147,9 +147,5 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
 
 /// True when the host was in the config and is now removed (with a `.bak`).
 pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, String> {
-    let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    match config_edit::remove_host(&old, name) {
-        Some(new) => config_edit::save(path, &old, &new).map(|()| true),
-        None => Ok(false),
-    }
+    config_edit::update(path, |old| config_edit::remove_host(old, name))
 }

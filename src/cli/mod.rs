@@ -39,7 +39,21 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Remove a slave from the master's Bucardo and the config; --stop also stops its stack.
     Retire(provision::RetireArgs),
+    /// Trust a host's SSH key by its fingerprint, after comparing it with the host's own.
+    #[command(after_help = TRUST_HELP)]
+    TrustHostKey {
+        /// A host of the config, or an ssh destination.
+        host: String,
+        /// The SHA256:... fingerprint you compared (`archtui check` shows the offered one).
+        fingerprint: String,
+    },
 }
+
+const TRUST_HELP: &str = "The key is fetched through your ssh config (ProxyJump, HostKeyAlias, \
+port), and only a key with exactly this fingerprint is added to the first UserKnownHostsFile, \
+under the name ssh looks it up by, hashed when HashKnownHosts is set. A host already known with \
+another key is refused: remove the old key first (ssh-keygen -R), only after checking why it \
+changed. Appends an audit line. Exit codes: 0 trusted (or already); 2 refused; 3 the config is unusable.";
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -102,6 +116,10 @@ pub async fn run(cli: Cli) -> i32 {
             Some(config) => provision::retire_cmd(config, &path, args, cli.read_only).await,
             None => EXIT_UNKNOWN,
         },
+        Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {
+            Some(config) => trust_host_key(&config, &host, &fingerprint).await,
+            None => EXIT_UNKNOWN,
+        },
         None => {
             if let Err(e) = need_terminal() {
                 warn(&e);
@@ -116,6 +134,30 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+/// `archtui trust-host-key HOST FINGERPRINT`, with its audit line.
+async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
+    let start = std::time::Instant::now();
+    let dest = config
+        .hosts()
+        .into_iter()
+        .find(|h| h.name == host)
+        .map_or_else(|| host.to_string(), |h| h.ssh);
+    let r = crate::wizard::ssh_dest::trust_host_key(config, &dest, fp).await;
+    let outcome = match &r {
+        Ok(m) => crate::actions::Outcome::ok(m.clone()),
+        Err(e) => crate::actions::Outcome::refused(e.clone()),
+    };
+    let args = vec![dest, fp.to_string()];
+    let took = start.elapsed();
+    if let Err(e) =
+        crate::actions::audit::append_work("trust-host-key", host, args, true, &outcome, took)
+    {
+        warn(&format!("archtui: warning: {e}"));
+    }
+    actions::report(&outcome);
+    outcome.status.exit_code()
 }
 
 /// The full-screen console and wizard need a terminal on stdin and stdout

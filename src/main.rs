@@ -28,7 +28,13 @@ fn main() -> color_eyre::Result<()> {
     } else {
         hooks.install()?;
     }
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(cli::usage_exit_code(&e, std::env::args()));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

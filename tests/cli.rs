@@ -108,3 +108,17 @@ fn a_hostile_config_is_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn usage_errors_of_status_and_check_are_unknown_not_critical() {
+    // 2 means critical for status and "some checks failed" for check.
+    for args in [&["status", "--bogus"][..], &["check", "extra"], &["--nope"]] {
+        let o = archtui(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", all(&o));
+    }
+    // An action's bad arguments are refused (2), as documented.
+    let o = archtui(&["kick"]);
+    assert_eq!(o.status.code(), Some(2), "{}", all(&o));
+    let o = archtui(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+}

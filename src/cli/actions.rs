@@ -28,6 +28,9 @@ pub enum ActionCommand {
         /// Wait up to SECS for the run to finish (LISTENs before kicking).
         #[arg(long, value_name = "SECS")]
         wait: Option<u64>,
+        /// Accepted like every action's; kick never asks.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Pause a sync (remembered by archtui: Bucardo forgets it on a restart).
     #[command(after_help = EXIT_CODES)]
@@ -38,7 +41,12 @@ pub enum ActionCommand {
     },
     /// Resume a paused sync. No confirmation asked.
     #[command(after_help = EXIT_CODES)]
-    Resume { sync: String },
+    Resume {
+        sync: String,
+        /// Accepted like every action's; resume never asks.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Reload the Bucardo daemon and wait for it to say so.
     #[command(after_help = EXIT_CODES)]
     Reload {
@@ -98,15 +106,15 @@ impl ActionCommand {
     /// The action, and whether `--yes` was given.
     fn action(self) -> (Action, bool) {
         match self {
-            ActionCommand::Kick { sync, wait } => (
+            ActionCommand::Kick { sync, wait, yes } => (
                 Action::Kick {
                     sync,
                     wait_secs: wait,
                 },
-                false,
+                yes,
             ),
             ActionCommand::Pause { sync, yes } => (Action::Pause { sync }, yes),
-            ActionCommand::Resume { sync } => (Action::Resume { sync }, false),
+            ActionCommand::Resume { sync, yes } => (Action::Resume { sync }, yes),
             ActionCommand::Reload { yes } => (Action::Reload, yes),
             ActionCommand::Recover { sync, reload, yes } => (Action::Recover { sync, reload }, yes),
             ActionCommand::Restart { host, service, yes } => {
@@ -287,5 +295,31 @@ mod tests {
             "archtui", "deploy", "jukebox", "--plan", "--from", "/x",
         ]);
         assert!(cli.is_ok());
+    }
+
+    #[test]
+    fn every_action_accepts_yes() {
+        use clap::Parser;
+        for args in [
+            &["kick", "s1"][..],
+            &["pause", "s1"],
+            &["resume", "s1"],
+            &["reload"],
+            &["recover", "s1"],
+            &["restart", "h", "app"],
+            &["stop", "h", "app"],
+            &["start", "h", "app"],
+            &["deploy", "h"],
+            &["retire", "h"],
+            &["provision", "h"],
+        ] {
+            for yes in ["--yes", "-y"] {
+                let mut argv = vec!["archtui"];
+                argv.extend(args);
+                argv.push(yes);
+                let parsed = crate::cli::Cli::try_parse_from(&argv);
+                assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+            }
+        }
     }
 }

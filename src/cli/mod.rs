@@ -96,6 +96,26 @@ fn threshold_secs(s: &str) -> Result<f64, String> {
 /// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
 pub const EXIT_UNKNOWN: i32 = 3;
 
+/// The exit code of a command line clap refused: 0 for --help and
+/// --version; for `status` and `check`, whose 2 means critical / failed,
+/// UNKNOWN; for the actions 2, refused (bad arguments), as documented.
+pub fn usage_exit_code(e: &clap::Error, argv: impl IntoIterator<Item = String>) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return 0;
+    }
+    let sub = argv.into_iter().skip(1).find(|a| !a.starts_with('-'));
+    match sub.as_deref() {
+        Some("status" | "check") | None => EXIT_UNKNOWN,
+        _ => 2,
+    }
+}
+
 pub async fn run(cli: Cli) -> i32 {
     let path = cli.config.unwrap_or_else(config::default_path);
     match cli.command {

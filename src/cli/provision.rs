@@ -24,7 +24,7 @@ confirmed, read-only); 3 unreachable or the config unusable. In the console, W o
 pub const RETIRE_HELP: &str = "Removes sync archive_NAME, dbgroup NAME_grp, db NAME and its \
 bucardo_delta_targets rows from the master's Bucardo (archive-retire-slave), purges the deltas only \
 it still needed, and removes NAME from the config (the old file kept as .bak). Asks for the name to \
-be typed (or --confirm NAME); every run appends an audit line. Idempotent: a second run finds \
+be typed (or --confirm NAME, or --yes); every run appends an audit line. Idempotent: a second run finds \
 nothing to remove. Without --stop the slave's stack keeps running and its bucardo container \
 registers it again at its next start. In the console, X retires the selected slave. Exit codes: \
 0 retired; 1 failed; 2 refused (not confirmed, read-only, bad name); 3 the master unreachable.";
@@ -78,6 +78,9 @@ pub struct RetireArgs {
     /// Confirm by naming the slave again (instead of typing it at the prompt).
     #[arg(long, value_name = "NAME")]
     pub confirm: Option<String>,
+    /// Confirm without asking, like every action's --yes.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 fn context(config: Config) -> Result<Arc<Context>, i32> {
@@ -354,9 +357,9 @@ pub async fn retire_cmd(
         config_path: config_path.to_path_buf(),
     };
     let given = super::actions::Given {
-        yes: false,
+        yes: args.yes,
         typed: args.confirm,
-        hint: "pass --confirm NAME",
+        hint: "pass --confirm NAME or --yes",
     };
     super::actions::run_action(config, action, given, read_only).await
 }

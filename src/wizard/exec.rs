@@ -483,14 +483,15 @@ impl Runner {
         };
         let user = get("BUCARDO_DB_USER").unwrap_or_else(|| "bucardo".into());
         let db = get("BUCARDO_DB_NAME").unwrap_or_else(|| "bucardo".into());
-        let password = match (get("BUCARDO_PASSWORD"), get("BUCARDO_PASSWORD_FILE")) {
-            (Some(p), _) => p,
-            (None, Some(f)) => {
-                // The checkout's copy of the secrets dir, when it has one.
-                let dir = get("SECRETS_DIR").unwrap_or_else(|| "./secrets".into());
-                let name = Path::new(&f).file_name().unwrap_or_default();
-                let local = self.from.join(dir).join(name);
-                match std::fs::read_to_string(&local) {
+        let password =
+            match (get("BUCARDO_PASSWORD"), get("BUCARDO_PASSWORD_FILE")) {
+                (Some(p), _) => p,
+                (None, Some(f)) => {
+                    // The checkout's copy of the secrets dir, when it has one.
+                    let dir = get("SECRETS_DIR").unwrap_or_else(|| "./secrets".into());
+                    let name = Path::new(&f).file_name().unwrap_or_default();
+                    let local = self.from.join(dir).join(name);
+                    match std::fs::read_to_string(&local) {
                     Ok(t) => t.lines().next().unwrap_or("").to_string(),
                     Err(_) => return Check::warn(
                         what,
@@ -501,15 +502,13 @@ impl Runner {
                         "make sure that file on the new host holds the master's BUCARDO_PASSWORD",
                     ),
                 }
-            }
-            (None, None) => {
-                return Check::fail(
+                }
+                (None, None) => return Check::fail(
                     what,
                     "BUCARDO_PASSWORD is not set in env.common",
                     "set BUCARDO_PASSWORD (or BUCARDO_PASSWORD_FILE) in env.common to the master's",
-                )
-            }
-        };
+                ),
+            };
         let at = format!("{}:{}", input.master_db_host, input.db_port);
         let dir = self
             .ctx

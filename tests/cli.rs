@@ -122,3 +122,28 @@ fn usage_errors_of_status_and_check_are_unknown_not_critical() {
     let o = archtui(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn a_run_dir_others_can_enter_is_refused() {
+    // $XDG_RUNTIME_DIR/archtui open to everyone: another user could put
+    // a socket of their own where archtui expects the forwarded database.
+    let rt = std::env::temp_dir().join(format!("archtui-cli-xdg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&rt);
+    std::fs::create_dir_all(rt.join("archtui")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(rt.join("archtui"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .arg("status")
+        .env("ARCHTUI_CONFIG", config())
+        .env("XDG_RUNTIME_DIR", &rt)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = all(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("mode 0777") && text.contains("0700"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&rt);
+}

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+/// Longest connect or query timeout: timeouts are added to and multiplied,
+/// and an hour is already more than any host deserves.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+
 /// Environment variable that overrides the default config path.
 pub const CONFIG_ENV: &str = "ARCHTUI_CONFIG";
 
@@ -294,7 +298,10 @@ impl Config {
             ));
         }
         let t = self.thresholds;
-        if !(t.lag_warning_secs > 0.0 && t.lag_warning_secs < t.lag_critical_secs) {
+        if !(t.lag_warning_secs > 0.0
+            && t.lag_warning_secs < t.lag_critical_secs
+            && t.lag_critical_secs.is_finite())
+        {
             return Err(ConfigError::at(
                 origin,
                 text,
@@ -305,20 +312,20 @@ impl Config {
                 ),
             ));
         }
-        if self.ssh.connect_timeout_secs == 0 {
+        if !(1..=MAX_TIMEOUT_SECS).contains(&self.ssh.connect_timeout_secs) {
             return Err(ConfigError::at(
                 origin,
                 text,
                 None,
-                "[ssh] connect_timeout_secs must be at least 1",
+                &format!("[ssh] connect_timeout_secs must be from 1 to {MAX_TIMEOUT_SECS}"),
             ));
         }
-        if self.database.query_timeout_secs == 0 {
+        if !(1..=MAX_TIMEOUT_SECS).contains(&self.database.query_timeout_secs) {
             return Err(ConfigError::at(
                 origin,
                 text,
                 None,
-                "[database] query_timeout_secs must be at least 1",
+                &format!("[database] query_timeout_secs must be from 1 to {MAX_TIMEOUT_SECS}"),
             ));
         }
         if let (Some(_), Some(env)) = (&self.database.password_file, &self.database.password_env) {
@@ -451,7 +458,12 @@ impl std::error::Error for ConfigError {}
 
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    // A span inside a character (never from toml, but never a panic).
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
@@ -693,5 +705,51 @@ docker_socket = "/run/docker.sock"
         );
         let e = parse("[keys]\nquit = []").unwrap_err().message;
         assert!(e.contains("at least one key"), "{e}");
+    }
+
+    /// Property tests (cases per run: 256 each: every case parses TOML).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any text: an error that names the file, never a panic.
+            #[test]
+            fn any_text_is_an_error_or_a_config(text in "(.{0,50}\n){0,10}") {
+                if let Err(e) = Config::parse(&text, Path::new("p.toml")) {
+                    prop_assert!(e.message.starts_with("p.toml"));
+                }
+            }
+
+            /// The documented config with one character replaced or cut.
+            #[test]
+            fn damaged_configs(at in 0usize..10_000, with in any::<char>(), cut in any::<bool>()) {
+                let base = super::GOOD;
+                let mut at = at % base.len();
+                while !base.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let text = if cut {
+                    base[..at].to_string()
+                } else {
+                    let mut t = base.to_string();
+                    let end = t[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+                    t.replace_range(at..end, &with.to_string());
+                    t
+                };
+                let _ = Config::parse(&text, Path::new("p.toml"));
+            }
+
+            /// Timeouts from the file are bounded before anything adds to them.
+            #[test]
+            fn timeouts_are_bounded(n in any::<u64>()) {
+                let text = super::GOOD.replace("connect_timeout_secs = 5", &format!("connect_timeout_secs = {}", n / 2));
+                if let Ok(c) = Config::parse(&text, Path::new("p.toml")) {
+                    prop_assert!(c.ssh.connect_timeout_secs <= MAX_TIMEOUT_SECS);
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@ mod app;
 mod cli;
 mod config;
 mod credentials;
+mod files;
 mod fleet;
 mod model;
 mod observation;
@@ -18,8 +19,22 @@ mod wizard;
 use clap::Parser;
 
 fn main() -> color_eyre::Result<()> {
-    color_eyre::install()?;
-    let args = cli::Cli::parse();
+    // A report into a log file or a pipe is plain text: no colour codes.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr())
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let hooks = color_eyre::config::HookBuilder::default();
+    if plain {
+        hooks.theme(color_eyre::config::Theme::new()).install()?;
+    } else {
+        hooks.install()?;
+    }
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(cli::usage_exit_code(&e, std::env::args()));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

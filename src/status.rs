@@ -277,7 +277,7 @@ pub fn error_text(status: &str) -> String {
     let s = s
         .strip_prefix("Failed")
         .map_or(s, |r| r.trim_start().trim_start_matches(':').trim());
-    match s.rfind(" (KID ") {
+    match s.rfind("(KID ") {
         Some(i) if s.ends_with(')') => s[..i].trim_end().to_string(),
         _ => s.to_string(),
     }
@@ -566,5 +566,116 @@ mod tests {
         let starting = Processes::from_titles(&["Bucardo Master Control Program v5.6.0.".into()]);
         assert_eq!(starting.mcp_active, None);
         assert!(!Processes::from_titles(&["sleep 5".into()]).mcp);
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use chrono::TimeZone;
+        use proptest::prelude::*;
+
+        fn time() -> impl Strategy<Value = Option<Time>> {
+            proptest::option::of(
+                (0i64..4_000_000_000)
+                    .prop_map(|s| chrono::Utc.timestamp_opt(s, 0).single().unwrap_or_default()),
+            )
+        }
+
+        fn facts() -> impl Strategy<Value = SyncFacts> {
+            (
+                prop_oneof![
+                    Just("active".to_string()),
+                    Just("inactive".to_string()),
+                    Just("stalled".to_string()),
+                    ".{0,12}"
+                ],
+                any::<bool>(),
+                proptest::option::of(".{0,20}"),
+                (time(), time(), time()),
+                (any::<bool>(), any::<bool>()),
+            )
+                .prop_map(
+                    |(sync_status, db_stalled, running, (g, e, b), (active, ctl))| {
+                        let s = |on: bool| if on { vec!["s".to_string()] } else { vec![] };
+                        SyncFacts {
+                            sync_status,
+                            db_stalled,
+                            running,
+                            last_good: g,
+                            last_empty: e,
+                            last_bad: b,
+                            daemon: DaemonFacts {
+                                processes: Some(Processes {
+                                    mcp: true,
+                                    mcp_active: Some(s(active)),
+                                    controllers: s(ctl),
+                                }),
+                                ops: Some(OpsRead {
+                                    phase: "running".into(),
+                                    phase_since: chrono::Utc.timestamp_opt(0, 0).unwrap(),
+                                    detail: None,
+                                    events: vec![],
+                                }),
+                            },
+                            lag_seconds: None,
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Whatever the control database holds, one state comes out,
+            /// by the documented precedence.
+            #[test]
+            fn sync_state_follows_its_precedence(f in facts()) {
+                let now = chrono::Utc.timestamp_opt(4_000_000_000, 0).unwrap();
+                let s = sync_state("s", &f, now, 60).state;
+                let p = f.daemon.processes.clone().unwrap_or_default();
+                let active = p.mcp_active.unwrap_or_default().contains(&"s".to_string());
+                match f.sync_status.as_str() {
+                    "inactive" => prop_assert_eq!(s, SyncState::Inactive),
+                    "stalled" => prop_assert_eq!(s, SyncState::Stalled),
+                    _ if f.db_stalled => prop_assert_eq!(s, SyncState::Stalled),
+                    _ if !active => prop_assert_eq!(s, SyncState::Dropped),
+                    _ if p.controllers.is_empty() => prop_assert_eq!(s, SyncState::Paused),
+                    _ if f.running.is_some() => prop_assert_eq!(s, SyncState::Running),
+                    _ if f.last_bad.is_none() && f.last_success().is_none() => {
+                        prop_assert_eq!(s, SyncState::NeverRun)
+                    }
+                    _ if f.last_bad > f.last_success() => prop_assert_eq!(s, SyncState::Bad),
+                    _ => prop_assert!(matches!(s, SyncState::Good | SyncState::Empty)),
+                }
+            }
+
+            /// Bucardo's status text, any of it: a piece of it comes back.
+            #[test]
+            fn error_text_is_a_piece_of_its_input(s in ".{0,80}", kid in 0u32..99999) {
+                let e = error_text(&s);
+                prop_assert!(s.contains(e.as_str()));
+                let framed = format!("Failed : {} (KID {kid})", s.trim());
+                let got = error_text(&framed);
+                prop_assert!(framed.contains(got.as_str()));
+                let kid_mark = format!("(KID {kid})");
+                prop_assert!(!got.ends_with(&kid_mark) || s.contains("(KID"));
+            }
+
+            /// Process titles, any of them: only names between the mark and
+            /// a quote come out, and a real controller's name is found.
+            #[test]
+            fn controllers_in_any_titles(
+                titles in proptest::collection::vec(".{0,60}", 0..6),
+                name in "[a-z_]{1,20}",
+            ) {
+                for n in controllers_in(&titles) {
+                    prop_assert!(!n.contains('"'));
+                }
+                let mut t = titles.clone();
+                t.push(format!("Bucardo Controller. Sync \"{name}\" for relgroup \"archive\""));
+                let found = controllers_in(&t);
+                prop_assert_eq!(found.last(), Some(&name));
+            }
+        }
     }
 }

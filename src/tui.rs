@@ -63,7 +63,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     let mut password = match Password::resolve(&config.database) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             return crate::cli::EXIT_UNKNOWN;
         }
     };
@@ -72,7 +72,18 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         select,
         ..Carry::default()
     };
-    let mut terminal = ratatui::init();
+    if let Err(e) = crate::cli::need_terminal() {
+        crate::cli::warn(&e);
+        return crate::cli::EXIT_UNKNOWN;
+    }
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            crate::cli::warn(&format!("archtui: cannot set up the terminal: {e}"));
+            return crate::cli::EXIT_UNKNOWN;
+        }
+    };
     let result = loop {
         let ctx = match Context::new(config.clone(), password.clone()) {
             Ok(c) => c,
@@ -146,7 +157,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             1
         }
     }

@@ -1,7 +1,6 @@
 //! The audit log: one JSON line per action in the XDG state directory.
 //! Records hold names and outcomes only, never secrets.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,7 +63,7 @@ fn build(
         args: w.args,
         confirmed: w.confirmed,
         result: outcome.status,
-        message: super::plan::redact_text(&first_line(&outcome.message)),
+        message: crate::credentials::redact(&first_line(&outcome.message)),
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
     }
 }
@@ -150,20 +149,15 @@ pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-/// Appends one line; a single write so concurrent consoles do not interleave.
+/// Appends one line, in one write under the log's lock, synced: two
+/// consoles never interleave, a crash never leaves half a line.
 pub fn append(path: &Path, rec: &Record) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         ensure_dir(dir)?;
     }
     let mut line = serde_json::to_string(rec).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(line.as_bytes())
+    crate::files::append(path, line.as_bytes(), 0o600)
 }
 
 #[cfg(test)]
@@ -206,10 +200,25 @@ mod tests {
             "h",
             &Action::Reload,
             false,
-            &Outcome::failed("bad DB_PASSWORD=hunter2 here"),
+            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
+            Duration::ZERO,
+        );
+        assert!(
+            r.message.contains("postgres://u:Audit-Pw-9x@"),
+            "not known yet"
+        );
+        crate::credentials::remember("Audit-Pw-9x");
+        let r = record(
+            chrono::Utc::now(),
+            "u",
+            "h",
+            &Action::Reload,
+            false,
+            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
             Duration::ZERO,
         );
         assert!(!r.message.contains("hunter2"), "{}", r.message);
+        assert!(!r.message.contains("Audit-Pw-9x"), "{}", r.message);
     }
 
     #[test]

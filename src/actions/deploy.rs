@@ -103,6 +103,11 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
             .status
             .success()
             .then(|| String::from_utf8_lossy(&got.stdout).into_owned());
+        // Their secrets, old and new, never leave the process from now on.
+        crate::credentials::remember_env(&new);
+        if let Some(o) = &old {
+            crate::credentials::remember_env(o);
+        }
         env.push((f, old, new));
     }
     Ok(plan::build(&local, &remote, &env))

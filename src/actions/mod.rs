@@ -359,10 +359,8 @@ pub fn read_only_refusal(action: &Action) -> Outcome {
 }
 
 /// Remote text made safe for the operator's terminal and the audit log:
-/// control sequences dropped, secret assignments redacted.
-pub fn clean(text: &str) -> String {
-    plan::redact_text(&crate::app::sanitize::sanitize(text.as_bytes(), 2000).text)
-}
+/// the one sanitizer, then every known secret redacted.
+pub use crate::app::sanitize::shown as clean;
 
 #[cfg(test)]
 mod tests {

@@ -52,8 +52,13 @@ fn shown(key: &str, value: &str) -> String {
 }
 
 impl EnvChange {
-    /// One line for the operator, secrets redacted.
+    /// One line for the operator, secrets redacted: by key name, and the
+    /// values of known secrets wherever they appear (a URL's password).
     pub fn describe(&self) -> String {
+        crate::credentials::redact(&self.describe_by_key())
+    }
+
+    fn describe_by_key(&self) -> String {
         match self {
             EnvChange::Added { key, value } => format!("+ {key}={}", shown(key, value)),
             EnvChange::Removed { key } => format!("- {key}"),
@@ -254,6 +259,20 @@ mod tests {
     }
 
     #[test]
+    fn env_diff_redacts_secret_values_in_other_keys() {
+        let new = "ARCHIVE_DB_PASSWORD=Plan-Pw-77q\nDATABASE_URL=postgres://u:Plan-Pw-77q@db/x\n";
+        crate::credentials::remember_env(new);
+        let lines: Vec<String> = env_diff("", new).iter().map(EnvChange::describe).collect();
+        assert_eq!(
+            lines,
+            [
+                "+ ARCHIVE_DB_PASSWORD=<redacted>",
+                "+ DATABASE_URL=postgres://u:<redacted>@db/x"
+            ]
+        );
+    }
+
+    #[test]
     fn redact_free_text() {
         assert_eq!(
             redact_text("set DB_PASSWORD=abc and A=b --api-key=zz"),
@@ -317,5 +336,35 @@ mod tests {
             Some("def")
         );
         assert_eq!(s.len(), 2);
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any env text parses; a key set by the wizard's renderer
+            /// reads back as set.
+            #[test]
+            fn env_files_any_text(text in "(.{0,40}\n){0,8}", key in "[A-Z_]{1,12}", value in "([!-~]([ -~]{0,18}[!-~])?)?") {
+                let _ = parse_env(&text);
+                let set = crate::wizard::render::set_env(&text, &key, &value);
+                let parsed = parse_env(&set);
+                prop_assert_eq!(parsed.get(&key), Some(&value));
+                let _ = env_diff(&text, &set);
+                let _ = redact_text(&text);
+            }
+
+            /// Any sha256sum output parses without a panic.
+            #[test]
+            fn sums_any_text(text in "(.{0,60}\n){0,6}") {
+                for (path, _) in parse_sums(&text) {
+                    prop_assert!(!path.starts_with("./"));
+                }
+            }
+        }
     }
 }

@@ -25,26 +25,21 @@ impl ConsoleState {
             .unwrap_or_default()
     }
 
-    /// Written to a temporary file, then renamed: never half a file.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+    /// Records a pause or resume: read, changed and rewritten atomically
+    /// under the file's lock, so two consoles never lose each other's.
+    pub fn set_paused(path: &Path, sync: &str, paused: bool) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             super::audit::ensure_dir(dir)?;
         }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
-    }
-
-    /// Records a pause or resume, then saves.
-    pub fn set_paused(path: &Path, sync: &str, paused: bool) -> std::io::Result<()> {
+        let held = crate::files::lock(path)?;
         let mut s = Self::load(path);
         if paused {
             s.paused.insert(sync.to_string());
         } else {
             s.paused.remove(sync);
         }
-        s.save(path)
+        let text = serde_json::to_string_pretty(&s).map_err(std::io::Error::other)?;
+        crate::files::replace(path, text.as_bytes(), 0o600, &held)
     }
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 
 use super::Outcome;
 use crate::remote::bucardo::{self, channel};
-use crate::remote::pg::{ident, Pg};
+use crate::remote::pg::{col, ident, Pg};
 
 /// How long the daemon gets to answer an activate, deactivate or reload.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
@@ -39,13 +39,15 @@ pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
             &[&sync],
         )
         .await?;
-    Ok(rows.first().map(|r| SyncState {
-        status: r
-            .try_get::<_, Option<String>>(0)
-            .ok()
-            .flatten()
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let at = |e: String| format!("sync {sync}: {e}");
+    Ok(Some(SyncState {
+        status: col::<Option<String>, _>(r, 0)
+            .map_err(at)?
             .unwrap_or_default(),
-        db_stalled: r.try_get(1).unwrap_or(false),
+        db_stalled: col::<Option<bool>, _>(r, 1).map_err(at)?.unwrap_or(false),
     }))
 }
 
@@ -139,8 +141,17 @@ async fn existing(pg: &Pg, sync: &str) -> Result<SyncState, Outcome> {
     }
 }
 
-/// How the last finished run of a sync ended, in one line.
-async fn last_run(pg: &Pg, sync: &str) -> Option<String> {
+/// How the last finished run of a sync ended, in one line; what could
+/// not be read is said instead.
+async fn last_run(pg: &Pg, sync: &str) -> String {
+    match read_last_run(pg, sync).await {
+        Ok(Some(line)) => line,
+        Ok(None) => "no finished run found".into(),
+        Err(e) => format!("its last run is unreadable: {e}"),
+    }
+}
+
+async fn read_last_run(pg: &Pg, sync: &str) -> Result<Option<String>, String> {
     let rows = pg
         .query(
             "SELECT status, inserts::bigint, deletes::bigint, \
@@ -149,20 +160,21 @@ async fn last_run(pg: &Pg, sync: &str) -> Option<String> {
               ORDER BY ended DESC LIMIT 1",
             &[&sync],
         )
-        .await
-        .ok()?;
-    let r = rows.first()?;
-    let status: Option<String> = r.try_get(0).ok()?;
-    let ins: Option<i64> = r.try_get(1).ok()?;
-    let del: Option<i64> = r.try_get(2).ok()?;
-    let took: Option<f64> = r.try_get(3).ok()?;
-    Some(format!(
+        .await?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let status: Option<String> = col(r, 0)?;
+    let ins: Option<i64> = col(r, 1)?;
+    let del: Option<i64> = col(r, 2)?;
+    let took: Option<f64> = col(r, 3)?;
+    Ok(Some(format!(
         "{}: {} inserts, {} deletes in {:.2} s",
         super::clean(status.as_deref().unwrap_or("?")),
         ins.unwrap_or(0),
         del.unwrap_or(0),
         took.unwrap_or(0.0)
-    ))
+    )))
 }
 
 pub async fn kick(pg: &Pg, sync: &str, wait: Option<Duration>) -> Outcome {
@@ -182,7 +194,7 @@ pub async fn kick(pg: &Pg, sync: &str, wait: Option<Duration>) -> Outcome {
             ),
         ),
         Ok(Some(ch)) => {
-            let run = last_run(pg, sync).await.unwrap_or_default();
+            let run = last_run(pg, sync).await;
             if ch == done {
                 Outcome::ok(format!("sync {sync} ran: {run}"))
             } else {

@@ -243,3 +243,13 @@ pub fn with_log(n: usize) -> Model {
     );
     m
 }
+
+/// The healthy fleet as `archtui status` assembles it.
+pub fn fleet_status() -> crate::model::FleetStatus {
+    let m = model();
+    let mut master = host_obs(&m, 0, 99);
+    master.fleet = Some(registry(99, 0, 0.3));
+    let mut slave = host_obs(&m, 1, 98);
+    slave.bucardo = Some(bucardo(98, true, None));
+    crate::fleet::assemble(&m.config, m.config.thresholds, &[master, slave], at(100))
+}

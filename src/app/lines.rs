@@ -118,4 +118,49 @@ mod tests {
         assert_eq!(split_timestamp(b"plain text here").1, b"plain text here");
         assert_eq!(split_timestamp(b"").1, b"");
     }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any frames: lines are bounded, hold no newline, and without
+            /// timestamps no byte is lost or invented below the bound.
+            #[test]
+            fn frames_any_bytes(frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..10)) {
+                let mut a = LineAssembler::default();
+                let mut out = Vec::new();
+                for f in &frames {
+                    for (_, l) in a.feed(f, false) {
+                        prop_assert!(l.len() <= MAX_RAW_LINE);
+                        prop_assert!(!l.contains(&b'\n'));
+                        out.push(l);
+                    }
+                }
+                let tail = a.finish();
+                let all: Vec<u8> = frames.concat();
+                let complete = all.iter().filter(|b| **b == b'\n').count();
+                prop_assert_eq!(out.len(), complete);
+                let mut b = LineAssembler::default();
+                for f in &frames {
+                    let _ = b.feed(f, true);
+                }
+                let _ = b.finish();
+                let _ = tail;
+            }
+
+            /// Any prefix: a timestamp is taken only when it parses.
+            #[test]
+            fn timestamps_any_prefix(raw in proptest::collection::vec(any::<u8>(), 0..80)) {
+                let (ts, rest) = split_timestamp(&raw);
+                match ts {
+                    None => prop_assert_eq!(rest, &raw[..]),
+                    Some(_) => prop_assert!(rest.len() < raw.len()),
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,12 @@
-//! Log text is untrusted: it is parsed as a terminal would parse it, and
-//! only printable characters come out. Colours and attributes (SGR) become
-//! styles; every other control or escape sequence (cursor moves, screen
-//! clears, OSC titles, DCS, ...) is dropped, so none reaches the terminal.
+//! The one sanitizer for text that comes from a host and reaches a
+//! terminal (log pane, console panes, CLI tables and messages, action and
+//! wizard output). Text is parsed as a terminal would parse it, and only
+//! printable characters come out: no ESC, no C0 (a tab is expanded or
+//! becomes a space; a newline survives only in `text`), no C1, no DEL, no
+//! bidirectional controls. Colours and attributes (SGR) become styles in
+//! `sanitize` (the log pane draws them); every other control or escape
+//! sequence (cursor moves, screen clears, OSC titles, DCS, ...) is dropped
+//! whole, so not even its parameters are left behind as text.
 
 use ratatui::style::{Color, Modifier, Style};
 use vte::{Params, Parser, Perform};
@@ -36,12 +41,73 @@ impl CleanLine {
 /// Sanitizes one line of raw bytes (without its newline). Invalid UTF-8
 /// becomes U+FFFD.
 pub fn sanitize(raw: &[u8], max_chars: usize) -> CleanLine {
+    run(raw, max_chars, false)
+}
+
+/// Remote text on one line, for a table cell, a pane or a message: the
+/// sequences dropped, no styles, a tab or a newline becomes one space.
+pub fn line(s: &str) -> String {
+    run(s.as_bytes(), MAX_LINE_CHARS, true).text
+}
+
+/// Remote text of several lines (an error with its context, a fix): each
+/// line as `line` makes it, the newlines kept.
+pub fn text(s: &str) -> String {
+    let lines: Vec<String> = s.split('\n').map(line).collect();
+    lines.join("\n")
+}
+
+/// What the operator is shown of remote text on one line: `line`, then
+/// every secret value archtui knows redacted (`credentials::redact`).
+pub fn shown(s: &str) -> String {
+    crate::credentials::redact(&line(s))
+}
+
+/// `shown` for text of several lines.
+pub fn shown_text(s: &str) -> String {
+    crate::credentials::redact(&text(s))
+}
+
+/// JSON for a terminal: the characters JSON itself leaves raw but a
+/// terminal would act on (DEL, C1, bidirectional controls) are written as
+/// `\uXXXX` escapes, so the document is unchanged for a parser and inert
+/// on a screen.
+pub fn json<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, InertJson);
+    value.serialize(&mut ser)?;
+    // The formatter writes only what serde_json and `escape` give it: UTF-8.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+struct InertJson;
+
+impl serde_json::ser::Formatter for InertJson {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if hidden(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+fn run(raw: &[u8], max_chars: usize, plain: bool) -> CleanLine {
     let mut out = Sink {
         line: CleanLine::default(),
         chars: 0,
         max_chars,
         style: Style::default(),
         run_start: 0,
+        plain,
     };
     let mut parser = Parser::new();
     parser.advance(&mut out, raw);
@@ -57,6 +123,8 @@ struct Sink {
     max_chars: usize,
     style: Style,
     run_start: usize,
+    /// One plain line: no styles; tab and newline become a space.
+    plain: bool,
 }
 
 impl Sink {
@@ -89,10 +157,15 @@ impl Sink {
     }
 }
 
-/// Characters that are printable to vte but still rearrange or hide text:
-/// C1 controls and bidirectional overrides ("Trojan source").
-fn hidden(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Characters that are printable to vte but still act on a terminal or
+/// rearrange text: C0, DEL, C1, and the bidirectional marks, embeddings,
+/// overrides and isolates ("Trojan source").
+pub fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
 }
 
 impl Perform for Sink {
@@ -105,16 +178,20 @@ impl Perform for Sink {
     fn execute(&mut self, byte: u8) {
         // A tab is layout, not control: expand it. Everything else (CR,
         // backspace, bell, ...) would move the cursor or beep: drop it.
-        if byte == b'\t' {
-            let n = 8 - self.chars % 8;
-            for _ in 0..n {
-                self.push(' ');
+        match byte {
+            b'\t' | b'\n' if self.plain => self.push(' '),
+            b'\t' => {
+                let n = 8 - self.chars % 8;
+                for _ in 0..n {
+                    self.push(' ');
+                }
             }
+            _ => {}
         }
     }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: char) {
-        if action == 'm' && intermediates.is_empty() && !ignore {
+        if action == 'm' && intermediates.is_empty() && !ignore && !self.plain {
             let style = apply_sgr(self.style, params);
             self.set_style(style);
         }
@@ -259,6 +336,28 @@ mod tests {
     }
 
     #[test]
+    fn plain_lines_leave_no_residue() {
+        let evil =
+            "a\x1b[2Jb\x1b]0;TITLE\x07c\u{9b}d\te\nf\u{202E}g\u{200F}h\u{61C}i\x7fj\x1b[31mk";
+        let l = line(evil);
+        assert_eq!(l, "abcd e fghijk");
+        for residue in ["[2J", "]0;", "TITLE", "\u{9b}", "[31m"] {
+            assert!(!l.contains(residue), "{residue:?} in {l:?}");
+        }
+        assert_eq!(text("one\x1b[2J\ntwo\x1b]0;T\x07"), "one\ntwo");
+    }
+
+    #[test]
+    fn json_stays_json_and_inert() {
+        let v = serde_json::json!({"name": "a\u{9b}2J\u{202E}b\x1b[2J\x7f"});
+        let out = json(&v).unwrap();
+        assert!(!out.chars().any(hidden), "{out:?}");
+        assert!(out.contains("\\u009b") && out.contains("\\u202e"), "{out}");
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, v, "the document is unchanged for a parser");
+    }
+
+    #[test]
     fn tabs_expand() {
         assert_eq!(clean(b"ab\tc").text, "ab      c");
     }
@@ -269,5 +368,74 @@ mod tests {
         let l = sanitize(&raw, 100);
         assert_eq!(l.text.len(), 100);
         assert_eq!(l.cut_chars, 999_900);
+    }
+
+    /// Property tests: cases per run are set explicitly (see each config).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Escape and control sequences a hostile host may print.
+        const EVIL: [&str; 14] = [
+            "\x1b[2J",
+            "\x1b[H",
+            "\x1b[10;20H",
+            "\x1b]0;TITLE\x07",
+            "\x1b]8;;http://x\x1b\\",
+            "\x1bPq#0;1\x1b\\",
+            "\x1b[?1049h",
+            "\x1b[31m",
+            "\x1b[38;2;1;2;3m",
+            "\x1bc",
+            "\r",
+            "\x07",
+            "\u{202E}",
+            "\u{9b}",
+        ];
+
+        fn no_hidden(s: &str) -> bool {
+            !s.chars().any(hidden)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// Whatever bytes come in, nothing a terminal acts on comes out.
+            #[test]
+            fn arbitrary_bytes_come_out_inert(raw in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let l = sanitize(&raw, 300);
+                prop_assert!(no_hidden(&l.text));
+                for r in &l.styles {
+                    prop_assert!(l.text.is_char_boundary(r.start as usize));
+                    prop_assert!(l.text.is_char_boundary(r.end as usize));
+                }
+                let s = String::from_utf8_lossy(&raw);
+                prop_assert!(no_hidden(&line(&s)));
+                let t = text(&s);
+                prop_assert!(t.split('\n').all(no_hidden));
+                prop_assert_eq!(t.matches('\n').count(), s.matches('\n').count());
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            /// Words with sequences between them: exactly the words come
+            /// out, no parameter of any sequence left behind.
+            #[test]
+            fn sequences_leave_no_residue(
+                parts in proptest::collection::vec(("[a-z0-9 ]{0,8}", 0..EVIL.len()), 0..12)
+            ) {
+                let mut input = String::new();
+                let mut want = String::new();
+                for (word, evil) in &parts {
+                    input.push_str(word);
+                    input.push_str(EVIL[*evil]);
+                    want.push_str(word);
+                }
+                prop_assert_eq!(line(&input), want.clone());
+                prop_assert_eq!(sanitize(input.as_bytes(), MAX_LINE_CHARS).text, want);
+            }
+        }
     }
 }

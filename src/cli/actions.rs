@@ -2,7 +2,6 @@
 //! restart, stop, start, deploy. They run the same code as the TUI's keys
 //! (`actions::run::perform`); this module only asks and prints.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,6 +28,9 @@ pub enum ActionCommand {
         /// Wait up to SECS for the run to finish (LISTENs before kicking).
         #[arg(long, value_name = "SECS")]
         wait: Option<u64>,
+        /// Accepted like every action's; kick never asks.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Pause a sync (remembered by archtui: Bucardo forgets it on a restart).
     #[command(after_help = EXIT_CODES)]
@@ -39,7 +41,12 @@ pub enum ActionCommand {
     },
     /// Resume a paused sync. No confirmation asked.
     #[command(after_help = EXIT_CODES)]
-    Resume { sync: String },
+    Resume {
+        sync: String,
+        /// Accepted like every action's; resume never asks.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Reload the Bucardo daemon and wait for it to say so.
     #[command(after_help = EXIT_CODES)]
     Reload {
@@ -99,15 +106,15 @@ impl ActionCommand {
     /// The action, and whether `--yes` was given.
     fn action(self) -> (Action, bool) {
         match self {
-            ActionCommand::Kick { sync, wait } => (
+            ActionCommand::Kick { sync, wait, yes } => (
                 Action::Kick {
                     sync,
                     wait_secs: wait,
                 },
-                false,
+                yes,
             ),
             ActionCommand::Pause { sync, yes } => (Action::Pause { sync }, yes),
-            ActionCommand::Resume { sync } => (Action::Resume { sync }, false),
+            ActionCommand::Resume { sync, yes } => (Action::Resume { sync }, yes),
             ActionCommand::Reload { yes } => (Action::Reload, yes),
             ActionCommand::Recover { sync, reload, yes } => (Action::Recover { sync, reload }, yes),
             ActionCommand::Restart { host, service, yes } => {
@@ -165,15 +172,14 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
     let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            super::warn(&format!("archtui: {e}"));
             return Status::Unreachable.exit_code();
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let printer = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            super::say(&line);
         }
     });
     let mut confirmed = given.yes || !action.needs_confirmation();
@@ -248,11 +254,12 @@ async fn ask(
         })
 }
 
+/// The outcome's line: stdout when done, stderr otherwise.
 pub fn report(outcome: &Outcome) {
     if outcome.status == Status::Ok {
-        println!("archtui: {}", outcome.message);
+        super::say(&format!("archtui: {}", outcome.message));
     } else {
-        eprintln!("archtui: {}: {}", outcome.status, outcome.message);
+        super::warn(&format!("archtui: {}: {}", outcome.status, outcome.message));
     }
 }
 
@@ -288,5 +295,31 @@ mod tests {
             "archtui", "deploy", "jukebox", "--plan", "--from", "/x",
         ]);
         assert!(cli.is_ok());
+    }
+
+    #[test]
+    fn every_action_accepts_yes() {
+        use clap::Parser;
+        for args in [
+            &["kick", "s1"][..],
+            &["pause", "s1"],
+            &["resume", "s1"],
+            &["reload"],
+            &["recover", "s1"],
+            &["restart", "h", "app"],
+            &["stop", "h", "app"],
+            &["start", "h", "app"],
+            &["deploy", "h"],
+            &["retire", "h"],
+            &["provision", "h"],
+        ] {
+            for yes in ["--yes", "-y"] {
+                let mut argv = vec!["archtui"];
+                argv.extend(args);
+                argv.push(yes);
+                let parsed = crate::cli::Cli::try_parse_from(&argv);
+                assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+            }
+        }
     }
 }

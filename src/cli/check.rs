@@ -16,11 +16,11 @@ use crate::model::{HostFailure, HostState};
 use crate::remote::host::{connect_db, Context, OpenError};
 use crate::remote::{bucardo, docker, ssh};
 
-/// `println!` that ignores a closed stdout (`archtui check | head`).
+/// A line on stdout through the sanitizer and the redactor; a closed
+/// stdout (`archtui check | head`) is ignored.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        crate::cli::say(&format!($($arg)*));
     }};
 }
 
@@ -61,10 +61,7 @@ pub async fn run(path: &Path) -> i32 {
     let mut failed = false;
     for (h, (ok, text)) in hosts.iter().zip(reports) {
         say!("\n{} ({}, ssh {})", h.name, h.role, h.ssh);
-        {
-            use std::io::Write as _;
-            let _ = write!(std::io::stdout(), "{text}");
-        }
+        say!("{}", text.trim_end_matches('\n'));
         failed |= !ok;
     }
     if failed {
@@ -89,7 +86,7 @@ impl Report {
         self.ok = false;
         let _ = writeln!(self.text, "  {layer:<9} FAIL  {}", clean(what.as_ref()));
         for line in fix.as_ref().lines() {
-            let _ = writeln!(self.text, "            {line}");
+            let _ = writeln!(self.text, "            {}", clean(line));
         }
     }
 }
@@ -100,7 +97,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
         ok: true,
     };
     let dir = ctx.run_dir.join(format!("c{index}"));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = crate::remote::host::make_private_dir(&dir) {
         r.fail("local", format!("{}: {e}", dir.display()), "");
         return (false, r.text);
     }
@@ -252,8 +249,9 @@ fn pg_fix(config: &Config, host: &Host, err: &str) -> String {
     }
 }
 
-/// For host key problems: the key's fingerprint and the command that
-/// trusts it, resolved through ssh's own view of the destination.
+/// For host key problems: the offered key's fingerprint, the comparison
+/// with the host's own (never a blind `ssh-keyscan >> known_hosts`), and
+/// the command that trusts exactly that key through the ssh config.
 async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
     let dest = config::ssh_destination(&host.ssh).unwrap_or_else(|_| host.ssh.clone());
     let resolved = ssh_g(config, &host.ssh).await;
@@ -273,25 +271,45 @@ async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
         .as_ref()
         .map(|p| format!(" -F {}", p.display()))
         .unwrap_or_default();
+    let compare = "compare it out of band with the host's own key (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)";
     match f.state {
-        HostState::HostKeyUnknown | HostState::HostKeyChanged => {
-            let prints = fingerprints(&hostname, &port, config.ssh.connect_timeout_secs).await;
-            let key_name = if port == "22" { hostname.clone() } else { format!("[{hostname}]:{port}") };
+        HostState::HostKeyChanged => {
+            let key_name = resolved.get("hostkeyalias").cloned().unwrap_or_else(|| {
+                if port == "22" {
+                    hostname.clone()
+                } else {
+                    format!("[{hostname}]:{port}")
+                }
+            });
+            format!(
+                "refused: the key the host offers is not the one in {known} (both fingerprints above).\n\
+                 Someone may be in the middle; or the host was reinstalled: {compare}.\n\
+                 Only if they match, remove the old key and trust the new one:\n  \
+                 ssh-keygen -R '{key_name}' -f {known}\n  archtui trust-host-key {} SHA256:...",
+                host.name
+            )
+        }
+        HostState::HostKeyUnknown => {
+            let prints = fingerprints(config, &host.ssh).await;
             let mut s = String::new();
-            if f.state == HostState::HostKeyChanged {
-                let _ = writeln!(
-                    s,
-                    "the key differs from the one in {known}: if the host was reinstalled, remove the old one:\n  ssh-keygen -R '{key_name}' -f {known}"
-                );
-            }
-            let _ = writeln!(s, "the host offers (compare out of band, e.g. on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub):");
+            let _ = writeln!(s, "the host offers (through your ssh config):");
             for p in &prints {
                 let _ = writeln!(s, "  {p}");
             }
             if prints.is_empty() {
-                let _ = writeln!(s, "  (ssh-keyscan got no key from {hostname}:{port})");
+                let _ = writeln!(s, "  (no key came back from {hostname}:{port})");
             }
-            let _ = write!(s, "then trust it:\n  ssh-keyscan -p {port} {hostname} >> {known}");
+            let fp = prints
+                .iter()
+                .find(|p| p.ends_with("(ED25519)"))
+                .or(prints.first())
+                .and_then(|p| p.split(' ').next())
+                .unwrap_or("SHA256:...");
+            let _ = write!(
+                s,
+                "{compare};\nonly if they match, trust exactly that key:\n  archtui trust-host-key {} {fp}",
+                host.name
+            );
             s
         }
         HostState::AuthFailed => format!(
@@ -313,8 +331,8 @@ async fn ssh_g(config: &Config, dest: &str) -> std::collections::HashMap<String,
         .collect()
 }
 
-async fn fingerprints(host: &str, port: &str, timeout: u64) -> Vec<String> {
-    ssh::scan_keys(host, port, timeout)
+async fn fingerprints(config: &Config, dest: &str) -> Vec<String> {
+    ssh::scan_keys(config, dest, config.ssh.connect_timeout_secs)
         .await
         .iter()
         .map(|k| clean(&k.listing))

@@ -39,26 +39,82 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Remove a slave from the master's Bucardo and the config; --stop also stops its stack.
     Retire(provision::RetireArgs),
+    /// Trust a host's SSH key by its fingerprint, after comparing it with the host's own.
+    #[command(after_help = TRUST_HELP)]
+    TrustHostKey {
+        /// A host of the config, or an ssh destination.
+        host: String,
+        /// The SHA256:... fingerprint you compared (`archtui check` shows the offered one).
+        fingerprint: String,
+    },
 }
+
+const TRUST_HELP: &str = "The key is fetched through your ssh config (ProxyJump, HostKeyAlias, \
+port), and only a key with exactly this fingerprint is added to the first UserKnownHostsFile, \
+under the name ssh looks it up by, hashed when HashKnownHosts is set. A host already known with \
+another key is refused: remove the old key first (ssh-keygen -R), only after checking why it \
+changed. Appends an audit line. Exit codes: 0 trusted (or already); 2 refused; 3 the config is unusable.";
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Repeat every SECS seconds, keeping the connections open.
-    #[arg(long, value_name = "SECS")]
+    /// Repeat every SECS seconds (0.2 to 86400), keeping the connections open.
+    #[arg(long, value_name = "SECS", value_parser = watch_secs)]
     watch: Option<f64>,
     /// Lag warning threshold in seconds [default: from the config].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     warning: Option<f64>,
     /// Lag critical threshold in seconds [default: from the config].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     critical: Option<f64>,
+}
+
+/// Longest `--watch` period: a day.
+pub const MAX_WATCH_SECS: f64 = 86_400.0;
+
+/// `--watch SECS`: a finite number of seconds, 0.2 to a day (`inf`, NaN
+/// and negatives are refused here, not by a panic in `Duration`).
+fn watch_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.2..=MAX_WATCH_SECS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds from 0.2 to {MAX_WATCH_SECS}"
+        )),
+    }
+}
+
+/// `--warning`/`--critical SECS`: a finite number of seconds above 0.
+fn threshold_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
 }
 
 /// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
 pub const EXIT_UNKNOWN: i32 = 3;
+
+/// The exit code of a command line clap refused: 0 for --help and
+/// --version; for `status` and `check`, whose 2 means critical / failed,
+/// UNKNOWN; for the actions 2, refused (bad arguments), as documented.
+pub fn usage_exit_code(e: &clap::Error, argv: impl IntoIterator<Item = String>) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return 0;
+    }
+    let sub = argv.into_iter().skip(1).find(|a| !a.starts_with('-'));
+    match sub.as_deref() {
+        Some("status" | "check") | None => EXIT_UNKNOWN,
+        _ => 2,
+    }
+}
 
 pub async fn run(cli: Cli) -> i32 {
     let path = cli.config.unwrap_or_else(config::default_path);
@@ -80,22 +136,115 @@ pub async fn run(cli: Cli) -> i32 {
             Some(config) => provision::retire_cmd(config, &path, args, cli.read_only).await,
             None => EXIT_UNKNOWN,
         },
-        None => match load(&path) {
-            Some(mut config) => {
-                config.read_only |= cli.read_only;
-                crate::tui::run(config, path, None).await
-            }
+        Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {
+            Some(config) => trust_host_key(&config, &host, &fingerprint).await,
             None => EXIT_UNKNOWN,
         },
+        None => {
+            if let Err(e) = need_terminal() {
+                warn(&e);
+                return EXIT_UNKNOWN;
+            }
+            match load(&path) {
+                Some(mut config) => {
+                    config.read_only |= cli.read_only;
+                    crate::tui::run(config, path, None).await
+                }
+                None => EXIT_UNKNOWN,
+            }
+        }
     }
+}
+
+/// `archtui trust-host-key HOST FINGERPRINT`, with its audit line.
+async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
+    let start = std::time::Instant::now();
+    let dest = config
+        .hosts()
+        .into_iter()
+        .find(|h| h.name == host)
+        .map_or_else(|| host.to_string(), |h| h.ssh);
+    let r = crate::wizard::ssh_dest::trust_host_key(config, &dest, fp).await;
+    let outcome = match &r {
+        Ok(m) => crate::actions::Outcome::ok(m.clone()),
+        Err(e) => crate::actions::Outcome::refused(e.clone()),
+    };
+    let args = vec![dest, fp.to_string()];
+    let took = start.elapsed();
+    if let Err(e) =
+        crate::actions::audit::append_work("trust-host-key", host, args, true, &outcome, took)
+    {
+        warn(&format!("archtui: warning: {e}"));
+    }
+    actions::report(&outcome);
+    outcome.status.exit_code()
+}
+
+/// The full-screen console and wizard need a terminal on stdin and stdout
+/// (not cron, `setsid`, `</dev/null` or a pipe): without one they say so
+/// in one line, before a single escape sequence is written.
+pub fn need_terminal() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let (stdin, stdout) = (
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    );
+    if stdin && stdout {
+        return Ok(());
+    }
+    let missing = match (stdin, stdout) {
+        (false, false) => "stdin and stdout are not a terminal",
+        (false, true) => "stdin is not a terminal",
+        _ => "stdout is not a terminal",
+    };
+    Err(format!(
+        "archtui: the console needs a terminal ({missing}); without one use `archtui status`, `archtui check` or the action subcommands"
+    ))
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {
     match Config::load(path) {
         Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("archtui: {e}");
+            warn(&format!("archtui: {e}"));
             None
         }
     }
+}
+
+/// Text for stdout: through the one sanitizer (it may quote a host) and
+/// the redactor; a closed stdout (`| head`) is not worth a panic.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        crate::app::sanitize::shown_text(text)
+    );
+}
+
+/// `say` for stderr.
+pub fn warn(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        crate::app::sanitize::shown_text(text)
+    );
+}
+
+/// A document for `--json`: every string redacted, then written so that
+/// no character a terminal acts on appears raw.
+pub fn json_out<T: serde::Serialize>(value: &T) -> String {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => *s = crate::credentials::redact(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+            serde_json::Value::Object(o) => o.values_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    scrub(&mut v);
+    crate::app::sanitize::json(&v).unwrap_or_else(|_| "null".into())
 }

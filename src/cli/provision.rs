@@ -24,7 +24,7 @@ confirmed, read-only); 3 unreachable or the config unusable. In the console, W o
 pub const RETIRE_HELP: &str = "Removes sync archive_NAME, dbgroup NAME_grp, db NAME and its \
 bucardo_delta_targets rows from the master's Bucardo (archive-retire-slave), purges the deltas only \
 it still needed, and removes NAME from the config (the old file kept as .bak). Asks for the name to \
-be typed (or --confirm NAME); every run appends an audit line. Idempotent: a second run finds \
+be typed (or --confirm NAME, or --yes); every run appends an audit line. Idempotent: a second run finds \
 nothing to remove. Without --stop the slave's stack keeps running and its bucardo container \
 registers it again at its next start. In the console, X retires the selected slave. Exit codes: \
 0 retired; 1 failed; 2 refused (not confirmed, read-only, bad name); 3 the master unreachable.";
@@ -78,11 +78,14 @@ pub struct RetireArgs {
     /// Confirm by naming the slave again (instead of typing it at the prompt).
     #[arg(long, value_name = "NAME")]
     pub confirm: Option<String>,
+    /// Confirm without asking, like every action's --yes.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 fn context(config: Config) -> Result<Arc<Context>, i32> {
     Context::open(config).map_err(|e| {
-        eprintln!("archtui: {e}");
+        crate::cli::warn(&format!("archtui: {e}"));
         crate::cli::EXIT_UNKNOWN
     })
 }
@@ -92,7 +95,7 @@ fn printer() -> (actions::Progress, tokio::task::JoinHandle<()>) {
     let task = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             if !line.trim().is_empty() {
-                println!("  | {line}");
+                crate::cli::say(&format!("  | {line}"));
             }
         }
     });
@@ -108,7 +111,7 @@ fn audit_line(
     took: std::time::Duration,
 ) {
     if let Err(e) = audit::append_work(action, host, args, confirmed, o, took) {
-        eprintln!("archtui: warning: {e}");
+        crate::cli::warn(&format!("archtui: warning: {e}"));
     }
 }
 
@@ -143,6 +146,11 @@ async fn provision_inner(
     // Set once the operator confirms the plan (for the audit line).
     confirmed: &mut bool,
 ) -> Outcome {
+    if args.tui {
+        if let Err(e) = super::need_terminal() {
+            return Outcome::new(Status::Unreachable, e.trim_start_matches("archtui: "));
+        }
+    }
     if (read_only || config.read_only) && !args.check {
         return Outcome::refused("read-only mode: refusing to provision");
     }
@@ -155,22 +163,22 @@ async fn provision_inner(
     let hosts = config.hosts();
     let mut wizard = match resumed {
         Some(w) => {
-            println!(
+            crate::cli::say(&format!(
                 "Resuming the provisioning of {} (journal {}; done: {})",
                 w.input.name,
                 jpath.display(),
                 w.done.len()
-            );
+            ));
             let given = args.ssh.is_some()
                 || args.app_host.is_some()
                 || args.master.is_some()
                 || args.master_db_host.is_some()
                 || args.deploy_dir.is_some();
             if given {
-                println!(
+                crate::cli::say(&format!(
                     "note: the journal's input is used, not the options given; `archtui retire {}` starts over",
                     w.input.name
-                );
+                ));
             }
             w
         }
@@ -196,7 +204,7 @@ async fn provision_inner(
     };
     if let Some(fp) = &args.trust_host_key {
         match ssh_dest::trust_audited(&config, &wizard.input, fp).await {
-            Ok(m) => println!("{m}"),
+            Ok(m) => crate::cli::say(&m),
             Err(e) => return Outcome::refused(e),
         }
     }
@@ -213,7 +221,16 @@ async fn provision_inner(
             state,
             lock: Some((wizard.input.name.clone(), lock)),
         };
-        let mut terminal = ratatui::init();
+        let mut terminal = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                ratatui::restore();
+                return Outcome::new(
+                    Status::Unreachable,
+                    format!("cannot set up the terminal: {e}"),
+                );
+            }
+        };
         let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
         ratatui::restore();
         if ended.open_console {
@@ -241,8 +258,10 @@ async fn provision_inner(
             break;
         }
         match effect {
-            Effect::Preflight { .. } => println!("Pre-flight checks (nothing is changed):"),
-            Effect::Run(step) => println!("[{}/{steps}] {} ...", step.number(), step.title()),
+            Effect::Preflight { .. } => crate::cli::say("Pre-flight checks (nothing is changed):"),
+            Effect::Run(step) => {
+                crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()))
+            }
             Effect::SaveJournal(_) | Effect::Finished => {}
         }
         let started = Instant::now();
@@ -251,17 +270,17 @@ async fn provision_inner(
         };
         match &event {
             Event::Checked(checks) => print_checks(checks),
-            Event::StepDone(step, msg) => println!(
+            Event::StepDone(step, msg) => crate::cli::say(&format!(
                 "[{}/{steps}] ok ({:.1} s): {msg}",
                 step.number(),
                 started.elapsed().as_secs_f64()
-            ),
+            )),
             _ => {}
         }
         pending.extend(wizard.update(event));
         if wizard.phase == Phase::Review {
             for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
-                println!("{l}");
+                crate::cli::say(&l);
             }
             if args.check {
                 outcome = Some(Outcome::ok(
@@ -307,10 +326,10 @@ fn print_checks(checks: &[crate::wizard::checks::Check]) {
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
         };
-        println!("  {mark} {:<18} {}", c.what, c.detail);
+        crate::cli::say(&format!("  {mark} {:<18} {}", c.what, c.detail));
         if c.verdict != Verdict::Pass {
             if let Some(f) = &c.fix {
-                println!("       fix: {f}");
+                crate::cli::say(&format!("       fix: {f}"));
             }
         }
     }
@@ -321,7 +340,7 @@ async fn ask(prompt: &str) -> bool {
     super::prompt::confirm(prompt.to_string(), None)
         .await
         .unwrap_or_else(|| {
-            eprintln!("archtui: no terminal to ask on: pass --yes");
+            crate::cli::warn("archtui: no terminal to ask on: pass --yes");
             false
         })
 }
@@ -338,9 +357,9 @@ pub async fn retire_cmd(
         config_path: config_path.to_path_buf(),
     };
     let given = super::actions::Given {
-        yes: false,
+        yes: args.yes,
         typed: args.confirm,
-        hint: "pass --confirm NAME",
+        hint: "pass --confirm NAME or --yes",
     };
     super::actions::run_action(config, action, given, read_only).await
 }

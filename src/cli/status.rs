@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::cli::{table, StatusArgs, EXIT_UNKNOWN};
+use crate::cli::{self as super_cli, table, StatusArgs, EXIT_UNKNOWN};
 use crate::config::{Config, Thresholds};
 use crate::fleet;
 use crate::model::FleetStatus;
@@ -18,13 +18,13 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     if !(thresholds.lag_warning_secs > 0.0
         && thresholds.lag_warning_secs < thresholds.lag_critical_secs)
     {
-        eprintln!("archtui: need 0 < --warning < --critical");
+        crate::cli::warn("archtui: need 0 < --warning < --critical");
         return EXIT_UNKNOWN;
     }
     let ctx = match Context::open(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("archtui: {e}");
+            crate::cli::warn(&format!("archtui: {e}"));
             return EXIT_UNKNOWN;
         }
     };
@@ -37,7 +37,9 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
             status.verdict.exit_code
         }
         Some(secs) => {
-            let every = Duration::from_secs_f64(secs.max(0.2));
+            // The flag's parser bounds it; this never panics either way.
+            let every = Duration::try_from_secs_f64(secs.clamp(0.2, super_cli::MAX_WATCH_SECS))
+                .unwrap_or(Duration::from_secs(5));
             watch(ctx, thresholds, every, args.json).await
         }
     }
@@ -46,7 +48,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
 fn print(status: &FleetStatus, json: bool) {
     let mut out = std::io::stdout().lock();
     let text = if json {
-        serde_json::to_string(status).expect("status serializes") + "\n"
+        crate::cli::json_out(status) + "\n"
     } else {
         table::render(status, chrono::Utc::now())
     };

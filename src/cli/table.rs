@@ -163,12 +163,8 @@ fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Drops control characters (escape sequences included) from remote text.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+/// Remote text through the one sanitizer and the redactor.
+pub use crate::app::sanitize::shown as clean;
 
 /// Compact age: 45s, 12m, 3h, 2d.
 pub fn age(now: Time, then: Time) -> String {
@@ -187,7 +183,24 @@ mod tests {
 
     #[test]
     fn cleans_escape_sequences() {
-        assert_eq!(clean("a\x1b[31mred\x07"), "a [31mred ");
+        assert_eq!(clean("a\x1b[31mred\x07"), "ared");
+        assert_eq!(clean("x\x1b[2J\x1b]0;TITLE\x07\u{9b}y"), "xy");
+    }
+
+    #[test]
+    fn remote_names_in_the_table_are_inert() {
+        let mut s = crate::app::fixtures::fleet_status();
+        s.syncs[0].name = "archive_\x1b[2Jevil\x1b]0;TITLE\x07".into();
+        s.syncs[0].host = "t\u{202E}x\u{9b}".into();
+        s.syncs[0].reason = Some("why\x1b]0;TITLE\x07 not".into());
+        s.hosts[0].containers[0].service = "db\x1b[?1049h".into();
+        let out = render(&s, chrono::Utc::now());
+        for residue in [
+            "\x1b", "[2J", "]0;", "TITLE", "\u{9b}", "\u{202E}", "[?1049h",
+        ] {
+            assert!(!out.contains(residue), "{residue:?} in:\n{out}");
+        }
+        assert!(out.contains("archive_evil") && out.contains("tx"), "{out}");
     }
 
     #[test]

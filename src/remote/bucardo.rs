@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::model::Time;
 use crate::observation::{OpsEvent, OpsRead, Pending, RegisteredSlave, SyncRow};
-use crate::remote::pg::{ident, Pg};
+use crate::remote::pg::{col, first, ident, Pg};
 use crate::status::SyncFacts;
 
 pub const PING: &str = "bucardo_mcp_ping";
@@ -92,7 +92,8 @@ pub async fn ensure_schema(pg: &Pg, dbname: &str) -> Result<(), String> {
     let rows = pg
         .query("SELECT to_regclass('bucardo.sync') IS NOT NULL", &[])
         .await?;
-    if rows.first().is_some_and(|r| r.get::<_, bool>(0)) {
+    let present: Option<bool> = first(&rows).map_err(|e| format!("bucardo schema check: {e}"))?;
+    if present == Some(true) {
         Ok(())
     } else {
         Err(format!(
@@ -109,35 +110,51 @@ pub async fn version(pg: &Pg) -> Result<Option<String>, String> {
             &[],
         )
         .await?;
-    Ok(rows.first().map(|r| r.get(0)))
+    first::<Option<String>>(&rows)
+        .map(Option::flatten)
+        .map_err(|e| format!("bucardo_config.bucardo_version: {e}"))
 }
 
 pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, String> {
     let rows = pg.query(SYNCS_SQL, &[]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| SyncRow {
-            name: r.get("name"),
-            dbgroup: r.get::<_, Option<String>>("dbs").unwrap_or_default(),
-            targets: r.get::<_, Option<String>>("targets").unwrap_or_default(),
-            facts: SyncFacts {
-                sync_status: r.get("status"),
-                db_stalled: r.get("db_stalled"),
-                running: r.get("run_state"),
-                last_good: r.get("last_good"),
-                last_empty: r.get("last_empty"),
-                last_bad: r.get("last_bad"),
-                ..Default::default()
-            },
-            last_error: r
-                .get::<_, Option<String>>("last_error")
-                .map(|s| crate::status::error_text(&s)),
-            inserts: r.get("inserts"),
-            deletes: r.get("deletes"),
-            conflicts: r.get("conflicts"),
-            pending: None,
-        })
-        .collect())
+    rows.iter().map(sync_row).collect()
+}
+
+/// One row of `SYNCS_SQL`; a column that does not decode names the sync
+/// (when its name does) and the column.
+fn sync_row(r: &tokio_postgres::Row) -> Result<SyncRow, String> {
+    let name: Option<String> = col(r, "name").map_err(|e| format!("bucardo.sync: {e}"))?;
+    let name = name.unwrap_or_default();
+    let at = |e: String| format!("bucardo.sync {name:?}: {e}");
+    Ok(SyncRow {
+        dbgroup: col::<Option<String>, _>(r, "dbs")
+            .map_err(at)?
+            .unwrap_or_default(),
+        targets: col::<Option<String>, _>(r, "targets")
+            .map_err(at)?
+            .unwrap_or_default(),
+        facts: SyncFacts {
+            sync_status: col::<Option<String>, _>(r, "status")
+                .map_err(at)?
+                .unwrap_or_default(),
+            db_stalled: col::<Option<bool>, _>(r, "db_stalled")
+                .map_err(at)?
+                .unwrap_or(false),
+            running: col(r, "run_state").map_err(at)?,
+            last_good: col(r, "last_good").map_err(at)?,
+            last_empty: col(r, "last_empty").map_err(at)?,
+            last_bad: col(r, "last_bad").map_err(at)?,
+            ..Default::default()
+        },
+        last_error: col::<Option<String>, _>(r, "last_error")
+            .map_err(at)?
+            .map(|s| crate::status::error_text(&s)),
+        inserts: col(r, "inserts").map_err(at)?,
+        deletes: col(r, "deletes").map_err(at)?,
+        conflicts: col(r, "conflicts").map_err(at)?,
+        pending: None,
+        name,
+    })
 }
 
 /// The supervisor's record of its daemon: its phase, and the events since
@@ -288,15 +305,21 @@ pub async fn pending(
     }
     let tables: Vec<(String, String, String)> = names
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("bucardo_delta_names: {e}"))?;
     let sql = pending_sql(&tables, heartbeat_table);
     let target = format!("dbgroup {dbgroup}");
     let rows = pg.query(&sql, &[&target]).await?;
     let r = rows.first().ok_or("pending query returned no row")?;
+    let pending = |e: String| format!("pending changes of {sync}: {e}");
     Ok(Some(Pending {
-        rows: r.get(0),
-        lag_seconds: r.get::<_, Option<f64>>(1).unwrap_or(0.0).max(0.0),
+        rows: col::<Option<i64>, _>(r, 0).map_err(pending)?.unwrap_or(0),
+        lag_seconds: col::<Option<f64>, _>(r, 1)
+            .map_err(pending)?
+            .filter(|l| l.is_finite())
+            .unwrap_or(0.0)
+            .max(0.0),
     }))
 }
 
@@ -355,17 +378,20 @@ pub async fn heartbeat(pg: &Pg, table: &str) -> Result<Option<Time>, String> {
             &[&schema, &name],
         )
         .await?;
-    let Some(col) = cols.first().map(|r| r.get::<_, String>(0)) else {
+    let at = |e: String| format!("heartbeat {table}: {e}");
+    let Some(column) = first::<String>(&cols).map_err(at)? else {
         return Ok(None);
     };
     let sql = format!(
         "SELECT max({}) FROM {}.{}",
-        ident(&col),
+        ident(&column),
         ident(schema),
         ident(name)
     );
     let rows = pg.query(&sql, &[]).await?;
-    Ok(rows.first().and_then(|r| r.get(0)))
+    first::<Option<Time>>(&rows)
+        .map(Option::flatten)
+        .map_err(at)
 }
 
 #[cfg(test)]
@@ -422,5 +448,25 @@ mod tests {
     fn quote_ident_matches_postgres() {
         assert_eq!(quote_ident_like_pg("items"), "items");
         assert_eq!(quote_ident_like_pg("Items"), "\"Items\"");
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any sync name: its channels are cut like PostgreSQL's
+            /// identifiers, on a character boundary, and map back.
+            #[test]
+            fn channels_of_any_name(name in ".{0,80}") {
+                for c in sync_channels(&name) {
+                    prop_assert!(c.len() <= MAX_CHANNEL);
+                    prop_assert!(matches!(event_of(&c), Some(BucardoEvent::SyncDone(_) | BucardoEvent::SyncKilled(_))));
+                }
+            }
+        }
     }
 }

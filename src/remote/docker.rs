@@ -171,6 +171,45 @@ pub fn events_options(project: &str) -> EventsOptions {
     }
 }
 
+/// Most lines one `recent_logs` call keeps: the newest.
+const RECENT_MAX: usize = 2000;
+
+/// A container's log lines since `since` (unix seconds), each with its
+/// timestamp, as far as it is now; the newest `RECENT_MAX` at most.
+pub async fn recent_logs(
+    docker: &Docker,
+    container: &str,
+    since: i64,
+) -> Result<Vec<(Option<Time>, String)>, bollard::errors::Error> {
+    use futures_util::StreamExt;
+    let mut frames = docker.logs(
+        container,
+        Some(LogsOptions {
+            follow: false,
+            stdout: true,
+            stderr: true,
+            timestamps: true,
+            since: i32::try_from(since).unwrap_or(0),
+            tail: "all".to_string(),
+            ..Default::default()
+        }),
+    );
+    let mut asm = crate::app::lines::LineAssembler::default();
+    let mut out = Vec::new();
+    while let Some(frame) = frames.next().await {
+        for (ts, raw) in asm.feed(&frame?.into_bytes(), true) {
+            out.push((ts, String::from_utf8_lossy(&raw).into_owned()));
+        }
+        if out.len() > RECENT_MAX {
+            out.drain(..out.len() - RECENT_MAX);
+        }
+    }
+    if let Some((ts, raw)) = asm.finish() {
+        out.push((ts, String::from_utf8_lossy(&raw).into_owned()));
+    }
+    Ok(out)
+}
+
 /// A container's log: the last `tail` lines (all with `None`), then
 /// everything new, each frame prefixed with its timestamp. `since` (unix
 /// seconds, 0 for none) skips what a previous stream already delivered.

@@ -33,13 +33,9 @@ impl Context {
         // may still run, and each removes only its own dir.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let process_dir = std::env::temp_dir().join(format!("archtui-{}", std::process::id()));
-        if n == 0 || !process_dir.exists() {
-            // Anything there was left by an earlier process with this pid.
-            make_private_dir(&process_dir)?;
-        }
-        let run_dir = process_dir.join(n.to_string());
+        let run_dir = process_dir()?.join(n.to_string());
         make_private_dir(&run_dir)?;
+        crate::files::check_private(&run_dir)?;
         Ok(Arc::new(Context {
             config,
             password,
@@ -86,7 +82,54 @@ impl Drop for Context {
     }
 }
 
-/// A fresh directory only the user can enter (whatever was there is gone).
+/// Longest run dir: a control socket inside it
+/// (`h1000/.ssh-connectionXXXXXX/master.` and ssh's 16-character suffix)
+/// and the forwards must stay under the 108 bytes of a unix socket path.
+const MAX_RUN_DIR: usize = 48;
+
+/// This process's private directory: `$XDG_RUNTIME_DIR/archtui/<random>`
+/// (the `archtui` dir made 0700, its owner and mode checked, refused when
+/// another user could enter it), else a random `mkdtemp` dir in the temp
+/// dir; never a name another user can guess and prepare. Made again when
+/// the last context removed it.
+fn process_dir() -> std::io::Result<PathBuf> {
+    static DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut dir = DIR.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = dir.as_ref().filter(|d| d.is_dir()) {
+        crate::files::check_private(d)?;
+        return Ok(d.clone());
+    }
+    let made = make_process_dir(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))?;
+    *dir = Some(made.clone());
+    Ok(made)
+}
+
+/// A new random private dir under `$XDG_RUNTIME_DIR/archtui` (`runtime`),
+/// or under the temp dir.
+fn make_process_dir(runtime: Option<PathBuf>) -> std::io::Result<PathBuf> {
+    let runtime = runtime
+        .filter(|p| p.is_absolute())
+        .map(|p| p.join("archtui"));
+    let base = match runtime {
+        Some(r) if r.as_os_str().len() + 8 <= MAX_RUN_DIR => {
+            crate::files::private_dir(&r)?;
+            r
+        }
+        // Too long for socket paths (or unset): the temp dir, else /tmp.
+        _ if std::env::temp_dir().as_os_str().len() + 16 <= MAX_RUN_DIR => std::env::temp_dir(),
+        _ => PathBuf::from("/tmp"),
+    };
+    let made = tempfile::Builder::new()
+        .prefix("archtui-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir_in(&base)?
+        .keep();
+    crate::files::check_private(&made)?;
+    Ok(made)
+}
+
+/// A fresh directory only the user can enter (whatever was there is gone);
+/// only ever called inside the checked run dir.
 pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let _ = std::fs::remove_dir_all(dir);
@@ -524,5 +567,41 @@ impl HostLink {
     /// The SSH session, for commands run on the host.
     pub fn session(&self) -> Option<Arc<Session>> {
         self.session.clone()
+    }
+}
+
+#[cfg(test)]
+mod run_dir_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_run_dir_is_random_private_and_checked() {
+        let rt = std::env::temp_dir().join(format!("archtui-xdg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&rt);
+        std::fs::create_dir_all(&rt).unwrap();
+        let a = make_process_dir(Some(rt.clone())).unwrap();
+        let b = make_process_dir(Some(rt.clone())).unwrap();
+        assert_ne!(a, b, "never a name to guess");
+        assert!(a.starts_with(rt.join("archtui")), "{}", a.display());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&a), mode(&rt.join("archtui"))), (0o700, 0o700));
+        // Room left for every socket path under 108 bytes.
+        assert!(a.as_os_str().len() <= MAX_RUN_DIR, "{}", a.display());
+        // Someone else's (here: one open to others) is refused, not used.
+        std::fs::set_permissions(rt.join("archtui"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        let e = make_process_dir(Some(rt.clone())).unwrap_err().to_string();
+        assert!(e.contains("mode 0777") && e.contains("archtui"), "{e}");
+        let _ = std::fs::remove_dir_all(&rt);
+        // Unset: a random dir in the temp dir.
+        let t = make_process_dir(None).unwrap();
+        assert!(t
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("archtui-"));
+        assert_eq!(mode(&t), 0o700);
+        let _ = std::fs::remove_dir_all(&t);
     }
 }

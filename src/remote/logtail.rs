@@ -173,7 +173,7 @@ impl Tail {
         LogLine {
             source: self.source,
             ts,
-            line: sanitize(raw, MAX_LINE_CHARS),
+            line: sanitize(&crate::credentials::redact_bytes(raw), MAX_LINE_CHARS),
         }
     }
 }

@@ -155,6 +155,26 @@ pub async fn wait_notification(
     .flatten()
 }
 
+/// One column of a remote row, decoded; a value the client cannot decode
+/// (an unexpected type, a NULL where none belongs) is an error that names
+/// the column and the mismatch, never a panic.
+pub fn col<'a, T, I>(row: &'a Row, idx: I) -> Result<T, String>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+    I: tokio_postgres::row::RowIndex + std::fmt::Display + Copy,
+{
+    row.try_get(idx)
+        .map_err(|e| format!("column {idx}: {}", describe(&e)))
+}
+
+/// The first row's first column, if there is a row.
+pub fn first<'a, T>(rows: &'a [Row]) -> Result<Option<T>, String>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+{
+    rows.first().map(|r| col(r, 0)).transpose()
+}
+
 /// A channel or identifier name quoted for SQL (tokio-postgres has none).
 pub fn ident(name: &str) -> String {
     postgres_protocol::escape::escape_identifier(name)

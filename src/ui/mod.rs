@@ -31,10 +31,14 @@ struct Areas {
 fn areas(m: &Model, area: Rect) -> Areas {
     let containers = m.selected_host().map_or(0, |h| h.containers.len());
     // Borders, header, and a line for a host's error when it has one.
-    let top = (m.hosts.len().max(containers) as u16 + 4)
+    // Counts come from the hosts: a huge one must not overflow.
+    let rows = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    let top = rows(m.hosts.len().max(containers))
+        .saturating_add(4)
         .min(area.height / 3)
         .max(4);
-    let syncs = (m.syncs.len().max(1) as u16 + 3)
+    let syncs = rows(m.syncs.len().max(1))
+        .saturating_add(3)
         .min(area.height / 4)
         .max(4);
     let [title, top_area, syncs, logs, hints] = Layout::vertical([

@@ -36,13 +36,9 @@ pub fn lag(secs: f64) -> String {
     }
 }
 
-/// Remote text (names, error messages) on one line with no control
-/// characters: it is shown, never interpreted.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+/// Remote text (names, error messages) on one line, through the one
+/// sanitizer and the redactor: it is shown, never interpreted.
+pub use crate::app::sanitize::shown as clean;
 
 /// Eight-level bar chart of the last `width` samples, scaled to their max.
 pub fn sparkline(
@@ -75,6 +71,6 @@ mod tests {
         assert_eq!(lag(0.34), "0.3s");
         assert_eq!(lag(75.0), "75s");
         assert_eq!(duration(3.0 * 3600.0), "3h");
-        assert_eq!(clean("a\x1b[2Jb\n"), "a [2Jb ");
+        assert_eq!(clean("a\x1b[2Jb\nc"), "ab c");
     }
 }

@@ -85,7 +85,7 @@ pub fn copy_progress(table: &str, done: i64, estimate: Option<i64>) -> String {
             "initial copy: {table} {} of ~{} rows ({}%)",
             n(done),
             n(e),
-            (done.max(0) * 100 / e).min(100)
+            (done.max(0).saturating_mul(100) / e).min(100)
         ),
         None => format!("initial copy: {table} {} rows so far", n(done)),
     }
@@ -125,7 +125,7 @@ pub fn parse_probe(text: &str) -> Probe {
             "listen" => p.listening.extend(v.split_whitespace().filter_map(port_of)),
             "ours" => p.ours = v.parse().unwrap_or(0),
             "master" => p.master_reachable = Some(v == "ok"),
-            "time" => p.time = v.parse().ok(),
+            "time" => p.time = v.parse().ok().filter(|t: &f64| t.is_finite()),
             "existing" => p.existing_deploy = v == "1",
             _ => {}
         }
@@ -294,6 +294,137 @@ fn human_kib(k: u64) -> String {
     }
 }
 
+/// Whether an env value is the shipped placeholder (or nothing at all).
+pub fn is_placeholder(value: &str) -> bool {
+    let v = crate::credentials::unquote(value).to_ascii_lowercase();
+    v.is_empty() || v.ends_with("_change_me") || v.starts_with("change_me")
+}
+
+/// The secrets of the env.common about to be uploaded (`text`, read from
+/// `path`): none may be a placeholder (`*_change_me`, `change_me...`) or
+/// empty, unless its `_FILE` variant names a file instead.
+pub fn placeholder_check(text: &str, path: &str) -> Check {
+    let env = crate::actions::plan::parse_env(text);
+    let bad: Vec<&str> = env
+        .iter()
+        .filter(|(k, _)| crate::actions::plan::is_secret_key(k) && !k.ends_with("_FILE"))
+        .filter(|(k, v)| {
+            let by_file = env
+                .get(&format!("{k}_FILE"))
+                .is_some_and(|f| !crate::credentials::unquote(f).is_empty());
+            is_placeholder(v) && !(by_file && crate::credentials::unquote(v).is_empty())
+        })
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if bad.is_empty() {
+        Check::pass("env.common secrets", format!("no placeholder in {path}"))
+    } else {
+        Check::fail(
+            "env.common secrets",
+            format!(
+                "{path}: {} still {} the shipped placeholder or nothing",
+                bad.join(", "),
+                if bad.len() == 1 { "holds" } else { "hold" }
+            ),
+            format!(
+                "set {} in {path} to the fleet's values (the same as in the master's env.common), or set {}_FILE instead",
+                bad.join(", "),
+                bad[0]
+            ),
+        )
+    }
+}
+
+/// env.common values every host of the fleet must share: a difference
+/// fails pre-flight. Other differences only warn.
+pub const FLEET_KEYS: [&str; 13] = [
+    "COMPOSE_PROJECT_NAME",
+    "ARCHIVE_DB_NAME",
+    "ARCHIVE_DB_USER",
+    "ARCHIVE_DB_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "BUCARDO_DB_USER",
+    "BUCARDO_DB_NAME",
+    "BUCARDO_PASSWORD",
+    "DB_PORT",
+    "HEARTBEAT_INTERVAL",
+    "SECRET_KEY_BASE",
+    "BUCARDO_EXCLUDE_TABLES",
+    "RAILS_ENV",
+];
+
+/// The env.common about to be uploaded (`new`) against the master's
+/// (`master`, from `master_path`): the differences, secrets redacted.
+pub fn fleet_check(new: &str, master: &str, master_path: &str) -> Check {
+    use crate::actions::plan::EnvChange;
+    let changes = crate::actions::plan::env_diff(master, new);
+    let key = |c: &EnvChange| match c {
+        EnvChange::Added { key, .. }
+        | EnvChange::Removed { key }
+        | EnvChange::Changed { key, .. } => key.clone(),
+    };
+    let shared =
+        |k: &str| FLEET_KEYS.contains(&k) || FLEET_KEYS.contains(&k.trim_end_matches("_FILE"));
+    let (must, may): (Vec<&EnvChange>, Vec<&EnvChange>) =
+        changes.iter().partition(|c| shared(&key(c)));
+    let list = |v: &[&EnvChange]| {
+        v.iter()
+            .map(|c| c.describe())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !must.is_empty() {
+        Check::fail(
+            "fleet's env.common",
+            format!(
+                "differs from the master's {master_path} (master -> upload): {}",
+                list(&must)
+            ),
+            "make these the same as the master's: every host of the fleet shares them",
+        )
+    } else if !may.is_empty() {
+        Check::warn(
+            "fleet's env.common",
+            format!(
+                "differs from the master's {master_path} (master -> upload): {}",
+                list(&may)
+            ),
+            "keep env.common identical on all hosts unless a difference is meant",
+        )
+    } else {
+        Check::pass(
+            "fleet's env.common",
+            format!("the same as the master's {master_path}"),
+        )
+    }
+}
+
+/// Error lines a stack container logged (`archive-bucardo: error: ...`)
+/// and the first it cannot get past by retrying: a setting to change, a
+/// password the master refuses. Pure.
+pub fn container_errors(lines: &[String]) -> (Vec<String>, Option<String>) {
+    const FATAL: [&str; 8] = [
+        "refused user",
+        "is invalid",
+        "is not set",
+        "is not a readable file",
+        "keep only one of them",
+        "must be the same",
+        "does not accept this host",
+        "password authentication failed",
+    ];
+    let errors: Vec<String> = lines
+        .iter()
+        .filter(|l| l.to_ascii_lowercase().contains("error:"))
+        .map(|l| l.trim().to_string())
+        .collect();
+    let fatal = errors
+        .iter()
+        .find(|l| FATAL.iter().any(|f| l.contains(f)))
+        .cloned();
+    (errors, fatal)
+}
+
 /// The name in the master's Bucardo: `taken` lists what already carries it
 /// (`db`, `dbgroup`, `sync`).
 pub fn name_check(name: &str, taken: &[String], resuming: bool) -> Check {
@@ -427,6 +558,74 @@ listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexistin
     }
 
     #[test]
+    fn placeholders_are_refused_by_name() {
+        let shipped =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/env.common")).unwrap();
+        let c = placeholder_check(&shipped, "/co/env.common");
+        assert_eq!(c.verdict, Verdict::Fail);
+        for k in [
+            "ARCHIVE_DB_PASSWORD",
+            "POSTGRES_PASSWORD",
+            "BUCARDO_PASSWORD",
+            "SECRET_KEY_BASE",
+        ] {
+            assert!(c.detail.contains(k), "{k}: {}", c.detail);
+        }
+        assert!(c.fix.as_deref().unwrap_or("").contains("/co/env.common"));
+        let good = "BUCARDO_PASSWORD=\"s3cret-long\"\nexport ARCHIVE_DB_PASSWORD=\nARCHIVE_DB_PASSWORD_FILE=/run/secrets/archive/a\n";
+        assert_eq!(
+            placeholder_check(good, "e").verdict,
+            Verdict::Pass,
+            "a file instead is fine"
+        );
+        let empty = "BUCARDO_PASSWORD=\n";
+        assert_eq!(placeholder_check(empty, "e").verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn the_fleet_must_share_its_env_common() {
+        crate::credentials::remember("Fleet-Pw-1234");
+        let master = "BUCARDO_PASSWORD=Fleet-Pw-1234\nDB_PORT=5432\nBUCARDO_LOG_LEVEL=terse\n";
+        assert_eq!(fleet_check(master, master, "m").verdict, Verdict::Pass);
+        let c = fleet_check(
+            "BUCARDO_PASSWORD=Other-Pw-5678\nDB_PORT=5433\nBUCARDO_LOG_LEVEL=terse\n",
+            master,
+            "/srv/archive/env.common",
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("~ DB_PORT: 5432 -> 5433"), "{}", c.detail);
+        assert!(
+            c.detail.contains("BUCARDO_PASSWORD: <redacted> (changed)"),
+            "{}",
+            c.detail
+        );
+        assert!(!c.detail.contains("Pw-"), "secrets shown: {}", c.detail);
+        let c = fleet_check(
+            "BUCARDO_PASSWORD=Fleet-Pw-1234\nDB_PORT=5432\nBUCARDO_LOG_LEVEL=debug\n",
+            master,
+            "m",
+        );
+        assert_eq!(c.verdict, Verdict::Warn, "{c:?}");
+    }
+
+    #[test]
+    fn container_errors_that_cannot_pass_end_the_wait() {
+        let lines: Vec<String> = [
+            "archive-bucardo: slave turntable: local db ready",
+            "archive-bucardo: error: MASTER_DB_HOST=10.77.0.1 (port 5432) is unreachable (x): check",
+            "archive-bucardo: error: the master refused user bucardo at 10.77.0.1:5432: BUCARDO_PASSWORD must be the same as on the master (env.common)",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (shown, fatal) = container_errors(&lines[..2]);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(fatal, None, "unreachable is retried");
+        let (shown, fatal) = container_errors(&lines);
+        assert_eq!(shown.len(), 2);
+        assert!(fatal.unwrap().contains("refused user bucardo"));
+    }
+
+    #[test]
     fn names_taken_in_bucardo() {
         assert_eq!(name_check("x", &[], false).verdict, Verdict::Pass);
         let taken = vec!["db".to_string(), "sync".to_string()];
@@ -443,5 +642,46 @@ listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexistin
         assert_eq!(clock_check(-61.0).verdict, Verdict::Fail);
         assert_eq!(human_kib(512 * 1024), "512 MiB");
         assert_eq!(human_kib(3 * 1024 * 1024), "3.0 GiB");
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Whatever the probe printed, the checks come out, and each
+            /// one that is not a pass says how to fix it.
+            #[test]
+            fn any_probe_output(text in "((docker|compose|disk|disk_path|listen|ours|master|time|existing)=.{0,30}\n){0,12}", done in any::<i64>(), est in proptest::option::of(any::<i64>())) {
+                let p = parse_probe(&text);
+                let e = Expect {
+                    ports: vec![5432, 3000],
+                    master: "m".into(),
+                    master_port: 5432,
+                    local_time: 1000.0,
+                    resuming: false,
+                };
+                for c in host_checks(&p, &e) {
+                    prop_assert!(c.verdict == Verdict::Pass || c.fix.is_some());
+                }
+                let _ = copy_progress("t", done, est);
+            }
+
+            /// Any env texts: the checks come out, secrets never shown.
+            #[test]
+            fn any_env_common(a in "((BUCARDO_PASSWORD|DB_PORT|X|SECRET_KEY_BASE)=[ -~]{0,12}\n){0,6}", b in "((BUCARDO_PASSWORD|DB_PORT|Y)=[ -~]{0,12}\n){0,6}") {
+                let _ = placeholder_check(&a, "p");
+                let c = fleet_check(&a, &b, "m");
+                prop_assert!(c.verdict == Verdict::Pass || c.fix.is_some());
+                let lines: Vec<String> = a.lines().chain(b.lines()).map(String::from).collect();
+                let (shown, fatal) = container_errors(&lines);
+                if let Some(f) = fatal {
+                    prop_assert!(shown.contains(&f));
+                }
+            }
+        }
     }
 }

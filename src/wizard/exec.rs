@@ -16,7 +16,7 @@ use crate::actions::{clean, deploy, Progress};
 use crate::config::{Config, Host, Role};
 use crate::model::HostState;
 use crate::remote::host::{make_private_dir, Context, HostLink};
-use crate::remote::pg::Pg;
+use crate::remote::pg::{col, first, Pg};
 use crate::remote::shell::sh_ok;
 use crate::remote::{bucardo, docker, ssh};
 
@@ -196,7 +196,11 @@ impl Runner {
     async fn registered(&mut self, input: &Input) -> Result<String, String> {
         let start = Instant::now();
         let sync = input.sync();
-        let mut last_said = Instant::now() - Duration::from_secs(60);
+        let mut last_said = Instant::now()
+            .checked_sub(Duration::from_secs(60))
+            .unwrap_or_else(Instant::now);
+        let mut seen: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+            std::collections::HashMap::new();
         loop {
             let ctl = self.ctx.config.database.bucardo_db.clone();
             let state = match self.pg(input, true, &ctl).await {
@@ -214,6 +218,39 @@ impl Runner {
                 })
                 .map(|c| format!("{} {}", c.service, c.health.as_deref().unwrap_or(&c.state)))
                 .collect();
+            // The containers' own error lines, as they come; one they
+            // cannot get past ends the wait now, not at the time limit.
+            for c in &cs {
+                let since = seen
+                    .get(&c.name)
+                    .copied()
+                    .or(c.started_at)
+                    .map_or(0, |t| t.timestamp());
+                let lines = docker::recent_logs(&d, &c.name, since)
+                    .await
+                    .unwrap_or_default();
+                let mut fresh = Vec::new();
+                for (ts, line) in lines {
+                    match (ts, seen.get(&c.name)) {
+                        (Some(t), Some(last)) if t <= *last => continue,
+                        (Some(t), _) => {
+                            seen.insert(c.name.clone(), t);
+                        }
+                        _ => {}
+                    }
+                    fresh.push(line);
+                }
+                let (errors, fatal) = checks::container_errors(&fresh);
+                for e in &errors {
+                    self.say(format!("{} container: {e}", c.service));
+                }
+                if let Some(f) = fatal {
+                    return Err(format!(
+                        "the {} container on {} reports an error it cannot get past: {f}",
+                        c.service, input.name
+                    ));
+                }
+            }
             let good = matches!(&state, Ok(Some(s)) if s.ok);
             if good && !cs.is_empty() && waiting.is_empty() {
                 return Ok(format!(
@@ -263,7 +300,8 @@ impl Runner {
             )
             .await
             .ok()?;
-        let (table, done): (String, i64) = rows.first().map(|r| (r.get(0), r.get(1)))?;
+        let r = rows.first()?;
+        let (table, done): (String, i64) = (col(r, 0).ok()?, col(r, 1).ok()?);
         let estimate = match self.pg(input, true, &db).await {
             Ok(master) => master
                 .query(
@@ -272,7 +310,7 @@ impl Runner {
                 )
                 .await
                 .ok()
-                .and_then(|r| r.first().map(|r| r.get::<_, i64>(0))),
+                .and_then(|r| first::<i64>(&r).ok().flatten()),
             Err(_) => None,
         };
         Some(checks::copy_progress(&clean(&table), done, estimate))
@@ -339,13 +377,11 @@ impl Runner {
 
     fn add_to_config(&self, input: &Input) -> Result<String, String> {
         let path = &self.config_path;
-        let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = (input.deploy_dir != self.ctx.config.defaults.deploy_dir)
             .then_some(input.deploy_dir.as_str());
-        let new = config_edit::add_host(&old, &input.name, &input.ssh, dir);
-        if new != old {
-            config_edit::save(path, &old, &new)?;
-        }
+        config_edit::update(path, |old| {
+            Some(config_edit::add_host(old, &input.name, &input.ssh, dir))
+        })?;
         let c = Config::load(path).map_err(|e| e.to_string())?;
         let n = c.hosts().iter().filter(|h| h.name == input.name).count();
         if n != 1 {
@@ -370,6 +406,17 @@ impl Runner {
                 "pass --from DIR: a checkout with the operator's env.common",
             ),
         });
+        // What will be uploaded: its secrets known to the redactor from
+        // here on, and none of them a placeholder.
+        let env_path = self.from.join("env.common");
+        let env_text = std::fs::read_to_string(&env_path).ok();
+        if let Some(t) = &env_text {
+            crate::credentials::remember_env(t);
+            out.push(checks::placeholder_check(
+                t,
+                &env_path.display().to_string(),
+            ));
+        }
         let session = match self.ssh_check(input).await {
             Ok((s, check)) => {
                 out.push(check);
@@ -394,9 +441,11 @@ impl Runner {
         )
         .await;
         let after = now_secs();
+        let mut reachable = false;
         match probe {
             Ok(text) => {
                 let p = checks::parse_probe(&text);
+                reachable = p.master_reachable == Some(true);
                 let e = Expect {
                     ports: vec![input.db_port, APP_PORT],
                     master: input.master_db_host.clone(),
@@ -408,8 +457,158 @@ impl Runner {
             }
             Err(e) => out.push(Check::fail("probe", e, "check the host's shell and tools")),
         }
+        if let Some(t) = &env_text {
+            if reachable {
+                out.push(self.master_login(&session, input, t).await);
+            }
+            out.push(self.fleet_env_check(input, t).await);
+        }
         out.push(self.name_check(input, resuming).await);
         out
+    }
+
+    /// The new host logs in to the master's control database, as its
+    /// bucardo container will, with exactly the BUCARDO_PASSWORD about to
+    /// be uploaded: a forward through the new host's SSH session (the
+    /// connection starts there, so the master's pg_hba sees the new host),
+    /// the password handed to the client in this process: never on a
+    /// command line, never in a file on the host.
+    async fn master_login(&self, session: &Session, input: &Input, env_text: &str) -> Check {
+        let what = "master login";
+        let env = crate::actions::plan::parse_env(env_text);
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| crate::credentials::unquote(v).to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let user = get("BUCARDO_DB_USER").unwrap_or_else(|| "bucardo".into());
+        let db = get("BUCARDO_DB_NAME").unwrap_or_else(|| "bucardo".into());
+        let password =
+            match (get("BUCARDO_PASSWORD"), get("BUCARDO_PASSWORD_FILE")) {
+                (Some(p), _) => p,
+                (None, Some(f)) => {
+                    // The checkout's copy of the secrets dir, when it has one.
+                    let dir = get("SECRETS_DIR").unwrap_or_else(|| "./secrets".into());
+                    let name = Path::new(&f).file_name().unwrap_or_default();
+                    let local = self.from.join(dir).join(name);
+                    match std::fs::read_to_string(&local) {
+                    Ok(t) => t.lines().next().unwrap_or("").to_string(),
+                    Err(_) => return Check::warn(
+                        what,
+                        format!(
+                            "not tested: BUCARDO_PASSWORD_FILE={f} and no {} here",
+                            local.display()
+                        ),
+                        "make sure that file on the new host holds the master's BUCARDO_PASSWORD",
+                    ),
+                }
+                }
+                (None, None) => return Check::fail(
+                    what,
+                    "BUCARDO_PASSWORD is not set in env.common",
+                    "set BUCARDO_PASSWORD (or BUCARDO_PASSWORD_FILE) in env.common to the master's",
+                ),
+            };
+        let at = format!("{}:{}", input.master_db_host, input.db_port);
+        let dir = self
+            .ctx
+            .run_dir
+            .join(format!("m{}", crate::remote::host::next_link()));
+        if let Err(e) = make_private_dir(&dir) {
+            return Check::fail(what, format!("{}: {e}", dir.display()), "check the run dir");
+        }
+        let local = dir.join(format!(".s.PGSQL.{}", input.db_port));
+        let remote = openssh::Socket::new(&input.master_db_host, input.db_port);
+        let forward = session
+            .request_port_forward(
+                openssh::ForwardType::Local,
+                openssh::Socket::from(local.clone()),
+                remote.clone(),
+            )
+            .await;
+        if let Err(e) = forward {
+            return Check::fail(
+                what,
+                format!("no forward through the new host to {at}: {e}"),
+                "allow TCP forwarding in the new host's sshd (AllowTcpForwarding)",
+            );
+        }
+        let login = Pg::connect(crate::remote::pg::Params {
+            socket_dir: &dir,
+            port: input.db_port,
+            user: &user,
+            dbname: &db,
+            password: Some(crate::credentials::Secret::known(password)),
+            timeout: self.ctx.timeout(),
+        })
+        .await;
+        let _ = session
+            .close_port_forward(
+                openssh::ForwardType::Local,
+                openssh::Socket::from(local),
+                remote,
+            )
+            .await;
+        let env_file = self.from.join("env.common").display().to_string();
+        match login {
+            Ok(pg) => {
+                drop(pg);
+                Check::pass(
+                    what,
+                    format!("the master's database at {at} accepts user {user} with the BUCARDO_PASSWORD of {env_file}, from the new host"),
+                )
+            }
+            Err(e) if e.contains("password authentication failed") => Check::fail(
+                what,
+                format!("the master at {at} refused user {user} with the BUCARDO_PASSWORD of {env_file}"),
+                format!("set BUCARDO_PASSWORD in {env_file} to the fleet's (the master's env.common): it must be the same on every host"),
+            ),
+            Err(e) if e.contains("no pg_hba.conf entry") => Check::fail(
+                what,
+                format!("the master at {at} does not accept the new host: {e}"),
+                "add the new host's network to DB_ALLOWED_CIDRS in the master's env.common, then restart its db",
+            ),
+            Err(e) => Check::fail(
+                what,
+                format!("logging in to {db} at {at} from the new host: {e}"),
+                "check MASTER_DB_HOST, the master's db, and BUCARDO_DB_USER / BUCARDO_DB_NAME in env.common",
+            ),
+        }
+    }
+
+    /// The env.common about to be uploaded against the master's deploy
+    /// dir's, read over the master's SSH session; secrets redacted.
+    async fn fleet_env_check(&mut self, input: &Input, env_text: &str) -> Check {
+        let what = "fleet's env.common";
+        let master = match self.master_host(input) {
+            Ok(m) => m,
+            Err(e) => return Check::warn(what, e, "compare env.common with the master's by hand"),
+        };
+        let session = match self.link(input, true).await {
+            Ok(l) => l.session(),
+            Err(e) => {
+                return Check::warn(
+                    what,
+                    format!("master {}: {e}", master.name),
+                    "compare env.common with the master's by hand",
+                )
+            }
+        };
+        let Some(session) = session else {
+            return Check::warn(what, "ssh session to the master closed", "run again");
+        };
+        let path = format!("{}/env.common", master.deploy_dir);
+        match sh_ok(&session, r#"cat "$1""#, &[&path]).await {
+            Ok(text) => {
+                crate::credentials::remember_env(&text);
+                checks::fleet_check(env_text, &text, &format!("{}:{path}", master.name))
+            }
+            Err(e) => Check::warn(
+                what,
+                format!("cannot read {}:{path}: {e}", master.name),
+                "compare env.common with the master's by hand",
+            ),
+        }
     }
 
     async fn ssh_check(&mut self, input: &Input) -> Result<(Arc<Session>, Check), Check> {
@@ -535,7 +734,10 @@ pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
             &[&name],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    rows.iter()
+        .map(|r| col(r, 0))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("the master's Bucardo names: {e}"))
 }
 
 pub struct SyncState {
@@ -554,10 +756,14 @@ async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
             &[&sync],
         )
         .await?;
-    Ok(rows.first().map(|r| {
-        let status: Option<String> = r.get(0);
-        let good: Option<chrono::DateTime<chrono::Utc>> = r.get(1);
-        let running: i64 = r.get(2);
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let at = |e: String| format!("sync {sync}: {e}");
+    let status: Option<String> = col(r, 0).map_err(at)?;
+    let good: Option<chrono::DateTime<chrono::Utc>> = col(r, 1).map_err(at)?;
+    let running: i64 = col::<Option<i64>, _>(r, 2).map_err(at)?.unwrap_or(0);
+    Ok(Some({
         SyncState {
             ok: good.is_some(),
             text: format!(
@@ -585,7 +791,10 @@ async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String> {
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    rows.iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("relgroup archive's tables: {e}"))
 }
 
 async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String> {
@@ -597,7 +806,8 @@ async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String
             crate::remote::pg::ident(table)
         );
         let rows = pg.query(&sql, &[]).await?;
-        out.push(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(-1));
+        let n = first::<i64>(&rows).map_err(|e| format!("count of {schema}.{table}: {e}"))?;
+        out.push(n.unwrap_or(-1));
     }
     Ok(out)
 }

@@ -22,12 +22,16 @@ pub fn path(state_dir: &Path, name: &str) -> PathBuf {
 
 pub fn load(path: &Path) -> Result<Option<Journal>, String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("journal {}: {e} (remove it to start over)", path.display())),
+        Ok(text) => parse(&text, path).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("journal {}: {e}", path.display())),
     }
+}
+
+/// A journal's text; what does not parse is an error naming the file.
+fn parse(text: &str, path: &Path) -> Result<Journal, String> {
+    serde_json::from_str(text)
+        .map_err(|e| format!("journal {}: {e} (remove it to start over)", path.display()))
 }
 
 /// Interrupted provisionings: each journal's slave and its steps done,
@@ -70,14 +74,14 @@ pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), String> 
     }
 }
 
-/// Writes a temporary file, then renames it over the journal.
+/// Rewrites the journal atomically (temporary file, fsync, rename, fsync
+/// of the directory) under its lock, 0600.
 pub fn save(path: &Path, journal: &Journal) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::actions::audit::ensure_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(journal).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::files::write(path, (text + "\n").as_bytes(), 0o600)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn remove(path: &Path) -> Result<(), String> {
@@ -123,5 +127,35 @@ mod tests {
         apply(&p, &input(), &Effect::Finished).unwrap();
         assert!(!p.exists());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// A journal cut anywhere or with garbage is an error that says
+            /// how to start over, never a panic.
+            #[test]
+            fn damaged_journals(cut in 0usize..2000, junk in ".{0,20}") {
+                let j = Journal {
+                    input: crate::wizard::input::tests::input(),
+                    done: vec![Step::Upload, Step::Registered],
+                };
+                let text = serde_json::to_string_pretty(&j).unwrap_or_default();
+                let mut at = cut.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let damaged = format!("{}{junk}", &text[..at]);
+                match parse(&damaged, Path::new("j.json")) {
+                    Ok(got) => prop_assert_eq!(got, j),
+                    Err(e) => prop_assert!(e.contains("remove it to start over")),
+                }
+            }
+        }
     }
 }

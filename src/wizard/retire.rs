@@ -119,9 +119,10 @@ async fn on_master(
             "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = $1",
             &[&target],
         )
-        .await
-        .unwrap_or_default();
-    let n: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        .await?;
+    let n: i64 = crate::remote::pg::first(&rows)
+        .map_err(|e| format!("bucardo_delta_targets: {e}"))?
+        .unwrap_or(0);
     if n > 0 {
         return Err(format!(
             "bucardo_delta_targets still has {n} rows for {target}"
@@ -146,9 +147,5 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
 
 /// True when the host was in the config and is now removed (with a `.bak`).
 pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, String> {
-    let old = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    match config_edit::remove_host(&old, name) {
-        Some(new) => config_edit::save(path, &old, &new).map(|()| true),
-        None => Ok(false),
-    }
+    config_edit::update(path, |old| config_edit::remove_host(old, name))
 }

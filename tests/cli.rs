@@ -1,0 +1,149 @@
+//! The binary on hostile input, without a lab: no host is contacted (the
+//! config names hosts under .invalid, and every case fails before a
+//! connection). Nothing panics; what is refused says why.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn config() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("archtui-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("config.toml");
+    std::fs::write(
+        &p,
+        "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m.invalid\"\n",
+    )
+    .unwrap();
+    p
+}
+
+fn archtui(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .args(args)
+        .env("ARCHTUI_CONFIG", config())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run archtui")
+}
+
+fn all(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_console_without_a_terminal_says_so_in_one_line_and_exits_3() {
+    for args in [&[][..], &["provision", "x", "--tui"][..]] {
+        let o = archtui(args);
+        let text = all(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {text}");
+        assert!(text.contains("needs a terminal"), "{args:?}: {text}");
+        assert!(!text.contains('\x1b'), "{args:?} wrote an escape: {text:?}");
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
+        assert!(o.stdout.is_empty(), "{args:?}: stdout {text:?}");
+    }
+    // The console's refusal is exactly one line.
+    let o = archtui(&[]);
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+}
+
+#[test]
+fn watch_and_thresholds_refuse_what_is_not_a_duration() {
+    for (flag, v) in [
+        ("--watch", "inf"),
+        ("--watch", "NaN"),
+        ("--watch", "-1"),
+        ("--watch", "1e400"),
+        ("--watch", "0"),
+        ("--watch", "99999999999"),
+        ("--warning", "nan"),
+        ("--critical", "inf"),
+        ("--warning", "-5"),
+    ] {
+        let arg = format!("{flag}={v}");
+        let o = archtui(&["status", &arg]);
+        let text = all(&o);
+        assert_ne!(o.status.code(), Some(101), "{arg}: {text}");
+        assert!(!text.contains("panicked"), "{arg}: {text}");
+        assert!(text.contains("is not a number of seconds"), "{arg}: {text}");
+    }
+}
+
+#[test]
+fn a_hostile_config_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("archtui-cli-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m.invalid\"\n";
+    for (name, text) in [
+        (
+            "huge",
+            format!("[ssh]\nconnect_timeout_secs = {}\n{base}", i64::MAX),
+        ),
+        (
+            "query",
+            format!("[database]\nquery_timeout_secs = {}\n{base}", i64::MAX),
+        ),
+        (
+            "nan",
+            format!("[thresholds]\nlag_warning_secs = nan\n{base}"),
+        ),
+        ("binary", "\u{0}\u{1b}[2J\u{9b}".to_string()),
+    ] {
+        let p = dir.join(format!("{name}.toml"));
+        std::fs::write(&p, &text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+            .args(["--config", p.to_str().unwrap(), "status"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let out = all(&o);
+        assert_eq!(o.status.code(), Some(3), "{name}: {out}");
+        assert!(out.contains(&format!("{name}.toml")), "{name}: {out}");
+        assert!(
+            !out.contains("panicked") && !out.contains('\x1b'),
+            "{name}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_of_status_and_check_are_unknown_not_critical() {
+    // 2 means critical for status and "some checks failed" for check.
+    for args in [&["status", "--bogus"][..], &["check", "extra"], &["--nope"]] {
+        let o = archtui(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", all(&o));
+    }
+    // An action's bad arguments are refused (2), as documented.
+    let o = archtui(&["kick"]);
+    assert_eq!(o.status.code(), Some(2), "{}", all(&o));
+    let o = archtui(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn a_run_dir_others_can_enter_is_refused() {
+    // $XDG_RUNTIME_DIR/archtui open to everyone: another user could put
+    // a socket of their own where archtui expects the forwarded database.
+    let rt = std::env::temp_dir().join(format!("archtui-cli-xdg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&rt);
+    std::fs::create_dir_all(rt.join("archtui")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(rt.join("archtui"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .arg("status")
+        .env("ARCHTUI_CONFIG", config())
+        .env("XDG_RUNTIME_DIR", &rt)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = all(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("mode 0777") && text.contains("0700"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&rt);
+}

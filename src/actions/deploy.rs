@@ -11,17 +11,20 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use openssh::Session;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::plan::{self, Plan};
 use super::{clean, Outcome, Progress, Status};
 use crate::config::Host;
 use crate::remote::docker;
-use crate::remote::shell::sh;
+use crate::remote::shell::{self, sh};
 
 /// How long the services get to become healthy after `up`.
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
 const COMPOSE_FILE: &str = "docker-compose.yml";
+/// Hashing the deploy dir's files on the host.
+const SUMS_WITHIN: Duration = Duration::from_secs(60);
+/// Copying the stack (compose file, env files, assets: a few MB).
+pub const COPY_WITHIN: Duration = Duration::from_secs(300);
 
 /// The stack's files for a host of this role, relative to the checkout.
 pub fn stack_paths(host: &Host) -> Vec<String> {
@@ -83,7 +86,7 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
     let local = local_sums(from, &paths).await?;
     let mut args = vec![host.deploy_dir.as_str()];
     args.extend(paths.iter().map(String::as_str));
-    let out = sh(session, SUMS, &args).await?;
+    let out = sh(session, SUMS, &args, SUMS_WITHIN).await?;
     if !out.status.success() {
         return Err(format!(
             "reading {} on {}: {}",
@@ -98,7 +101,7 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
         let new = std::fs::read_to_string(from.join(&f))
             .map_err(|e| format!("{}: {e}", from.join(&f).display()))?;
         let path = format!("{}/{f}", host.deploy_dir);
-        let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path]).await?;
+        let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path], shell::QUICK).await?;
         let old = got
             .status
             .success()
@@ -129,28 +132,17 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("tar: {e}"))?;
-    let mut cmd = session.command("sh");
-    cmd.arg("-c").arg(UNPACK).arg("sh").arg(&host.deploy_dir);
-    for f in env_files(host) {
-        cmd.arg(f);
-    }
-    cmd.stdin(openssh::Stdio::piped())
-        .stdout(openssh::Stdio::null())
-        .stderr(openssh::Stdio::piped());
-    let mut remote = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
-    let (Some(mut src), Some(mut dst)) = (tar.stdout.take(), remote.stdin().take()) else {
+    let Some(mut src) = tar.stdout.take() else {
         return Err("tar: no pipe".into());
     };
-    let copied = tokio::io::copy(&mut src, &mut dst).await;
-    drop(dst);
+    let mut args = vec![host.deploy_dir.clone()];
+    args.extend(env_files(host));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = shell::sh_with_input(session, UNPACK, &args, &mut src, COPY_WITHIN).await;
     let local = tar
         .wait_with_output()
         .await
         .map_err(|e| format!("tar: {e}"))?;
-    let out = remote
-        .wait_with_output()
-        .await
-        .map_err(|e| format!("ssh: {e}"))?;
     if !local.status.success() {
         return Err(format!(
             "tar in {}: {}",
@@ -158,7 +150,7 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
             String::from_utf8_lossy(&local.stderr).trim()
         ));
     }
-    copied.map_err(|e| format!("copying to {}: {e}", host.name))?;
+    let out = out.map_err(|e| format!("copying to {}: {e}", host.name))?;
     if !out.status.success() {
         return Err(format!(
             "unpacking on {}: {}",
@@ -171,6 +163,8 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
 
 /// `docker compose` in the deploy dir with the role's env files; the
 /// arguments after the script are the dir, the role and compose's own.
+/// A compose run that prints nothing for this long is taken as hung.
+const COMPOSE_IDLE: Duration = Duration::from_secs(300);
 const COMPOSE: &str = r#"cd "$1" && r="$2" && shift 2 && exec docker compose --ansi never --env-file env.common --env-file "env.$r" "$@" 2>&1"#;
 
 /// Lines of compose output that say what failed. Pure.
@@ -191,36 +185,38 @@ pub fn failure_lines(output: &[String]) -> Vec<String> {
 /// files, each output line sent to `progress` as it comes; a failure names
 /// the lines that say why.
 pub async fn compose(
-    session: &Session,
+    session: &std::sync::Arc<Session>,
     host: &Host,
     args: &[&str],
     progress: &Progress,
 ) -> Result<(), String> {
     let role = host.role.to_string();
-    let mut cmd = session.command("sh");
-    cmd.arg("-c")
-        .arg(COMPOSE)
-        .arg("sh")
-        .arg(&host.deploy_dir)
-        .arg(&role)
-        .args(args)
-        .stdin(openssh::Stdio::null())
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::null());
-    let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
+    let mut argv = vec![host.deploy_dir.as_str(), role.as_str()];
+    argv.extend_from_slice(args);
+    let mut ch = shell::Channel::spawn(session.clone(), COMPOSE, &argv).await?;
     let mut kept = Vec::new();
-    if let Some(out) = child.stdout().take() {
-        let mut lines = BufReader::new(out).split(b'\n');
-        while let Ok(Some(raw)) = lines.next_segment().await {
-            let line = clean(&String::from_utf8_lossy(&raw));
-            let _ = progress.send(line.clone());
-            kept.push(line);
-            if kept.len() > 400 {
-                kept.drain(..100);
+    loop {
+        match ch.line(COMPOSE_IDLE).await {
+            Ok(raw) => {
+                let line = clean(&raw);
+                let _ = progress.send(line.clone());
+                kept.push(line);
+                if kept.len() > 400 {
+                    kept.drain(..100);
+                }
             }
+            Err(shell::ReadEnd::Silent) => {
+                return Err(format!(
+                    "docker compose {} on {}: no output for {} s",
+                    args.join(" "),
+                    host.name,
+                    COMPOSE_IDLE.as_secs()
+                ))
+            }
+            Err(_) => break,
         }
     }
-    let status = child.wait().await.map_err(|e| format!("ssh: {e}"))?;
+    let status = ch.status(shell::QUICK).await?;
     if status.success() {
         Ok(())
     } else {
@@ -234,7 +230,11 @@ pub async fn compose(
 }
 
 /// `up -d --build`: builds what changed, starts what is not running.
-pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> Result<(), String> {
+pub async fn compose_up(
+    session: &std::sync::Arc<Session>,
+    host: &Host,
+    progress: &Progress,
+) -> Result<(), String> {
     compose(session, host, &["up", "-d", "--build"], progress).await
 }
 
@@ -299,7 +299,7 @@ pub async fn preview(
 }
 
 pub async fn run(
-    session: &Session,
+    session: &std::sync::Arc<Session>,
     docker_client: &Docker,
     host: &Host,
     from: &Path,

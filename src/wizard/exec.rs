@@ -164,6 +164,7 @@ impl Runner {
             &session,
             r#"cd "$1" && stat -c %a env.common env.slave"#,
             &[&host.deploy_dir],
+            crate::remote::shell::QUICK,
         )
         .await?;
         if modes.split_whitespace().any(|m| m != "600") {
@@ -391,6 +392,7 @@ impl Runner {
                 &input.master_db_host,
                 &input.db_port.to_string(),
             ],
+            PROBE_WITHIN,
         )
         .await;
         let after = now_secs();
@@ -422,9 +424,14 @@ impl Runner {
         match ssh::connect(&self.ctx.config, &host, &dir).await {
             Ok(session) => {
                 let session = Arc::new(session);
-                let who = sh_ok(&session, "id -un; uname -n", &[])
-                    .await
-                    .unwrap_or_default();
+                let who = sh_ok(
+                    &session,
+                    "id -un; uname -n",
+                    &[],
+                    crate::remote::shell::QUICK,
+                )
+                .await
+                .unwrap_or_default();
                 let who = who.split_whitespace().collect::<Vec<_>>().join("@");
                 // Later steps open their own link; this one goes when dropped.
                 Ok((
@@ -478,6 +485,10 @@ impl Runner {
         }
     }
 }
+
+/// The probe's own waits are a few seconds (the master's port: 5 s); a
+/// hung dockerd must not hold the pre-flight longer than this.
+const PROBE_WITHIN: Duration = Duration::from_secs(30);
 
 /// Read-only probe of the new host: `key=value` lines (see checks::parse_probe).
 /// $1 deploy dir, $2 compose project, $3 master address, $4 its port.

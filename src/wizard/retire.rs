@@ -139,8 +139,11 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
     let session = crate::remote::ssh::connect(&ctx.config, host, &dir)
         .await
         .map_err(|f| f.reason)?;
+    let session = Arc::new(session);
     let r = compose(&session, host, &["down"], progress).await;
-    let _ = session.close().await;
+    if let Some(s) = Arc::into_inner(session) {
+        let _ = s.close().await;
+    }
     r
 }
 

@@ -189,13 +189,32 @@ impl Channel {
         }
     }
 
-    /// The command's exit status once its output has ended, within `within`.
-    pub async fn status(mut self, within: Duration) -> Result<std::process::ExitStatus, String> {
-        drop(self.stdin.take());
-        match tokio::time::timeout(within, self.child.wait()).await {
-            Err(_) => Err(format!("ssh: no exit status within {} s", within.as_secs())),
-            Ok(r) => r.map_err(|e| format!("ssh: {e}")),
+    /// Whatever bytes arrive next, within `within`.
+    pub async fn chunk(&mut self, within: Duration) -> Result<Vec<u8>, ReadEnd> {
+        let read = async {
+            let got = self.stdout.fill_buf().await?.to_vec();
+            self.stdout.consume(got.len());
+            Ok::<_, std::io::Error>(got)
+        };
+        match tokio::time::timeout(within, read).await {
+            Err(_) => Err(ReadEnd::Silent),
+            Ok(Err(e)) => Err(ReadEnd::Failed(e.to_string())),
+            Ok(Ok(b)) if b.is_empty() => Err(ReadEnd::Closed),
+            Ok(Ok(b)) => Ok(b),
         }
+    }
+
+    /// The stdin half, for a task that writes while another reads.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// Closes stdin, then gives the command `within` to exit.
+    pub async fn close(mut self, within: Duration) {
+        if let Some(mut s) = self.stdin.take() {
+            let _ = tokio::time::timeout(within, s.shutdown()).await;
+        }
+        let _ = tokio::time::timeout(within, self.child.wait()).await;
     }
 }
 

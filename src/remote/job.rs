@@ -403,14 +403,14 @@ impl Drop for Tracked {
     }
 }
 
-/// The jobs being followed, oldest first.
-#[allow(dead_code)] // for the audit line of an interrupted action
-pub fn in_flight() -> Vec<InFlight> {
+/// The jobs being followed, oldest first, as (host, id, action) for the
+/// audit line of an interrupted action.
+pub fn in_flight() -> Vec<crate::actions::audit::Job> {
     IN_FLIGHT
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .map(|(_, j)| j.clone())
+        .map(|(_, j)| (j.host.clone(), j.id.clone(), j.action.clone()))
         .collect()
 }
 
@@ -760,6 +760,8 @@ pub async fn follow(
     };
     loop {
         let mut silent = false;
+        let began = Instant::now();
+        let before = offset;
         if let Some(pid) = meta.pid {
             let pid = pid.to_string();
             let off = offset.to_string();
@@ -779,8 +781,9 @@ pub async fn follow(
                     Err(_) => break,
                 }
             }
-        } else {
-            // No pid to follow: look again every second.
+        }
+        if offset == before && began.elapsed() < Duration::from_secs(1) {
+            // No pid, or a stream that ends at once: look again each second.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let off = offset.to_string();

@@ -595,3 +595,45 @@ fn status_output_splits_into_state_and_log() {
     );
     assert_eq!(split_status(b"garbage\nx").0, None);
 }
+
+#[test]
+fn the_host_scripts_reach_bash_unchanged_through_the_quoted_command_line() {
+    // What the remote login shell makes of the line `Channel::spawn` sends.
+    let args = [
+        "/srv/x y",
+        "alice@laptop",
+        "retire t",
+        "2026-03-04T09:12:00Z",
+        "20",
+        WRAPPER,
+    ];
+    let mut argv = vec!["bash", "-c", HOLDER, "bash"];
+    argv.extend_from_slice(&args);
+    let line = shell::command_line(&argv).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap();
+    let words: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(String::from)
+        .collect();
+    assert_eq!(words, argv);
+}
+
+#[test]
+fn job_output_is_cut_into_clean_lines_across_chunks() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut l = Lines::default();
+    l.feed(b"one\ntw", &tx);
+    l.feed(b"o \x1b[2Jcleared\x1b]0;title\x07\nthree", &tx);
+    l.flush(&tx);
+    let mut got = Vec::new();
+    while let Ok(s) = rx.try_recv() {
+        got.push(s);
+    }
+    assert_eq!(got, ["one", "two cleared", "three"]);
+    assert_eq!(l.kept, got);
+}

@@ -236,7 +236,10 @@ pub fn parse_reply(lines: &[String]) -> Reply {
     if busy {
         Reply::Busy { info, unreported }
     } else {
-        Reply::Error("the lock holder ended without an answer".into())
+        Reply::Error(
+            "taking the host's lock: its shell ended without an answer (the host needs bash, flock and setsid)"
+                .into(),
+        )
     }
 }
 

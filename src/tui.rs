@@ -106,7 +106,11 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     state,
                     lock: None,
                 };
+                // An `interrupted` line if a signal ends the console meanwhile.
+                let open =
+                    crate::actions::audit::begin("provision", "-", vec!["--tui".into()], false);
                 let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+                drop(open);
                 let name = if ended.name.is_empty() {
                     "-"
                 } else {

@@ -19,6 +19,9 @@ pub struct Record {
     pub result: Status,
     pub message: String,
     pub duration_ms: u64,
+    /// The remote job an interrupted action left running on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// Builds the record of one action. Pure.
@@ -65,7 +68,119 @@ fn build(
         result: outcome.status,
         message: crate::credentials::redact(&first_line(&outcome.message)),
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        job: None,
     }
+}
+
+/// An action under way, for the `interrupted` line written if a signal
+/// ends archtui before the action's own line.
+struct Open {
+    n: u64,
+    what: String,
+    host: String,
+    args: Vec<String>,
+    confirmed: bool,
+    start: std::time::Instant,
+}
+
+static OPEN: std::sync::Mutex<Vec<Open>> = std::sync::Mutex::new(Vec::new());
+
+fn open_works() -> std::sync::MutexGuard<'static, Vec<Open>> {
+    OPEN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registered while its action runs; dropping it (after the action's own
+/// audit line) unregisters it.
+pub struct Pending(u64);
+
+/// Registers an action under way (see `interrupted`).
+pub fn begin(what: &str, host: &str, args: Vec<String>, confirmed: bool) -> Pending {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    open_works().push(Open {
+        n,
+        what: what.to_string(),
+        host: host.to_string(),
+        args,
+        confirmed,
+        start: std::time::Instant::now(),
+    });
+    Pending(n)
+}
+
+impl Pending {
+    /// The operator confirmed after the action began (provision's plan).
+    pub fn confirmed(&self) {
+        if let Some(o) = open_works().iter_mut().find(|o| o.n == self.0) {
+            o.confirmed = true;
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        open_works().retain(|o| o.n != self.0);
+    }
+}
+
+/// A remote job running for this process: host, id, action.
+pub type Job = (String, String, String);
+
+/// The message and job of an action interrupted by `why`: the job on its
+/// host (or the only job, for the only action) goes on there. Pure.
+pub fn interrupted_message(
+    why: &str,
+    what: &str,
+    host: &str,
+    jobs: &[Job],
+    only_action: bool,
+) -> (String, Option<String>) {
+    let job = jobs
+        .iter()
+        .find(|(h, _, _)| h == host)
+        .or_else(|| jobs.first().filter(|_| only_action && jobs.len() == 1));
+    match job {
+        Some((h, id, action)) => (
+            format!(
+                "{why} while job {id} ({action}) ran on {h}; it keeps running there: run `archtui {what}` again to follow it"
+            ),
+            Some(id.clone()),
+        ),
+        None => (format!("{why}; no remote job was running"), None),
+    }
+}
+
+/// Appends an `interrupted` line for every action under way, each naming
+/// the job it left running; returns their messages. For a signal handler:
+/// the actions' own lines never come.
+pub fn interrupted(why: &str, jobs: &[Job]) -> Vec<String> {
+    let open = std::mem::take(&mut *open_works());
+    let only = open.len() == 1;
+    let mut said = Vec::new();
+    for o in open {
+        let (message, job) = interrupted_message(why, &o.what, &o.host, jobs, only);
+        let outcome = Outcome::new(Status::Interrupted, message.clone());
+        let work = Work {
+            what: &o.what,
+            host: &o.host,
+            args: o.args,
+            confirmed: o.confirmed,
+        };
+        let mut rec = build(
+            chrono::Utc::now(),
+            &local_user(),
+            work,
+            &outcome,
+            o.start.elapsed(),
+        );
+        rec.job = job;
+        let line = match append(&log_path(), &rec) {
+            Ok(()) => message,
+            Err(e) => format!("{message} (audit log {}: {e})", log_path().display()),
+        };
+        said.push(format!("{} {}: {line}", o.what, o.host));
+    }
+    said
 }
 
 /// Appends the record of work that is not an `Action` (a provisioning, a
@@ -219,6 +334,40 @@ mod tests {
         );
         assert!(!r.message.contains("hunter2"), "{}", r.message);
         assert!(!r.message.contains("Audit-Pw-9x"), "{}", r.message);
+    }
+
+    #[test]
+    fn an_interrupted_action_names_the_job_it_left_running() {
+        let jobs: Vec<Job> = vec![(
+            "jukebox".into(),
+            "20260304T091203Z-a1b2c3".into(),
+            "deploy".into(),
+        )];
+        let (m, job) =
+            interrupted_message("interrupted by SIGTERM", "deploy", "jukebox", &jobs, false);
+        assert_eq!(job.as_deref(), Some("20260304T091203Z-a1b2c3"));
+        assert!(
+            m.contains("keeps running there") && m.contains("SIGTERM"),
+            "{m}"
+        );
+        // Another host's job is not this action's, unless it is the only one.
+        let (m, job) = interrupted_message("x", "retire", "cavaforgepad", &jobs, false);
+        assert_eq!(job, None);
+        assert!(m.contains("no remote job"), "{m}");
+        let (_, job) = interrupted_message("x", "retire", "cavaforgepad", &jobs, true);
+        assert!(job.is_some());
+        let r = record(
+            chrono::Utc::now(),
+            "u",
+            "h",
+            &Action::Reload,
+            true,
+            &Outcome::new(Status::Interrupted, "x"),
+            Duration::ZERO,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["result"], "interrupted");
+        assert!(v.get("job").is_none(), "no job field unless there is one");
     }
 
     #[test]

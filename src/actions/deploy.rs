@@ -11,17 +11,22 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use openssh::Session;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::plan::{self, Plan};
 use super::{clean, Outcome, Progress, Status};
 use crate::config::Host;
-use crate::remote::docker;
-use crate::remote::shell::sh;
+use crate::remote::shell::{self, sh};
+use crate::remote::{docker, job};
 
+/// The job action (and host-lock action) of a deploy.
+pub const DEPLOY: &str = "deploy";
 /// How long the services get to become healthy after `up`.
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
 const COMPOSE_FILE: &str = "docker-compose.yml";
+/// Hashing the deploy dir's files on the host.
+const SUMS_WITHIN: Duration = Duration::from_secs(60);
+/// Copying the stack (compose file, env files, assets: a few MB).
+pub const COPY_WITHIN: Duration = Duration::from_secs(300);
 
 /// The stack's files for a host of this role, relative to the checkout.
 pub fn stack_paths(host: &Host) -> Vec<String> {
@@ -83,7 +88,7 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
     let local = local_sums(from, &paths).await?;
     let mut args = vec![host.deploy_dir.as_str()];
     args.extend(paths.iter().map(String::as_str));
-    let out = sh(session, SUMS, &args).await?;
+    let out = sh(session, SUMS, &args, SUMS_WITHIN).await?;
     if !out.status.success() {
         return Err(format!(
             "reading {} on {}: {}",
@@ -98,7 +103,7 @@ pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Pl
         let new = std::fs::read_to_string(from.join(&f))
             .map_err(|e| format!("{}: {e}", from.join(&f).display()))?;
         let path = format!("{}/{f}", host.deploy_dir);
-        let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path]).await?;
+        let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path], shell::QUICK).await?;
         let old = got
             .status
             .success()
@@ -134,28 +139,17 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("tar: {e}"))?;
-    let mut cmd = session.command("sh");
-    cmd.arg("-c").arg(UNPACK).arg("sh").arg(&host.deploy_dir);
-    for f in env_files(host) {
-        cmd.arg(f);
-    }
-    cmd.stdin(openssh::Stdio::piped())
-        .stdout(openssh::Stdio::null())
-        .stderr(openssh::Stdio::piped());
-    let mut remote = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
-    let (Some(mut src), Some(mut dst)) = (tar.stdout.take(), remote.stdin().take()) else {
+    let Some(mut src) = tar.stdout.take() else {
         return Err("tar: no pipe".into());
     };
-    let copied = tokio::io::copy(&mut src, &mut dst).await;
-    drop(dst);
+    let mut args = vec![host.deploy_dir.clone()];
+    args.extend(env_files(host));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = shell::sh_with_input(session, UNPACK, &args, &mut src, COPY_WITHIN).await;
     let local = tar
         .wait_with_output()
         .await
         .map_err(|e| format!("tar: {e}"))?;
-    let out = remote
-        .wait_with_output()
-        .await
-        .map_err(|e| format!("ssh: {e}"))?;
     if !local.status.success() {
         return Err(format!(
             "tar in {}: {}",
@@ -163,7 +157,7 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
             String::from_utf8_lossy(&local.stderr).trim()
         ));
     }
-    copied.map_err(|e| format!("copying to {}: {e}", host.name))?;
+    let out = out.map_err(|e| format!("copying to {}: {e}", host.name))?;
     if !out.status.success() {
         return Err(format!(
             "unpacking on {}: {}",
@@ -174,9 +168,30 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
     Ok(())
 }
 
-/// `docker compose` in the deploy dir with the role's env files; the
-/// arguments after the script are the dir, the role and compose's own.
-const COMPOSE: &str = r#"cd "$1" && r="$2" && shift 2 && exec docker compose --ansi never --env-file env.common --env-file "env.$r" "$@" 2>&1"#;
+/// A compose run that prints nothing for this long is taken as hung and
+/// stopped on the host (a build step may well be quiet for minutes).
+pub const COMPOSE_IDLE: Duration = Duration::from_secs(300);
+/// What deploy runs on the host.
+const UP: [&str; 3] = ["up", "-d", "--build"];
+
+/// `docker compose ARGS` with the role's env files, as a job's argv (it
+/// runs in the deploy dir).
+pub fn compose_argv(host: &Host, args: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "docker",
+        "compose",
+        "--ansi",
+        "never",
+        "--env-file",
+        "env.common",
+    ]
+    .map(String::from)
+    .to_vec();
+    argv.push("--env-file".into());
+    argv.push(format!("env.{}", host.role));
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
 
 /// Lines of compose output that say what failed. Pure.
 pub fn failure_lines(output: &[String]) -> Vec<String> {
@@ -192,55 +207,18 @@ pub fn failure_lines(output: &[String]) -> Vec<String> {
     hits.into_iter().skip(skip).collect()
 }
 
-/// Runs `docker compose ARGS` in the host's deploy dir with its role's env
-/// files, each output line sent to `progress` as it comes; a failure names
-/// the lines that say why.
-pub async fn compose(
-    session: &Session,
-    host: &Host,
-    args: &[&str],
-    progress: &Progress,
-) -> Result<(), String> {
-    let role = host.role.to_string();
-    let mut cmd = session.command("sh");
-    cmd.arg("-c")
-        .arg(COMPOSE)
-        .arg("sh")
-        .arg(&host.deploy_dir)
-        .arg(&role)
-        .args(args)
-        .stdin(openssh::Stdio::null())
-        .stdout(openssh::Stdio::piped())
-        .stderr(openssh::Stdio::null());
-    let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
-    let mut kept = Vec::new();
-    if let Some(out) = child.stdout().take() {
-        let mut lines = BufReader::new(out).split(b'\n');
-        while let Ok(Some(raw)) = lines.next_segment().await {
-            let line = clean(&String::from_utf8_lossy(&raw));
-            let _ = progress.send(line.clone());
-            kept.push(line);
-            if kept.len() > 400 {
-                kept.drain(..100);
-            }
-        }
-    }
-    let status = child.wait().await.map_err(|e| format!("ssh: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "docker compose {} on {} failed ({status}): {}",
-            args.join(" "),
-            host.name,
-            failure_lines(&kept).join(" | ")
-        ))
-    }
+/// `up -d --build` as a job: builds what changed, starts what is not
+/// running.
+pub fn up_spec(host: &Host, action: &str) -> Result<job::Spec, String> {
+    job::Spec::new(action, compose_argv(host, &UP), COMPOSE_IDLE)
 }
 
-/// `up -d --build`: builds what changed, starts what is not running.
-pub async fn compose_up(session: &Session, host: &Host, progress: &Progress) -> Result<(), String> {
-    compose(session, host, &["up", "-d", "--build"], progress).await
+/// The compose run's outcome, for deploy and provision alike.
+pub fn settle_up(
+    r: Result<job::Finished, job::JobError>,
+    host: &Host,
+) -> Result<job::Finished, Outcome> {
+    job::settle(r, "docker compose up -d --build", host)
 }
 
 /// Waits until every container of the project runs, healthy where it has
@@ -304,7 +282,7 @@ pub async fn preview(
 }
 
 pub async fn run(
-    session: &Session,
+    session: &std::sync::Arc<Session>,
     docker_client: &Docker,
     host: &Host,
     from: &Path,
@@ -317,26 +295,65 @@ pub async fn run(
     if plan_only {
         return Outcome::ok(format!("plan for {} shown; nothing changed", host.name));
     }
+    let mut lock = match job::acquire(session, host, DEPLOY, progress).await {
+        Err(o) => return o,
+        Ok(job::Acquired::Attach(meta)) => {
+            let note = format!(
+                " (re-attached to job {} started by {}; run deploy again if the plan above still shows changes)",
+                meta.id,
+                clean(&meta.operator)
+            );
+            let r = job::follow(session, host, meta, progress).await;
+            return finish(docker_client, host, r, &note, progress).await;
+        }
+        Ok(job::Acquired::Held(l)) => l,
+    };
     let _ = progress.send(format!(
         "copying the stack to {}:{}",
         host.name, host.deploy_dir
     ));
     if let Err(e) = copy(session, host, from).await {
+        lock.release().await;
         return Outcome::failed(e);
     }
+    let spec = match up_spec(host, DEPLOY) {
+        Ok(s) => s,
+        Err(e) => {
+            lock.release().await;
+            return Outcome::failed(e);
+        }
+    };
     let _ = progress.send("docker compose up -d --build".to_string());
-    if let Err(e) = compose_up(session, host, progress).await {
-        return Outcome::failed(format!(
-            "deploy to {}: {e} (containers that were running keep running)",
-            host.name
-        ));
+    let r = lock.run(&spec, progress).await;
+    lock.release().await;
+    finish(docker_client, host, r, "", progress).await
+}
+
+/// The job's outcome, then the services' health.
+async fn finish(
+    docker_client: &Docker,
+    host: &Host,
+    r: Result<job::Finished, job::JobError>,
+    note: &str,
+    progress: &Progress,
+) -> Outcome {
+    if let Err(mut o) = settle_up(r, host) {
+        o.message = if o.status == Status::Failed {
+            format!(
+                "deploy to {}: {} (containers that were running keep running){note}",
+                host.name, o.message
+            )
+        } else {
+            format!("deploy to {}: {}{note}", host.name, o.message)
+        };
+        return o;
     }
     let _ = progress.send("waiting for the services to be healthy".to_string());
     match wait_healthy(docker_client, host).await {
-        Ok(s) => Outcome::ok(format!("deployed to {}: {s}", host.name)),
+        Ok(s) => Outcome::ok(format!("deployed to {}: {s}{note}", host.name)),
         Err(e) => Outcome::new(
             Status::Timeout,
-            format!("deployed to {}, but {e}", host.name),
+            format!("deployed to {}, but {e}{note}", host.name),
         ),
     }
 }

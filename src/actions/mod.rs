@@ -74,6 +74,9 @@ pub enum Status {
     Refused,
     Unreachable,
     Timeout,
+    /// A signal or a lost link stopped archtui while a job ran on the
+    /// host; the job itself goes on there.
+    Interrupted,
 }
 
 impl Status {
@@ -85,6 +88,7 @@ impl Status {
             Status::Refused => 2,
             Status::Unreachable => 3,
             Status::Timeout => 4,
+            Status::Interrupted => 5,
         }
     }
 }
@@ -97,6 +101,7 @@ impl fmt::Display for Status {
             Status::Refused => "refused",
             Status::Unreachable => "unreachable",
             Status::Timeout => "timeout",
+            Status::Interrupted => "interrupted",
         })
     }
 }

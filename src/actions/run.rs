@@ -24,6 +24,12 @@ pub async fn perform(
     progress: &Progress,
 ) -> Outcome {
     let start = Instant::now();
+    let host_name = action
+        .resolve_host(&ctx.config)
+        .map(|h| h.name)
+        .unwrap_or_else(|_| "-".into());
+    // Written as `interrupted` if a signal ends archtui before the line below.
+    let _open = audit::begin(action.name(), &host_name, action.args(), guard.confirmed);
     let outcome = match action.resolve_host(&ctx.config) {
         Err(e) => Outcome::refused(e),
         Ok(host) => checked(ctx.clone(), action, guard, &host, progress).await,

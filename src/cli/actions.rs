@@ -15,8 +15,10 @@ use crate::remote::host::{next_link, Context, HostLink};
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
 not confirmed, no terminal to ask on without --yes, another action on the same target running, \
-bad arguments); 3 the host or database could not be reached, or the config is unusable; 4 done \
-but the outcome did not arrive in time. Every action, refused ones included, appends one JSON \
+another operator holding the host's lock, bad arguments); 3 the host or database could not be \
+reached, or the config is unusable; 4 done but the outcome did not arrive in time; 5 interrupted \
+(SIGTERM, SIGINT, SIGHUP or a lost link) while a remote job ran: the job goes on on the host, run \
+the same command again to follow it. Every action, refused ones included, appends one JSON \
 line to $XDG_STATE_HOME/archtui/audit.log (default ~/.local/state/archtui/audit.log).";
 
 #[derive(Subcommand, Debug)]

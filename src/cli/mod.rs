@@ -125,15 +125,22 @@ pub async fn run(cli: Cli) -> i32 {
         },
         Some(Command::Check) => check::run(&path).await,
         Some(Command::Action(cmd)) => match load(&path) {
-            Some(config) => actions::run(config, cmd, cli.read_only).await,
+            Some(config) => interruptible(actions::run(config, cmd, cli.read_only), false).await,
             None => EXIT_UNKNOWN,
         },
         Some(Command::Provision(args)) => match load(&path) {
-            Some(config) => provision::provision(config, &path, args, cli.read_only).await,
+            Some(config) => {
+                let terminal = args.tui;
+                let work = provision::provision(config, &path, args, cli.read_only);
+                interruptible(work, terminal).await
+            }
             None => EXIT_UNKNOWN,
         },
         Some(Command::Retire(args)) => match load(&path) {
-            Some(config) => provision::retire_cmd(config, &path, args, cli.read_only).await,
+            Some(config) => {
+                let work = provision::retire_cmd(config, &path, args, cli.read_only);
+                interruptible(work, false).await
+            }
             None => EXIT_UNKNOWN,
         },
         Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {
@@ -148,7 +155,7 @@ pub async fn run(cli: Cli) -> i32 {
             match load(&path) {
                 Some(mut config) => {
                     config.read_only |= cli.read_only;
-                    crate::tui::run(config, path, None).await
+                    interruptible(crate::tui::run(config, path, None), true).await
                 }
                 None => EXIT_UNKNOWN,
             }
@@ -200,6 +207,56 @@ pub fn need_terminal() -> Result<(), String> {
     Err(format!(
         "archtui: the console needs a terminal ({missing}); without one use `archtui status`, `archtui check` or the action subcommands"
     ))
+}
+
+/// Runs `work` until it ends or SIGTERM, SIGINT or SIGHUP arrives (a
+/// closed terminal, a killed session). Then every action under way gets its
+/// `interrupted` audit line, naming the remote job it leaves running (jobs
+/// run detached on their hosts and go on), the terminal is given back when
+/// `terminal` says the console had it, and the exit code is 5.
+async fn interruptible(work: impl std::future::Future<Output = i32>, terminal: bool) -> i32 {
+    tokio::select! {
+        code = work => code,
+        name = signalled() => {
+            if terminal {
+                ratatui::restore();
+            }
+            let why = format!("interrupted by {name}");
+            let said = crate::actions::audit::interrupted(&why, &crate::remote::job::in_flight());
+            if said.is_empty() {
+                warn(&format!("archtui: {why}"));
+            }
+            for line in said {
+                warn(&format!("archtui: interrupted: {line}"));
+            }
+            crate::actions::Status::Interrupted.exit_code()
+        }
+    }
+}
+
+/// The first of SIGTERM, SIGINT, SIGHUP, by name; never, if none of them
+/// can be watched.
+async fn signalled() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let watch = |kind| signal(kind).ok();
+    let (mut term, mut int, mut hup) = (
+        watch(SignalKind::terminate()),
+        watch(SignalKind::interrupt()),
+        watch(SignalKind::hangup()),
+    );
+    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        _ = next(&mut term) => "SIGTERM",
+        _ = next(&mut int) => "SIGINT",
+        _ = next(&mut hup) => "SIGHUP",
+    }
 }
 
 fn load(path: &std::path::Path) -> Option<Config> {

@@ -19,7 +19,8 @@ pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is 
 before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
 run the same command again after an interruption and it resumes. Undo: archtui retire NAME. \
 Exit codes: 0 provisioned; 1 a step failed; 2 refused (bad input, a failed pre-flight check, not \
-confirmed, read-only); 3 unreachable or the config unusable. In the console, W opens the same wizard.";
+confirmed, read-only, the host locked by another operator); 3 unreachable or the config unusable; \
+5 interrupted while a remote job ran (it goes on; run again to follow it). In the console, W opens the same wizard.";
 
 pub const RETIRE_HELP: &str = "Removes sync archive_NAME, dbgroup NAME_grp, db NAME and its \
 bucardo_delta_targets rows from the master's Bucardo (archive-retire-slave), purges the deltas only \
@@ -27,7 +28,8 @@ it still needed, and removes NAME from the config (the old file kept as .bak). A
 be typed (or --confirm NAME, or --yes); every run appends an audit line. Idempotent: a second run finds \
 nothing to remove. Without --stop the slave's stack keeps running and its bucardo container \
 registers it again at its next start. In the console, X retires the selected slave. Exit codes: \
-0 retired; 1 failed; 2 refused (not confirmed, read-only, bad name); 3 the master unreachable.";
+0 retired; 1 failed; 2 refused (not confirmed, read-only, bad name, the host locked by another \
+operator); 3 the master unreachable; 5 interrupted while a remote job ran.";
 
 #[derive(Args, Debug)]
 #[command(after_help = PROVISION_HELP)]
@@ -125,7 +127,9 @@ pub async fn provision(
     let name = args.name.clone();
     let audit_args = vec![name.clone()];
     let mut confirmed = false;
-    let outcome = provision_inner(config, config_path, args, read_only, &mut confirmed).await;
+    let open = audit::begin("provision", &name, audit_args.clone(), false);
+    let outcome =
+        provision_inner(config, config_path, args, read_only, &mut confirmed, &open).await;
     super::actions::report(&outcome);
     audit_line(
         "provision",
@@ -135,6 +139,7 @@ pub async fn provision(
         &outcome,
         start.elapsed(),
     );
+    drop(open);
     outcome.status.exit_code()
 }
 
@@ -145,6 +150,7 @@ async fn provision_inner(
     read_only: bool,
     // Set once the operator confirms the plan (for the audit line).
     confirmed: &mut bool,
+    open: &audit::Pending,
 ) -> Outcome {
     if args.tui {
         if let Err(e) = super::need_terminal() {
@@ -290,6 +296,9 @@ async fn provision_inner(
             }
             let yes = args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
             *confirmed = yes;
+            if yes {
+                open.confirmed();
+            }
             pending.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
         }
     }

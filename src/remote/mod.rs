@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod bucardo;
 pub mod docker;
 pub mod host;
+pub mod job;
 pub mod logtail;
 pub mod pg;
 pub mod shell;

@@ -18,7 +18,7 @@ use crate::model::HostState;
 use crate::remote::host::{make_private_dir, Context, HostLink};
 use crate::remote::pg::{col, first, Pg};
 use crate::remote::shell::sh_ok;
-use crate::remote::{bucardo, docker, ssh};
+use crate::remote::{bucardo, docker, job, ssh};
 
 /// Ports the slave's stack publishes: PostgreSQL and the app.
 pub const APP_PORT: u16 = 3000;
@@ -35,7 +35,12 @@ pub struct Runner {
     pub progress: Progress,
     slave: Option<HostLink>,
     master: Option<HostLink>,
+    /// The new host's lock, from the first step that changes it to the end.
+    host_lock: Option<Box<job::HostLock>>,
 }
+
+/// The job (and lock) action of provisioning a host.
+pub const PROVISION: &str = "provision";
 
 impl Runner {
     pub fn new(ctx: Arc<Context>, config_path: PathBuf, from: PathBuf, progress: Progress) -> Self {
@@ -46,6 +51,7 @@ impl Runner {
             progress,
             slave: None,
             master: None,
+            host_lock: None,
         }
     }
 
@@ -54,6 +60,9 @@ impl Runner {
     }
 
     pub async fn close(&mut self) {
+        if let Some(l) = self.host_lock.take() {
+            l.release().await;
+        }
         if let Some(l) = self.slave.take() {
             l.close().await;
         }
@@ -106,6 +115,31 @@ impl Runner {
             .ok_or_else(|| "ssh session closed".to_string())
     }
 
+    /// Holds the new host's lock; a provision job that a killed run left
+    /// running there comes back to be followed first (`Some`).
+    async fn host_lock(&mut self, input: &Input) -> Result<Option<job::Meta>, String> {
+        if self.host_lock.as_ref().is_some_and(|l| l.alive()) {
+            return Ok(None);
+        }
+        self.host_lock = None;
+        let session = self.session(input).await?;
+        match job::acquire(&session, &input.host(), PROVISION, &self.progress).await {
+            Ok(job::Acquired::Held(l)) => {
+                self.host_lock = Some(l);
+                Ok(None)
+            }
+            Ok(job::Acquired::Attach(meta)) => Ok(Some(meta)),
+            Err(o) => Err(o.message),
+        }
+    }
+
+    /// Follows a job left running to its end; its result as a step's.
+    async fn follow(&mut self, input: &Input, meta: job::Meta) -> Result<job::Finished, String> {
+        let session = self.session(input).await?;
+        let r = job::follow(&session, &input.host(), meta, &self.progress).await;
+        deploy::settle_up(r, &input.host()).map_err(|o| o.message)
+    }
+
     async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
         let db = db.to_string();
         self.link(input, master).await?.connect(&db).await
@@ -141,6 +175,13 @@ impl Runner {
 
     async fn upload(&mut self, input: &Input) -> Result<String, String> {
         let host = input.host();
+        if let Some(meta) = self.host_lock(input).await? {
+            // An earlier run's compose: let it end before copying under it.
+            let _ = self.follow(input, meta).await;
+            if self.host_lock(input).await?.is_some() {
+                return Err(format!("{} still runs a provision job", host.name));
+            }
+        }
         let staging = stage(&self.from, &self.ctx.run_dir, input)?;
         let session = self.session(input).await?;
         self.say(format!(
@@ -164,6 +205,7 @@ impl Runner {
             &session,
             r#"cd "$1" && stat -c %a env.common env.slave"#,
             &[&host.deploy_dir],
+            crate::remote::shell::QUICK,
         )
         .await?;
         if modes.split_whitespace().any(|m| m != "600") {
@@ -179,9 +221,21 @@ impl Runner {
 
     async fn compose_up(&mut self, input: &Input) -> Result<String, String> {
         let host = input.host();
-        let session = self.session(input).await?;
-        self.say("docker compose up -d --build");
-        deploy::compose_up(&session, &host, &self.progress).await?;
+        match self.host_lock(input).await? {
+            Some(meta) => {
+                self.follow(input, meta).await?;
+            }
+            None => {
+                let spec = deploy::up_spec(&host, PROVISION)?;
+                self.say("docker compose up -d --build");
+                let lock = self
+                    .host_lock
+                    .as_mut()
+                    .ok_or("the host's lock is not held")?;
+                let r = lock.run(&spec, &self.progress).await;
+                deploy::settle_up(r, &host).map_err(|o| o.message)?;
+            }
+        }
         let d = self.link(input, false).await?.docker();
         let cs = docker::containers(&d, &host.compose_project)
             .await
@@ -438,6 +492,7 @@ impl Runner {
                 &input.master_db_host,
                 &input.db_port.to_string(),
             ],
+            PROBE_WITHIN,
         )
         .await;
         let after = now_secs();
@@ -598,7 +653,14 @@ impl Runner {
             return Check::warn(what, "ssh session to the master closed", "run again");
         };
         let path = format!("{}/env.common", master.deploy_dir);
-        match sh_ok(&session, r#"cat "$1""#, &[&path]).await {
+        match sh_ok(
+            &session,
+            r#"cat "$1""#,
+            &[&path],
+            crate::remote::shell::QUICK,
+        )
+        .await
+        {
             Ok(text) => {
                 crate::credentials::remember_env(&text);
                 checks::fleet_check(env_text, &text, &format!("{}:{path}", master.name))
@@ -621,9 +683,14 @@ impl Runner {
         match ssh::connect(&self.ctx.config, &host, &dir).await {
             Ok(session) => {
                 let session = Arc::new(session);
-                let who = sh_ok(&session, "id -un; uname -n", &[])
-                    .await
-                    .unwrap_or_default();
+                let who = sh_ok(
+                    &session,
+                    "id -un; uname -n",
+                    &[],
+                    crate::remote::shell::QUICK,
+                )
+                .await
+                .unwrap_or_default();
                 let who = who.split_whitespace().collect::<Vec<_>>().join("@");
                 // Later steps open their own link; this one goes when dropped.
                 Ok((
@@ -677,6 +744,10 @@ impl Runner {
         }
     }
 }
+
+/// The probe's own waits are a few seconds (the master's port: 5 s); a
+/// hung dockerd must not hold the pre-flight longer than this.
+const PROBE_WITHIN: Duration = Duration::from_secs(30);
 
 /// Read-only probe of the new host: `key=value` lines (see checks::parse_probe).
 /// $1 deploy dir, $2 compose project, $3 master address, $4 its port.

@@ -6,10 +6,38 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{config_edit, exec, journal};
-use crate::actions::deploy::compose;
+use crate::actions::deploy::compose_argv;
 use crate::actions::{Outcome, Progress, Status};
 use crate::config::{Config, Host, Role};
 use crate::remote::host::{Context, HostLink};
+use crate::remote::job;
+
+/// archive-retire-slave waits up to 60 s, silently, for Bucardo's reload;
+/// compose down stops three containers. Quieter than this is hung.
+const RETIRE_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `docker compose ARGS` on `host` as a job under the host's lock for
+/// `action` (or follows the one a killed run of it left running).
+async fn compose_job(
+    session: &Arc<openssh::Session>,
+    host: &Host,
+    action: &str,
+    args: &[&str],
+    progress: &Progress,
+) -> Result<(), Outcome> {
+    let spec =
+        job::Spec::new(action, compose_argv(host, args), RETIRE_IDLE).map_err(Outcome::failed)?;
+    let r = match job::acquire(session, host, action, progress).await? {
+        job::Acquired::Attach(meta) => job::follow(session, host, meta, progress).await,
+        job::Acquired::Held(mut lock) => {
+            let r = lock.run(&spec, progress).await;
+            lock.release().await;
+            r
+        }
+    };
+    let what = format!("docker compose {}", args.join(" "));
+    job::settle(r, &what, host).map(|_| ())
+}
 
 /// Where the slave is: the config's host, else an interrupted wizard's journal.
 pub fn slave_host(config: &Config, name: &str, state_dir: &Path) -> Option<Host> {
@@ -56,15 +84,20 @@ pub async fn run(
     };
     let result = on_master(&ctx, &link, name, progress).await;
     link.close().await;
-    if let Err(e) = result {
-        return Outcome::failed(e);
+    if let Err(o) = result {
+        return o;
     }
     let mut notes = Vec::new();
     if stop {
         match &slave {
             Some(h) => match stop_stack(&ctx, h, progress).await {
                 Ok(()) => notes.push(format!("stack on {} stopped", h.name)),
-                Err(e) => return Outcome::failed(format!("retired on the master, but {e}")),
+                Err(o) => {
+                    return Outcome::new(
+                        o.status,
+                        format!("retired on the master, but {}", o.message),
+                    )
+                }
             },
             None => notes.push(format!("{name} not in the config: no stack stopped")),
         }
@@ -94,15 +127,36 @@ async fn on_master(
     link: &HostLink,
     name: &str,
     progress: &Progress,
-) -> Result<(), String> {
-    let session = link.session().ok_or("ssh session to the master closed")?;
-    compose(
+) -> Result<(), Outcome> {
+    let session = link
+        .session()
+        .ok_or_else(|| Outcome::new(Status::Unreachable, "ssh session to the master closed"))?;
+    compose_job(
         &session,
         &link.host,
+        &retire_action(name),
         &["exec", "-T", "bucardo", "archive-retire-slave", name],
         progress,
     )
     .await?;
+    postconditions(ctx, link, name, progress)
+        .await
+        .map_err(Outcome::failed)
+}
+
+/// The job (and lock) action of retiring `name`, on the master and on the
+/// slave alike.
+pub fn retire_action(name: &str) -> String {
+    format!("retire {name}")
+}
+
+/// The control database and the delta targets have forgotten `name`.
+async fn postconditions(
+    ctx: &Context,
+    link: &HostLink,
+    name: &str,
+    progress: &Progress,
+) -> Result<(), String> {
     // Postconditions: the control database and the delta targets forget it.
     let ctl = link.connect(&ctx.config.database.bucardo_db).await?;
     let left = exec::taken(&ctl, name).await?;
@@ -134,14 +188,18 @@ async fn on_master(
     Ok(())
 }
 
-async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Result<(), String> {
+async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Result<(), Outcome> {
     let dir = ctx.run_dir.join("retire");
-    crate::remote::host::make_private_dir(&dir).map_err(|e| e.to_string())?;
+    crate::remote::host::make_private_dir(&dir).map_err(|e| Outcome::failed(e.to_string()))?;
     let session = crate::remote::ssh::connect(&ctx.config, host, &dir)
         .await
-        .map_err(|f| f.reason)?;
-    let r = compose(&session, host, &["down"], progress).await;
-    let _ = session.close().await;
+        .map_err(|f| Outcome::new(Status::Unreachable, f.reason))?;
+    let session = Arc::new(session);
+    let name = host.name.clone();
+    let r = compose_job(&session, host, &retire_action(&name), &["down"], progress).await;
+    if let Some(s) = Arc::into_inner(session) {
+        let _ = s.close().await;
+    }
     r
 }
 

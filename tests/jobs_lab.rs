@@ -1,0 +1,470 @@
+//! Remote jobs and the host lock against the lab: two operators deploying
+//! one host, a deploy interrupted during compose's recreate, re-attaching
+//! to a deploy left running, and a retire whose host's dockerd hangs.
+//! Every test leaves jukebox deployed with its original files and healthy.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::all_text;
+use serde_json::Value;
+
+const DIR: &str = "/srv/archive";
+
+/// A private state dir (audit log, locks): one per archtui "operator".
+struct State(PathBuf);
+
+impl State {
+    fn new(test: &str) -> State {
+        let p = std::env::temp_dir().join(format!("archtui-jobs-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        State(p)
+    }
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.0.join("archtui/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn command(lab: &common::Lab, state: &State, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+    c.args(args)
+        .env("ARCHTUI_CONFIG", lab.config())
+        .env("XDG_STATE_HOME", &state.0)
+        .stdin(Stdio::null());
+    c
+}
+
+fn archtui(lab: &common::Lab, state: &State, args: &[&str]) -> Output {
+    let o = command(lab, state, args).output().expect("run archtui");
+    eprintln!("archtui {}: {}\n{}", args.join(" "), o.status, all_text(&o));
+    o
+}
+
+/// archtui running in the background, its output collected as it comes.
+struct Running {
+    child: Child,
+    out: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(lab: &common::Lab, state: &State, args: &[&str]) -> Running {
+        let mut child = command(lab, state, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start archtui");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    eprintln!("  archtui | {l}");
+                    out.lock().unwrap().push(l);
+                }
+            });
+        }
+        Running { child, out }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().join("\n")
+    }
+
+    /// Waits for a line of output with every one of `parts` in it.
+    fn wait_for(&self, parts: &[&str], secs: u64) {
+        common::wait_until(Duration::from_secs(secs), Duration::from_millis(50), || {
+            let out = self.out.lock().unwrap();
+            out.iter()
+                .any(|l| parts.iter().all(|p| l.contains(p)))
+                .then_some(())
+        })
+        .unwrap_or_else(|w| panic!("no {parts:?} from archtui after {w:?}:\n{}", self.text()));
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Its exit code, within `secs`.
+    fn wait(&mut self, secs: u64) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                // Let the readers take the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return s.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "archtui still running after {secs} s:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A checkout for jukebox: the repo's compose file and assets, jukebox's
+/// deployed env files (they hold the lab's values).
+struct Checkout(PathBuf);
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Checkout {
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+fn checkout(lab: &common::Lab, name: &str) -> Checkout {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("archtui-jobs-co-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(repo.join("docker-compose.yml"))
+        .arg(repo.join("assets"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for f in ["env.common", "env.slave"] {
+        let text = lab.sh_ok("jukebox", &format!("cat {DIR}/{f}"));
+        std::fs::write(dir.join(f), text + "\n").unwrap();
+    }
+    Checkout(dir)
+}
+
+/// A checkout whose deploy recreates jukebox's db (a changed
+/// DB_ALLOWED_CIDRS, the same networks plus loopback), so compose stops
+/// the database and waits for the new one to be healthy.
+fn db_changing_checkout(lab: &common::Lab, name: &str) -> (Checkout, String) {
+    let c = checkout(lab, name);
+    let cidrs = lab.sh_ok(
+        "jukebox",
+        &format!(". {DIR}/env.common; . {DIR}/env.slave; printf %s \"$DB_ALLOWED_CIDRS\""),
+    );
+    let extra = format!("{cidrs} 127.0.0.1/32");
+    let mut slave = std::fs::read_to_string(c.0.join("env.slave")).unwrap();
+    slave.push_str(&format!("export DB_ALLOWED_CIDRS=\"{extra}\"\n"));
+    std::fs::write(c.0.join("env.slave"), slave).unwrap();
+    (c, extra)
+}
+
+fn db_env(lab: &common::Lab) -> String {
+    lab.sh_ok(
+        "jukebox",
+        "docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' archive-db-1",
+    )
+}
+
+/// Every container of jukebox's project running, and healthy.
+fn all_healthy(lab: &common::Lab) -> bool {
+    let out = lab.sh(
+        "jukebox",
+        "docker ps -a --filter label=com.docker.compose.project=archive --format '{{.Names}} {{.State}} {{.Status}}'",
+    );
+    let text = common::text(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    lines.len() == 3
+        && lines
+            .iter()
+            .all(|l| l.contains(" running ") && l.contains("(healthy)"))
+}
+
+fn wait_all_healthy(lab: &common::Lab, secs: u64) {
+    common::wait_until(Duration::from_secs(secs), Duration::from_secs(1), || {
+        all_healthy(lab).then_some(())
+    })
+    .unwrap_or_else(|w| panic!("jukebox not healthy after {w:?}"));
+}
+
+/// Deploys the original files back with archtui's own deploy.
+fn redeploy(lab: &common::Lab, original: &Checkout) {
+    let state = State::new("restore");
+    let o = archtui(
+        lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", original.path()],
+    );
+    if o.status.code() == Some(2) {
+        // A job still running: wait for it to free the lock, then again.
+        wait_lock_free(lab, "jukebox", 300);
+        let _ = archtui(
+            lab,
+            &state,
+            &["deploy", "jukebox", "--yes", "--from", original.path()],
+        );
+    }
+    wait_all_healthy(lab, 240);
+}
+
+fn lock_free(lab: &common::Lab, host: &str) -> bool {
+    lab.sh(host, &format!("flock -n {DIR}/.archtui/lock true"))
+        .status
+        .success()
+}
+
+fn holder_gone(lab: &common::Lab, host: &str) -> bool {
+    lab.sh(host, &format!("flock -n {DIR}/.archtui/holder true"))
+        .status
+        .success()
+}
+
+fn wait_lock_free(lab: &common::Lab, host: &str, secs: u64) {
+    let _ = common::wait_until(Duration::from_secs(secs), Duration::from_secs(1), || {
+        lock_free(lab, host).then_some(())
+    });
+}
+
+fn job_count(lab: &common::Lab) -> usize {
+    let out = lab.sh(
+        "jukebox",
+        &format!("ls {DIR}/.archtui/jobs/ 2>/dev/null | grep -c '\\.json$'"),
+    );
+    common::text(&out).parse().unwrap_or(0)
+}
+
+/// The operator archtui names in lock.info: `user@machine` of this test.
+fn operator() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    format!("{user}@{}", host.trim())
+}
+
+#[test]
+fn two_operators_deploying_one_host_the_second_is_refused_naming_the_first() {
+    let Some(lab) = common::lab("two_operators_deploying_one_host") else {
+        return;
+    };
+    wait_all_healthy(&lab, 180);
+    let original = checkout(&lab, "two-orig");
+    let (changed, _) = db_changing_checkout(&lab, "two");
+    let _restore = common::restore(|| redeploy(&lab, &original));
+    let (alice, bob) = (State::new("alice"), State::new("bob"));
+
+    let mut first = Running::start(
+        &lab,
+        &alice,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    // The first holds the host's lock from before its copy to its job's end.
+    first.wait_for(&["copying the stack to jukebox"], 120);
+    let second = archtui(
+        &lab,
+        &bob,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    assert_eq!(
+        second.status.code(),
+        Some(2),
+        "refused: {}",
+        all_text(&second)
+    );
+    let err = all_text(&second);
+    assert!(
+        err.contains(&format!(
+            "jukebox is locked by {} for deploy since",
+            operator()
+        )),
+        "names the other operator, the action and the time: {err}"
+    );
+    assert_eq!(bob.audit().last().unwrap()["result"], "refused");
+    assert_eq!(
+        first.wait(400),
+        Some(0),
+        "the first deploy goes on: {}",
+        first.text()
+    );
+    assert!(first.text().contains("deployed to jukebox"));
+    assert!(lock_free(&lab, "jukebox"), "released after the deploy");
+}
+
+#[test]
+fn sigterm_during_the_recreate_leaves_the_host_healthy_and_audits_interrupted() {
+    let Some(lab) = common::lab("sigterm_during_the_recreate") else {
+        return;
+    };
+    wait_all_healthy(&lab, 180);
+    let original = checkout(&lab, "term-orig");
+    let (changed, cidrs) = db_changing_checkout(&lab, "term");
+    let _restore = common::restore(|| redeploy(&lab, &original));
+    let state = State::new("term");
+
+    let mut run = Running::start(
+        &lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    // Compose says so when it starts recreating the database container.
+    run.wait_for(&["archive-db-1", "Recreate"], 300);
+    run.signal("-TERM");
+    let code = run.wait(20);
+    let text = run.text();
+    assert_eq!(code, Some(5), "interrupted: {text}");
+    assert!(text.contains("interrupted by SIGTERM"), "{text}");
+    assert!(text.contains("keeps running there"), "{text}");
+    let audit = state.audit();
+    let last = audit.last().expect("an audit line");
+    assert_eq!(last["action"], "deploy");
+    assert_eq!(last["result"], "interrupted");
+    let job = last["job"]
+        .as_str()
+        .expect("the job id in the audit line")
+        .to_string();
+    assert!(last["message"].as_str().unwrap().contains(&job));
+
+    // The job went on without archtui: every container running and healthy,
+    // the database recreated with the new setting.
+    wait_all_healthy(&lab, 300);
+    assert!(db_env(&lab).contains(&cidrs), "the deploy completed");
+    wait_lock_free(&lab, "jukebox", 60);
+
+    // The next deploy says what happened meanwhile.
+    let again = archtui(
+        &lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", all_text(&again));
+    let said = all_text(&again);
+    assert!(
+        said.contains(&format!("deploy job {job} started"))
+            && said.contains("finished meanwhile: exit 0"),
+        "{said}"
+    );
+    // Said once: the run after that has nothing to tell about it.
+    let third = archtui(
+        &lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    assert!(!all_text(&third).contains(&job), "{}", all_text(&third));
+}
+
+#[test]
+fn a_second_deploy_while_one_runs_unattended_re_attaches_to_it() {
+    let Some(lab) = common::lab("a_second_deploy_re_attaches") else {
+        return;
+    };
+    wait_all_healthy(&lab, 180);
+    let original = checkout(&lab, "attach-orig");
+    let (changed, cidrs) = db_changing_checkout(&lab, "attach");
+    let _restore = common::restore(|| redeploy(&lab, &original));
+    let state = State::new("attach");
+    let jobs_before = job_count(&lab);
+
+    let mut first = Running::start(
+        &lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    first.wait_for(&["job", "started (docker compose"], 120);
+    // Gone without a word, like a laptop that lost power.
+    first.signal("-KILL");
+    first.wait(10);
+    common::wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        holder_gone(&lab, "jukebox").then_some(())
+    })
+    .expect("the lock's holder goes with its channel");
+    assert!(!lock_free(&lab, "jukebox"), "the job still holds the lock");
+
+    let second = archtui(
+        &lab,
+        &state,
+        &["deploy", "jukebox", "--yes", "--from", changed.path()],
+    );
+    let said = all_text(&second);
+    assert_eq!(second.status.code(), Some(0), "{said}");
+    assert!(said.contains("is still running: re-attaching"), "{said}");
+    assert!(said.contains("re-attached to job"), "{said}");
+    assert_eq!(
+        job_count(&lab),
+        jobs_before + 1,
+        "no second job was started"
+    );
+    assert!(db_env(&lab).contains(&cidrs));
+    assert!(all_healthy(&lab));
+}
+
+#[test]
+fn a_retire_whose_dockerd_hangs_gives_up_within_the_bound_and_frees_the_lock() {
+    let Some(lab) = common::lab("a_retire_whose_dockerd_hangs") else {
+        return;
+    };
+    let state = State::new("hung");
+    let dockerd = lab.sh_ok("cavaforgepad", "cat /run/docker.pid");
+    let cont = format!("kill -CONT {dockerd}");
+    let _cont = common::restore(|| {
+        let _ = lab.sh("cavaforgepad", &cont);
+    });
+    // A name with nothing registered: the retire changes nothing but runs
+    // archive-retire-slave all the same.
+    let mut run = Running::start(&lab, &state, &["retire", "ghost", "--confirm", "ghost"]);
+    run.wait_for(&["job", "started (docker compose"], 120);
+    let stopped = Instant::now();
+    lab.sh_ok("cavaforgepad", &format!("kill -STOP {dockerd}"));
+    // Bound: retire's idle bound (120 s) + KILL after 10 s + 1 s, plus a
+    // few seconds to notice; archtui's own bound is 30 s later still.
+    let code = run.wait(180);
+    let took = stopped.elapsed();
+    println!("figure: retire with a stopped dockerd gave up after {took:?}");
+    let text = run.text();
+    assert_eq!(code, Some(4), "timed out: {text}");
+    assert!(
+        text.contains("printed nothing for 120 s and was stopped"),
+        "{text}"
+    );
+    assert!(took < Duration::from_secs(150), "{took:?}");
+    assert!(
+        lock_free(&lab, "cavaforgepad"),
+        "the master's lock is free while its dockerd is still stopped"
+    );
+    assert_eq!(state.audit().last().unwrap()["result"], "timeout");
+    drop(_cont);
+    // Healthchecks resume with dockerd; the fleet is whole again.
+    common::wait_until(Duration::from_secs(120), Duration::from_secs(2), || {
+        let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+            .args(["status"])
+            .env("ARCHTUI_CONFIG", lab.config())
+            .output()
+            .ok()?;
+        (o.status.code() == Some(0)).then_some(())
+    })
+    .expect("the fleet healthy once dockerd runs again");
+}

@@ -59,10 +59,7 @@ pub fn assemble(
         };
         match (&o.bucardo, o.state) {
             (Some(read), HostState::Up) if read.status.error.is_none() => {
-                let facts = DaemonFacts {
-                    processes: read.processes.as_deref().map(Processes::from_titles),
-                    ops: read.ops.clone(),
-                };
+                let facts = daemon_facts(read);
                 let (daemon, detail, since) = facts.state();
                 daemons.push(BucardoStatus {
                     daemon,
@@ -116,9 +113,18 @@ pub fn assemble(
     // Slaves the master knows that the config does not: their lag shows.
     for r in registry.map(|r| r.slaves.as_slice()).unwrap_or_default() {
         if !observations.iter().any(|o| o.host.name == r.name) && r.retired_at.is_none() {
+            let seen = r
+                .seen_at
+                .map(|t| {
+                    format!(
+                        ", its supervisor last seen {} s ago",
+                        (now - t).num_seconds().max(0)
+                    )
+                })
+                .unwrap_or_default();
             syncs.push(SyncStatus {
                 reason: Some(format!(
-                    "slave {} is registered on the master ({}) but not in archtui's config",
+                    "slave {} is registered on the master ({}{seen}) but not in archtui's config",
                     r.name, r.address
                 )),
                 pending_rows: r.pending.map(|p| p.rows),
@@ -131,6 +137,9 @@ pub fn assemble(
         &hosts,
         &daemons,
         &syncs,
+        master
+            .filter(|m| m.state == HostState::Up)
+            .and_then(|_| registry.and_then(|r| r.error.as_deref())),
         &Expectations {
             services: &config.defaults.services,
             thresholds,
@@ -143,6 +152,27 @@ pub fn assemble(
         syncs,
         verdict,
     }
+}
+
+/// What a slave's daemon shows, as the state mapping reads it.
+pub fn daemon_facts(read: &crate::observation::BucardoRead) -> DaemonFacts {
+    DaemonFacts {
+        processes: read.processes.as_deref().map(Processes::from_titles),
+        ops: read.ops.clone(),
+    }
+}
+
+/// One sync of a slave's read, judged at `now` without the master's lag
+/// (so no stuck check): what recover decides on. `None`: no such sync.
+pub fn judge_one(
+    read: &crate::observation::BucardoRead,
+    sync: &str,
+    now: Time,
+) -> Option<crate::status::Judged> {
+    let row = read.syncs.iter().find(|r| r.name == sync)?;
+    let mut f = row.facts.clone();
+    f.daemon = daemon_facts(read);
+    Some(sync_state(sync, &f, now, STALE_AFTER_SECS))
 }
 
 fn heartbeat_lag(master: Option<Time>, target: Option<Time>) -> Option<f64> {
@@ -272,7 +302,6 @@ mod tests {
                 pending,
             }],
             error: None,
-            observed_at: at(0),
         });
         m
     }
@@ -301,7 +330,6 @@ mod tests {
                 inserts: Some(1),
                 deletes: Some(0),
                 conflicts: Some(0),
-                pending: None,
             }],
             processes: Some(titles.iter().map(|t| t.to_string()).collect()),
             ops: Some(OpsRead {

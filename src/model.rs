@@ -12,11 +12,6 @@ use crate::verdict::Verdict;
 pub type Time = DateTime<Utc>;
 
 /// Connection state of one host; every state but `Up` carries a reason.
-/// Does a sync's comma-separated target list name this host?
-pub fn targets_host(targets: &str, host: &str) -> bool {
-    targets.split(',').any(|t| t == host)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {

@@ -89,8 +89,8 @@ pub struct OpsEvent {
 #[derive(Debug, Clone)]
 pub struct FleetRead {
     pub slaves: Vec<RegisteredSlave>,
+    /// Why the registry could not be read.
     pub error: Option<String>,
-    pub observed_at: Time,
 }
 
 #[derive(Debug, Clone)]
@@ -114,9 +114,6 @@ pub struct SyncRow {
     pub inserts: Option<i64>,
     pub deletes: Option<i64>,
     pub conflicts: Option<i64>,
-    /// Changes on the master its target has not seen, from the master's
-    /// read; None when they could not be read.
-    pub pending: Option<Pending>,
 }
 
 /// Pending changes for one target dbgroup.

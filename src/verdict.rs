@@ -83,6 +83,7 @@ pub fn judge(
     hosts: &[HostStatus],
     daemons: &[BucardoStatus],
     syncs: &[SyncStatus],
+    registry_error: Option<&str>,
     expect: &Expectations<'_>,
 ) -> Verdict {
     let mut out = Vec::new();
@@ -122,6 +123,12 @@ pub fn judge(
         }
     }
 
+    if let Some(e) = registry_error {
+        push(
+            Level::Critical,
+            format!("master: fleet registry unreadable: {e}"),
+        );
+    }
     // Every slave runs its own daemon; an unreadable slave is reported
     // above (its host) or here (its control database).
     for d in daemons {
@@ -323,7 +330,7 @@ mod tests {
                 lag_critical_secs: 300.0,
             },
         };
-        judge(hosts, &daemons, syncs, &expect)
+        judge(hosts, &daemons, syncs, None, &expect)
     }
 
     fn fleet() -> Vec<HostStatus> {

@@ -313,7 +313,9 @@ mod tests {
             chrono::Utc::now(),
             "u",
             "h",
-            &Action::Reload,
+            &Action::Reload {
+                slave: "jukebox".into(),
+            },
             false,
             &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
             Duration::ZERO,
@@ -327,7 +329,9 @@ mod tests {
             chrono::Utc::now(),
             "u",
             "h",
-            &Action::Reload,
+            &Action::Reload {
+                slave: "jukebox".into(),
+            },
             false,
             &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
             Duration::ZERO,
@@ -360,7 +364,9 @@ mod tests {
             chrono::Utc::now(),
             "u",
             "h",
-            &Action::Reload,
+            &Action::Reload {
+                slave: "jukebox".into(),
+            },
             true,
             &Outcome::new(Status::Interrupted, "x"),
             Duration::ZERO,
@@ -402,7 +408,9 @@ mod tests {
             chrono::Utc::now(),
             "u",
             "h",
-            &Action::Reload,
+            &Action::Reload {
+                slave: "jukebox".into(),
+            },
             true,
             &Outcome::ok("done"),
             Duration::ZERO,

@@ -8,6 +8,7 @@ pub mod container;
 pub mod deploy;
 pub mod lock;
 pub mod plan;
+pub mod recover;
 pub mod run;
 pub mod state;
 pub mod sync;
@@ -33,8 +34,12 @@ pub enum Action {
     Resume {
         sync: String,
     },
-    Reload,
-    /// Brings a stalled sync back: deactivate then activate (or a reload).
+    /// Reloads one slave's daemon (every slave runs its own).
+    Reload {
+        slave: String,
+    },
+    /// Brings a sync back from whatever state it is in: the remedy that
+    /// fits the state (`reload`: restart the slave's daemon regardless).
     Recover {
         sync: String,
         reload: bool,
@@ -154,7 +159,7 @@ impl Action {
             Action::Kick { .. } => "kick",
             Action::Pause { .. } => "pause",
             Action::Resume { .. } => "resume",
-            Action::Reload => "reload",
+            Action::Reload { .. } => "reload",
             Action::Recover { .. } => "recover",
             Action::Restart { .. } => "restart",
             Action::Stop { .. } => "stop",
@@ -182,7 +187,7 @@ impl Action {
                 }
                 a
             }
-            Action::Reload => Vec::new(),
+            Action::Reload { slave } => vec![slave.clone()],
             Action::Restart { host, service }
             | Action::Stop { host, service }
             | Action::Start { host, service } => vec![host.clone(), service.clone()],
@@ -225,7 +230,7 @@ impl Action {
             | Action::Pause { sync }
             | Action::Resume { sync }
             | Action::Recover { sync, .. } => format!("sync-{sync}"),
-            Action::Reload => "bucardo".into(),
+            Action::Reload { slave } => format!("bucardo-{slave}"),
             Action::Restart { host, service }
             | Action::Stop { host, service }
             | Action::Start { host, service } => format!("{host}-{service}"),
@@ -260,20 +265,55 @@ impl Action {
         )
     }
 
-    /// The host the action runs on: syncs live on the master.
+    /// The host the action runs on. A sync runs on its slave's own daemon
+    /// (sync `archive_<slave>`); retire works from the master.
     pub fn resolve_host(&self, config: &Config) -> Result<Host, String> {
         let hosts = config.hosts();
+        let slave = |name: &str| {
+            hosts
+                .iter()
+                .find(|h| h.name == name && h.role == Role::Slave)
+                .cloned()
+        };
+        let slaves = || {
+            hosts
+                .iter()
+                .filter(|h| h.role == Role::Slave)
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             Action::Restart { host, .. }
             | Action::Stop { host, .. }
             | Action::Start { host, .. }
             | Action::Deploy { host, .. } => hosts
-                .into_iter()
+                .iter()
                 .find(|h| &h.name == host)
+                .cloned()
                 .ok_or_else(|| format!("no host named {host:?} in the config")),
-            _ => hosts
-                .into_iter()
+            Action::Reload { slave: name } => slave(name).ok_or_else(|| {
+                format!(
+                    "no slave named {name:?} in the config (every slave runs its own daemon; slaves: {})",
+                    slaves()
+                )
+            }),
+            Action::Kick { sync, .. }
+            | Action::Pause { sync }
+            | Action::Resume { sync }
+            | Action::Recover { sync, .. } => sync
+                .strip_prefix("archive_")
+                .and_then(slave)
+                .ok_or_else(|| {
+                    format!(
+                        "no slave in the config runs sync {sync:?}: each slave's daemon runs archive_<slave> (slaves: {})",
+                        slaves()
+                    )
+                }),
+            Action::Retire { .. } => hosts
+                .iter()
                 .find(|h| h.role == Role::Master)
+                .cloned()
                 .ok_or_else(|| "no master host in the config".to_string()),
         }
     }
@@ -311,15 +351,17 @@ impl Action {
                 format!("Pause sync {sync} on {h}? Replication stops until resumed.")
             }
             Action::Resume { sync } => format!("Resume sync {sync} on {h}?"),
-            Action::Reload => format!("Reload the Bucardo daemon on {h}? Running syncs restart."),
+            Action::Reload { .. } => {
+                format!("Reload {h}'s Bucardo daemon? Its sync restarts.")
+            }
             Action::Recover {
                 sync,
                 reload: false,
             } => {
-                format!("Recover sync {sync} on {h} (deactivate, then activate)?")
+                format!("Recover sync {sync} on {h} (read its state, apply the remedy that fits it, wait for a good run)?")
             }
             Action::Recover { sync, reload: true } => {
-                format!("Recover sync {sync} on {h} by reloading the Bucardo daemon?")
+                format!("Recover sync {sync} by restarting {h}'s Bucardo daemon?")
             }
             Action::Restart { service, .. } => {
                 format!("Restart container {service} on {h}?")

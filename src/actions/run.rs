@@ -108,16 +108,21 @@ async fn checked(
         return crate::wizard::retire::run(ctx, config_path, &state, name, *stop, progress).await;
     }
     let index = crate::remote::host::next_link();
-    let link = match HostLink::open(ctx.clone(), host, index).await {
+    let mut link = match HostLink::open(ctx.clone(), host, index).await {
         Ok(l) => l,
         Err(f) => return Outcome::new(Status::Unreachable, f.reason),
     };
-    let outcome = on_link(&ctx, action, &link, progress).await;
+    let outcome = on_link(&ctx, action, &mut link, progress).await;
     link.close().await;
     outcome
 }
 
-async fn on_link(ctx: &Context, action: &Action, link: &HostLink, progress: &Progress) -> Outcome {
+async fn on_link(
+    ctx: &Context,
+    action: &Action,
+    link: &mut HostLink,
+    progress: &Progress,
+) -> Outcome {
     let project = &link.host.compose_project;
     match action {
         Action::Restart { service, .. }
@@ -142,18 +147,30 @@ async fn on_link(ctx: &Context, action: &Action, link: &HostLink, progress: &Pro
         Action::Kick { .. }
         | Action::Pause { .. }
         | Action::Resume { .. }
-        | Action::Reload
+        | Action::Reload { .. }
         | Action::Recover { .. } => on_bucardo(ctx, action, link).await,
         // `checked` hands it to wizard::retire, which opens its own links.
         Action::Retire { .. } => Outcome::failed("retire does not run on one link"),
     }
 }
 
-/// The sync actions, over the master's control database.
-async fn on_bucardo(ctx: &Context, action: &Action, link: &HostLink) -> Outcome {
-    let pg = match link.connect(&ctx.config.database.bucardo_db).await {
+/// The sync actions, over the slave's own control database. Pause and
+/// resume name the operator in pg_stat_activity, so the slave's
+/// supervisor records who paused.
+async fn on_bucardo(ctx: &Context, action: &Action, link: &mut HostLink) -> Outcome {
+    let db = &ctx.config.database.bucardo_db;
+    let pg = match action {
+        Action::Pause { .. } | Action::Resume { .. } => link.connect_as_operator(db).await,
+        _ => link.connect(db).await,
+    };
+    let pg = match pg {
         Ok(pg) => pg,
-        Err(e) => return Outcome::new(Status::Unreachable, format!("control database: {e}")),
+        Err(e) => {
+            return Outcome::new(
+                Status::Unreachable,
+                format!("{}'s control database: {e}", link.host.name),
+            )
+        }
     };
     match action {
         Action::Kick { sync: s, wait_secs } => {
@@ -161,7 +178,7 @@ async fn on_bucardo(ctx: &Context, action: &Action, link: &HostLink) -> Outcome 
         }
         Action::Pause { sync: s } => sync::pause(&pg, s, true).await,
         Action::Resume { sync: s } => sync::pause(&pg, s, false).await,
-        Action::Recover { sync: s, reload } => sync::recover(&pg, s, *reload).await,
+        Action::Recover { sync: s, reload } => super::recover::run(link, &pg, s, *reload).await,
         _ => sync::reload(&pg).await,
     }
 }

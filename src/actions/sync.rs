@@ -1,6 +1,6 @@
-//! Sync actions on the master's Bucardo control database, over NOTIFY
-//! (see shared/design/bucardo.md): kick and wait, pause, resume, reload,
-//! and the recovery of a stalled sync.
+//! Sync actions on a slave's own Bucardo control database, over NOTIFY
+//! (see shared/design/bucardo.md): kick and wait, pause, resume, reload.
+//! Recovery, which reads the state first, is in `recover`.
 
 use std::time::Duration;
 
@@ -250,75 +250,6 @@ pub async fn reload(pg: &Pg) -> Outcome {
             }
             Outcome::ok(msg)
         }
-    }
-}
-
-/// Brings a stalled sync back: deactivate, activate, then reload the sync
-/// (each answer waited for), or with `use_reload` a reload of the daemon
-/// (which retries stalled databases).
-pub async fn recover(pg: &Pg, sync: &str, use_reload: bool) -> Outcome {
-    let before = match existing(pg, sync).await {
-        Ok(s) => s,
-        Err(o) => return o,
-    };
-    if use_reload {
-        let o = reload(pg).await;
-        if o.status != super::Status::Ok {
-            return o;
-        }
-    } else {
-        // Activate writes status 'active' to the table but leaves the
-        // daemon's own copy stalled; reloading the sync rereads it.
-        for (step, done) in [
-            ("deactivate", "deactivated"),
-            ("activate", "activated"),
-            ("reload", "reloaded"),
-        ] {
-            let ask = channel(format!("bucardo_{step}_sync_{sync}"));
-            let answer = channel(format!("bucardo_{done}_sync_{sync}"));
-            let error = channel(format!("bucardo_reload_error_sync_{sync}"));
-            let answers = [answer, error.clone()];
-            match notify_and_wait(pg, &ask, &answers, Some(ANSWER_WITHIN)).await {
-                Err(e) => return Outcome::new(super::Status::Unreachable, e),
-                Ok(None) => {
-                    return Outcome::new(
-                        super::Status::Timeout,
-                        format!(
-                            "recover {sync}: no answer to {step} within {} s",
-                            ANSWER_WITHIN.as_secs()
-                        ),
-                    )
-                }
-                Ok(Some(ch)) if ch == error => {
-                    return Outcome::failed(format!(
-                        "recover {sync}: the daemon could not reload the sync (see its log)"
-                    ))
-                }
-                Ok(Some(_)) => {}
-            }
-        }
-    }
-    // The activate answer can come before the status is written.
-    let mut after = None;
-    for _ in 0..20 {
-        after = state(pg, sync).await.ok().flatten();
-        if after.as_ref().is_some_and(|s| s.status == "active") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    match after {
-        Some(s) if s.status == "active" => Outcome::ok(format!(
-            "sync {sync} recovered: was {}{}, now active",
-            before.status,
-            if before.db_stalled {
-                " (a database stalled)"
-            } else {
-                ""
-            }
-        )),
-        Some(s) => Outcome::failed(format!("sync {sync} is still {} after recovery", s.status)),
-        None => Outcome::failed(format!("sync {sync}: state unreadable after recovery")),
     }
 }
 

@@ -707,7 +707,9 @@ mod tests {
             &mut m,
             Msg::ActionDone {
                 id: 3,
-                action: Action::Reload,
+                action: Action::Reload {
+                    slave: "jukebox".into(),
+                },
                 outcome: Outcome::ok("reloaded"),
             },
         );

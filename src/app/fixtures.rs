@@ -119,7 +119,6 @@ pub fn bucardo(observed: i64, controller: bool, paused_by: Option<&str>) -> Buca
             inserts: Some(120),
             deletes: Some(3),
             conflicts: Some(0),
-            pending: None,
         }],
         processes: Some(titles),
         ops: Some(OpsRead {
@@ -145,7 +144,6 @@ pub fn registry(observed: i64, pending: i64, lag: f64) -> FleetRead {
             }),
         }],
         error: None,
-        observed_at: at(observed),
     }
 }
 

@@ -49,17 +49,25 @@ pub enum ActionCommand {
         #[arg(long, short)]
         yes: bool,
     },
-    /// Reload the Bucardo daemon and wait for it to say so.
+    /// Reload a slave's Bucardo daemon (every slave runs its own) and wait for it to say so.
     #[command(after_help = EXIT_CODES)]
     Reload {
+        /// The slave whose daemon to reload.
+        slave: String,
         #[arg(long, short)]
         yes: bool,
     },
-    /// Bring a stalled sync back: deactivate, activate, then reload it (or --reload the daemon).
+    /// Bring a sync back from whatever state it is in, and wait for a good run.
+    ///
+    /// Reads the sync's state on its slave, then: paused -> resume; dropped,
+    /// stalled, inactive, daemon down or stuck -> restart the slave's daemon
+    /// (after setting a stalled or inactive sync active); not registered ->
+    /// restart the slave's bucardo container, which registers it; daemon
+    /// starting -> wait. Then waits for a good run and says what it did.
     #[command(after_help = EXIT_CODES)]
     Recover {
         sync: String,
-        /// Reload the whole daemon instead (it retries stalled databases).
+        /// Restart the slave's daemon whatever the state says.
         #[arg(long)]
         reload: bool,
         #[arg(long, short)]
@@ -117,7 +125,7 @@ impl ActionCommand {
             ),
             ActionCommand::Pause { sync, yes } => (Action::Pause { sync }, yes),
             ActionCommand::Resume { sync, yes } => (Action::Resume { sync }, yes),
-            ActionCommand::Reload { yes } => (Action::Reload, yes),
+            ActionCommand::Reload { slave, yes } => (Action::Reload { slave }, yes),
             ActionCommand::Recover { sync, reload, yes } => (Action::Recover { sync, reload }, yes),
             ActionCommand::Restart { host, service, yes } => {
                 (Action::Restart { host, service }, yes)
@@ -306,7 +314,7 @@ mod tests {
             &["kick", "s1"][..],
             &["pause", "s1"],
             &["resume", "s1"],
-            &["reload"],
+            &["reload", "s"],
             &["recover", "s1"],
             &["restart", "h", "app"],
             &["stop", "h", "app"],

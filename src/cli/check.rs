@@ -163,8 +163,11 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
     };
 
     if host.role == Role::Master {
-        check_bucardo(&ctx, host, &dir, &mut r).await;
+        if let Some(pg) = &archive {
+            check_registry(pg, &db.heartbeat_table, &mut r).await;
+        }
     } else if let Some(pg) = &archive {
+        check_bucardo(&ctx, host, &dir, &mut r).await;
         match bucardo::heartbeat(pg, &db.heartbeat_table).await {
             Ok(Some(t)) => r.pass(
                 "heartbeat",
@@ -173,7 +176,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
             Ok(None) => r.fail(
                 "heartbeat",
                 format!("no {} row here yet", db.heartbeat_table),
-                "the master's sync to this slave has not copied it: see the master's bucardo line",
+                "this slave's sync has not copied it yet: see its bucardo line above",
             ),
             Err(e) => r.fail("heartbeat", e, ""),
         }
@@ -183,6 +186,36 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
     (r.ok, r.text)
 }
 
+/// The master's registry of slaves: every slave registers itself there.
+async fn check_registry(pg: &crate::remote::pg::Pg, heartbeat_table: &str, r: &mut Report) {
+    match bucardo::registry(pg, heartbeat_table).await {
+        Ok(slaves) => {
+            let names: Vec<String> = slaves
+                .iter()
+                .map(|s| match s.retired_at {
+                    Some(_) => format!("{} (retired)", clean(&s.name)),
+                    None => clean(&s.name),
+                })
+                .collect();
+            r.pass(
+                "registry",
+                format!(
+                    "{} slave(s) registered{}",
+                    slaves.len(),
+                    if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", names.join(", "))
+                    }
+                ),
+            )
+        }
+        Err(e) => r.fail("registry", e, ""),
+    }
+}
+
+/// A slave's own daemon: its control database answers, Bucardo is
+/// installed there, and the daemon answers a ping.
 async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
     let name = &ctx.config.database.bucardo_db;
     let pg = match connect_db(ctx, host, dir, name).await {
@@ -214,7 +247,7 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
         ),
         (Ok(false), _) => r.fail(
             "bucardo",
-            "the daemon does not answer bucardo_mcp_ping",
+            "this slave's daemon does not answer bucardo_mcp_ping",
             format!(
                 "start it: ssh {} 'cd {} && docker compose -p {} restart bucardo'",
                 host.ssh, host.deploy_dir, host.compose_project

@@ -152,7 +152,6 @@ fn sync_row(r: &tokio_postgres::Row) -> Result<SyncRow, String> {
         inserts: col(r, "inserts").map_err(at)?,
         deletes: col(r, "deletes").map_err(at)?,
         conflicts: col(r, "conflicts").map_err(at)?,
-        pending: None,
         name,
     })
 }

@@ -358,11 +358,7 @@ impl HostLink {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        FleetRead {
-            slaves,
-            error,
-            observed_at: chrono::Utc::now(),
-        }
+        FleetRead { slaves, error }
     }
 
     /// A slave's own daemon: its control database, its supervisor's
@@ -540,6 +536,16 @@ pub async fn connect_db(
     dir: &Path,
     dbname: &str,
 ) -> Result<Pg, String> {
+    connect_db_as(ctx, host, dir, dbname, None).await
+}
+
+async fn connect_db_as(
+    ctx: &Context,
+    host: &Host,
+    dir: &Path,
+    dbname: &str,
+    application_name: Option<&str>,
+) -> Result<Pg, String> {
     let db = &ctx.config.database;
     let password = ctx
         .password
@@ -551,6 +557,7 @@ pub async fn connect_db(
         dbname,
         password,
         timeout: ctx.timeout(),
+        application_name,
     })
     .await
     .map_err(|e| format!("postgres {}@{dbname}: {e}", db.user))
@@ -562,6 +569,18 @@ impl HostLink {
     /// A new connection to `dbname` on this host over the link's forward.
     pub async fn connect(&self, dbname: &str) -> Result<Pg, String> {
         connect_db(&self.ctx, &self.host, &self.dir, dbname).await
+    }
+
+    /// Like `connect`, naming the operator in pg_stat_activity: what a
+    /// slave's supervisor records as who paused or resumed its sync.
+    pub async fn connect_as_operator(&self, dbname: &str) -> Result<Pg, String> {
+        let app = format!("archtui ({})", crate::remote::job::operator());
+        let app: String = app
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .take(60)
+            .collect();
+        connect_db_as(&self.ctx, &self.host, &self.dir, dbname, Some(&app)).await
     }
 
     /// The SSH session, for commands run on the host.

@@ -37,6 +37,9 @@ pub struct Params<'a> {
     pub dbname: &'a str,
     pub password: Option<Secret>,
     pub timeout: Duration,
+    /// Shown in pg_stat_activity; a slave's supervisor records it as who
+    /// paused a sync. `None`: "archtui".
+    pub application_name: Option<&'a str>,
 }
 
 /// Error text of a failed connect or query; never holds the password,
@@ -60,7 +63,7 @@ impl Pg {
             .port(p.port)
             .user(p.user)
             .dbname(p.dbname)
-            .application_name("archtui")
+            .application_name(p.application_name.unwrap_or("archtui"))
             .connect_timeout(p.timeout);
         if let Some(pw) = &p.password {
             cfg.password(pw.expose());

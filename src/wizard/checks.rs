@@ -442,10 +442,7 @@ pub fn name_check(name: &str, taken: &[String], resuming: bool) -> Check {
     } else {
         Check::fail(
             "name in Bucardo",
-            format!(
-                "the master's Bucardo already has {} {name}",
-                taken.join(", ")
-            ),
+            format!("the master already has {} for {name}", taken.join(", ")),
             format!("pick another name, or `archtui retire {name}` first"),
         )
     }
@@ -628,10 +625,18 @@ listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexistin
     #[test]
     fn names_taken_in_bucardo() {
         assert_eq!(name_check("x", &[], false).verdict, Verdict::Pass);
-        let taken = vec!["db".to_string(), "sync".to_string()];
+        let taken = vec![
+            "registry entry (10.0.0.2:5432)".to_string(),
+            "4 delta targets".to_string(),
+        ];
         let c = name_check("jukebox", &taken, false);
         assert_eq!(c.verdict, Verdict::Fail);
-        assert!(c.detail.contains("db, sync jukebox"), "{}", c.detail);
+        assert!(
+            c.detail
+                .contains("registry entry (10.0.0.2:5432), 4 delta targets for jukebox"),
+            "{}",
+            c.detail
+        );
         assert_eq!(name_check("x", &taken, true).verdict, Verdict::Warn);
     }
 

@@ -256,8 +256,9 @@ impl Runner {
         let mut seen: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
             std::collections::HashMap::new();
         loop {
+            // The new slave's own daemon runs its sync: read its control db.
             let ctl = self.ctx.config.database.bucardo_db.clone();
-            let state = match self.pg(input, true, &ctl).await {
+            let state = match self.pg(input, false, &ctl).await {
                 Ok(pg) => sync_state(&pg, &sync).await,
                 Err(e) => Err(e),
             };
@@ -320,7 +321,7 @@ impl Runner {
                 let s = match &state {
                     Ok(Some(s)) => format!("sync {sync}: {}", s.text),
                     Ok(None) => format!("sync {sync}: not registered yet"),
-                    Err(e) => format!("master's Bucardo: {e}"),
+                    Err(e) => format!("{}'s Bucardo: {e}", input.name),
                 };
                 let c = if waiting.is_empty() {
                     String::new()
@@ -374,11 +375,11 @@ impl Runner {
         let ctl = self.ctx.config.database.bucardo_db.clone();
         let db = self.ctx.config.database.name.clone();
         let tables = {
-            let pg = self.pg(input, true, &ctl).await?;
+            let pg = self.pg(input, false, &ctl).await?;
             replicated_tables(&pg).await?
         };
         if tables.is_empty() {
-            return Err("the master's relgroup archive has no tables".into());
+            return Err(format!("{}'s relgroup archive has no tables", input.name));
         }
         let master = self.pg(input, true, &db).await?;
         let slave = self.pg(input, false, &db).await?;
@@ -589,6 +590,7 @@ impl Runner {
             );
         }
         let login = Pg::connect(crate::remote::pg::Params {
+            application_name: None,
             socket_dir: &dir,
             port: input.db_port,
             user: &user,
@@ -723,8 +725,8 @@ impl Runner {
     }
 
     async fn name_check(&mut self, input: &Input, resuming: bool) -> Check {
-        let ctl = self.ctx.config.database.bucardo_db.clone();
-        let pg = match self.pg(input, true, &ctl).await {
+        let db = self.ctx.config.database.name.clone();
+        let pg = match self.pg(input, true, &db).await {
             Ok(pg) => pg,
             Err(e) => {
                 return Check::fail(
@@ -736,11 +738,7 @@ impl Runner {
         };
         match taken(&pg, &input.name).await {
             Ok(t) => checks::name_check(&input.name, &t, resuming),
-            Err(e) => Check::fail(
-                "name in Bucardo",
-                e,
-                "the master's Bucardo must be installed",
-            ),
+            Err(e) => Check::fail("name in Bucardo", e, "the master's stack must be deployed"),
         }
     }
 }
@@ -795,20 +793,54 @@ fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> 
     Ok(dir)
 }
 
-/// What in the master's Bucardo already carries the name.
+/// What on the master already carries the name: a registry entry (a slave
+/// registered under it) or delta targets a slave's daemon left there. `pg`
+/// is the master's archive database.
 pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
     let rows = pg
         .query(
-            "SELECT 'db' FROM bucardo.db WHERE name = $1 \
-             UNION ALL SELECT 'dbgroup' FROM bucardo.dbgroup WHERE name = $1 || '_grp' \
-             UNION ALL SELECT 'sync' FROM bucardo.sync WHERE name = 'archive_' || $1",
-            &[&name],
+            "SELECT to_regclass('archive_fleet.slave') IS NOT NULL, \
+                    to_regclass('bucardo.bucardo_delta_targets') IS NOT NULL",
+            &[],
         )
         .await?;
-    rows.iter()
-        .map(|r| col(r, 0))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("the master's Bucardo names: {e}"))
+    let have = |i: usize| {
+        rows.first()
+            .and_then(|r| col::<bool, _>(r, i).ok())
+            .unwrap_or(false)
+    };
+    let mut out = Vec::new();
+    if have(0) {
+        let r = pg
+            .query(
+                "SELECT 'registry entry (' || app_host || ':' || db_port || \
+                        CASE WHEN retired_at IS NOT NULL THEN ', retired' ELSE '' END || ')' \
+                   FROM archive_fleet.slave WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        for row in &r {
+            out.push(col(row, 0).map_err(|e| format!("archive_fleet.slave: {e}"))?);
+        }
+    } else {
+        return Err("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master first".into());
+    }
+    if have(1) {
+        let target = format!("dbgroup {name}_grp");
+        let r = pg
+            .query(
+                "SELECT count(*) FROM bucardo.bucardo_delta_targets WHERE target = $1",
+                &[&target],
+            )
+            .await?;
+        let n: i64 = first(&r)
+            .map_err(|e| format!("bucardo_delta_targets: {e}"))?
+            .unwrap_or(0);
+        if n > 0 {
+            out.push(format!("{n} delta targets"));
+        }
+    }
+    Ok(out)
 }
 
 pub struct SyncState {
@@ -852,7 +884,7 @@ async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
     }))
 }
 
-/// The tables of the master's relgroup `archive`.
+/// The tables of a slave's relgroup `archive` (its daemon's control db).
 async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String> {
     let rows = pg
         .query(

@@ -184,11 +184,12 @@ pub fn sync_state(name: &str, f: &SyncFacts, now: Time, stale_after_secs: i64) -
         if daemon == DaemonState::Up && !active {
             let dropped = d.last("validation_failed", Some(name));
             let reason = match dropped {
-                Some(e) => format!(
-                    "{} {}",
-                    e.detail.as_deref().unwrap_or("validation failed"),
-                    e.at.format("%H:%M:%S")
-                ),
+                // "validation failed 07:23:31: cannot connect to db master: ..."
+                Some(e) => {
+                    let detail = e.detail.as_deref().unwrap_or("validation failed");
+                    let rest = detail.strip_prefix("validation failed").unwrap_or(detail);
+                    format!("validation failed {}{rest}", e.at.format("%H:%M:%S"))
+                }
                 None => "the daemon runs without this sync".into(),
             };
             return j(SyncState::Dropped, Some(reason), dropped.map(|e| e.at));

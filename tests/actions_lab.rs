@@ -80,9 +80,10 @@ fn pending(v: &Value) -> Option<i64> {
 }
 
 fn sync_status(lab: &common::Lab) -> String {
-    lab.bucardo_sql(&format!(
-        "SELECT status FROM bucardo.sync WHERE name = '{SYNC}'"
-    ))
+    lab.bucardo_sql(
+        "jukebox",
+        &format!("SELECT status FROM bucardo.sync WHERE name = '{SYNC}'"),
+    )
 }
 
 /// Waits for the whole fleet to be healthy (status exit 0).
@@ -104,7 +105,7 @@ fn assert_replicating(lab: &common::Lab) {
     );
     let seen = common::wait_until(Duration::from_secs(60), Duration::from_millis(500), || {
         let _ = lab.try_psql(
-            "cavaforgepad",
+            "jukebox",
             "bucardo",
             &format!("NOTIFY \"bucardo_kick_sync_{SYNC}\""),
         );
@@ -135,7 +136,7 @@ fn ensure_active(lab: &common::Lab) {
         return;
     }
     let _ = lab.try_psql(
-        "cavaforgepad",
+        "jukebox",
         "bucardo",
         &format!("NOTIFY \"bucardo_activate_sync_{SYNC}\""),
     );
@@ -144,7 +145,7 @@ fn ensure_active(lab: &common::Lab) {
     });
     if sync_status(lab) != "active" {
         let _ = lab.try_psql(
-            "cavaforgepad",
+            "jukebox",
             "bucardo",
             &format!("UPDATE bucardo.sync SET status = 'active' WHERE name = '{SYNC}'; NOTIFY bucardo_mcp_reload"),
         );
@@ -170,7 +171,10 @@ fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
     assert!(all_text(&o).contains("ran:"), "{}", all_text(&o));
 
     let _restore = common::restore(|| ensure_active(&lab));
-    lab.bucardo_sql(&format!("NOTIFY \"bucardo_deactivate_sync_{SYNC}\""));
+    lab.bucardo_sql(
+        "jukebox",
+        &format!("NOTIFY \"bucardo_deactivate_sync_{SYNC}\""),
+    );
     common::wait_until(Duration::from_secs(30), Duration::from_millis(300), || {
         (sync_status(&lab) == "inactive").then_some(())
     })
@@ -184,7 +188,7 @@ fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
     assert_eq!(audit[0]["action"], "kick");
     assert_eq!(audit[0]["result"], "ok");
     assert_eq!(audit[1]["result"], "failed");
-    assert_eq!(audit[1]["host"], "cavaforgepad");
+    assert_eq!(audit[1]["host"], "jukebox");
     drop(_restore);
     wait_healthy(&lab, 120);
     assert_replicating(&lab);
@@ -200,7 +204,7 @@ fn pause_stops_replication_and_resume_drains_it() {
     let tag = format!("archtui-pause-{}", rand_tag());
     let _restore = common::restore(|| {
         let _ = lab.try_psql(
-            "cavaforgepad",
+            "jukebox",
             "bucardo",
             &format!("NOTIFY \"bucardo_resume_sync_{SYNC}\""),
         );
@@ -272,20 +276,78 @@ fn pause_stops_replication_and_resume_drains_it() {
     );
 }
 
+/// The sync's state as `status --json` shows it, with its reason.
+fn sync_state(lab: &common::Lab) -> (String, String) {
+    let (v, _) = status_json(lab);
+    let s = v["syncs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == SYNC).cloned())
+        .unwrap_or(Value::Null);
+    (
+        s["state"].as_str().unwrap_or("?").to_string(),
+        s["reason"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+fn wait_state(lab: &common::Lab, want: &str, secs: u64) {
+    let mut last = (String::new(), String::new());
+    common::wait_until(
+        Duration::from_secs(secs),
+        Duration::from_millis(500),
+        || {
+            last = sync_state(lab);
+            (last.0 == want).then_some(())
+        },
+    )
+    .unwrap_or_else(|w| panic!("sync not {want} after {w:?}: {last:?}"));
+}
+
+fn wait_healthy_service(lab: &common::Lab, host: &str, role: &str, service: &str) {
+    common::wait_until(Duration::from_secs(120), Duration::from_secs(1), || {
+        let o = lab.compose(
+            host,
+            role,
+            &format!("ps --format '{{{{.Health}}}}' {service}"),
+        );
+        (common::text(&o) == "healthy").then_some(())
+    })
+    .unwrap_or_else(|w| panic!("{host}'s {service} not healthy after {w:?}"));
+}
+
+/// recover from each state a sync can be in: the supervisor's own repairs
+/// are off meanwhile, so the state holds until recover acts.
 #[test]
-fn recover_brings_a_stalled_sync_back() {
-    let Some(lab) = common::lab("recover_brings_a_stalled_sync_back") else {
+fn recover_works_from_every_state() {
+    let Some(lab) = common::lab("recover_works_from_every_state") else {
         return;
     };
     let state = State::new("recover");
     wait_healthy(&lab, 120);
-    let _restore = common::restore(|| ensure_active(&lab));
-    lab.bucardo_sql(&format!(
-        "UPDATE bucardo.sync SET status = 'stalled' WHERE name = '{SYNC}'"
-    ));
-    let o = archtui(&lab, &state, &["reload", "--yes"]);
-    assert_eq!(code(&o), 0, "{}", all_text(&o));
-    assert_eq!(sync_status(&lab), "stalled");
+    let _restore = common::restore(|| {
+        let _ = lab.compose("cavaforgepad", "master", "start db");
+        ensure_active(&lab);
+        let _ = lab.ctl("jukebox", "heal on");
+        let _ = lab.ctl("jukebox", "restart 'test cleanup'");
+    });
+    lab.ctl("jukebox", "heal off");
+    let recover = |was: &str| {
+        let o = archtui(&lab, &state, &["recover", SYNC, "--yes"]);
+        let text = all_text(&o);
+        assert_eq!(code(&o), 0, "recover from {was}: {text}");
+        assert!(
+            text.contains(&format!("was {was}")),
+            "recover from {was}: {text}"
+        );
+        wait_state(&lab, "good", 30);
+        assert_replicating(&lab);
+        eprintln!("recover from {was}: {}", text.trim());
+    };
+
+    lab.bucardo_sql(
+        "jukebox",
+        &format!("UPDATE bucardo.sync SET status = 'stalled' WHERE name = '{SYNC}'"),
+    );
+    wait_state(&lab, "stalled", 15);
     let o = archtui(&lab, &state, &["kick", SYNC, "--wait", "5"]);
     assert_eq!(
         code(&o),
@@ -294,19 +356,60 @@ fn recover_brings_a_stalled_sync_back() {
         all_text(&o)
     );
     assert!(all_text(&o).contains("recover"), "{}", all_text(&o));
-
-    let o = archtui(&lab, &state, &["recover", SYNC, "--yes"]);
-    assert_eq!(code(&o), 0, "{}", all_text(&o));
-    assert!(all_text(&o).contains("was stalled"), "{}", all_text(&o));
+    recover("stalled");
     assert_eq!(sync_status(&lab), "active");
-    // Runs again: a kick completes (the controller may need a moment).
-    common::wait_until(Duration::from_secs(60), Duration::from_secs(1), || {
-        (code(&archtui(&lab, &state, &["kick", SYNC, "--wait", "10"])) == 0).then_some(())
-    })
-    .expect("the recovered sync runs");
-    drop(_restore);
-    assert_replicating(&lab);
-    assert_eq!(state.audit()[2]["action"], "recover");
+
+    lab.bucardo_sql(
+        "jukebox",
+        &format!("NOTIFY \"bucardo_deactivate_sync_{SYNC}\""),
+    );
+    wait_state(&lab, "inactive", 30);
+    recover("inactive");
+
+    lab.bucardo_sql("jukebox", &format!("NOTIFY \"bucardo_pause_sync_{SYNC}\""));
+    wait_state(&lab, "paused", 15);
+    recover("paused");
+
+    lab.ctl("jukebox", "stop 'recover test'");
+    wait_state(&lab, "daemon_down", 15);
+    recover("daemon down");
+
+    // Dropped: the daemon restarted while the master's db was down, so
+    // the sync failed validation; the master is back, the sync is not.
+    let out = lab.compose("cavaforgepad", "master", "stop db");
+    assert!(out.status.success(), "{out:?}");
+    lab.ctl("jukebox", "restart 'recover test: master down'");
+    wait_state(&lab, "dropped", 60);
+    let out = lab.compose("cavaforgepad", "master", "start db");
+    assert!(out.status.success(), "{out:?}");
+    wait_healthy_service(&lab, "cavaforgepad", "master", "db");
+    let (state_now, why) = sync_state(&lab);
+    assert_eq!(
+        state_now, "dropped",
+        "still dropped with the master back: {why}"
+    );
+    assert!(
+        why.contains("validation failed"),
+        "the daemon's reason: {why}"
+    );
+    recover("dropped");
+
+    let actions: Vec<String> = state
+        .audit()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["action"].as_str().unwrap_or("?"),
+                r["result"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "recover ok").count(),
+        5,
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -349,7 +452,7 @@ fn read_only_refuses_every_action() {
         &["kick", SYNC, "--wait", "5"],
         &["pause", SYNC, "--yes"],
         &["resume", SYNC],
-        &["reload", "--yes"],
+        &["reload", "jukebox", "--yes"],
         &["recover", SYNC, "--yes"],
         &["restart", "jukebox", "app", "--yes"],
         &["stop", "jukebox", "app", "--yes"],

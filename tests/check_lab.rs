@@ -33,7 +33,16 @@ fn check_passes_on_the_lab() {
     let o = archtui(&lab.config(), &["check"], &[]);
     let text = common::all_text(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
-    for layer in ["ssh", "docker", "postgres", "bucardo"] {
+    // Every host: ssh, docker, postgres; the master its registry; the
+    // slave its own daemon and the heartbeat replicated to it.
+    for layer in [
+        "ssh",
+        "docker",
+        "postgres",
+        "registry",
+        "bucardo",
+        "heartbeat",
+    ] {
         assert!(
             text.contains(&format!("  {layer:<9} ok")),
             "{layer} not ok:\n{text}"
@@ -160,7 +169,7 @@ fn database_without_bucardo_schema() {
     let o = archtui(&p, &["status", "--json"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(
-        v["bucardo"]["error"]
+        v["daemons"][0]["error"]
             .as_str()
             .unwrap()
             .contains("has no Bucardo schema"),

@@ -87,9 +87,15 @@ fn status_on_the_healthy_lab() {
             assert!(c["started_at"].is_string() && c["restarts"].is_number());
         }
     }
-    assert_eq!(v["bucardo"]["daemon"], "up");
-    assert!(v["bucardo"]["version"].as_str().unwrap().starts_with('5'));
+    // jukebox runs its own daemon.
+    assert_eq!(v["daemons"][0]["host"], "jukebox", "{v:#}");
+    assert_eq!(v["daemons"][0]["daemon"], "up", "{v:#}");
+    assert!(v["daemons"][0]["version"]
+        .as_str()
+        .unwrap()
+        .starts_with('5'));
     let s = sync(&v);
+    assert_eq!(s["host"], "jukebox");
     assert_eq!(s["target"], "jukebox");
     assert!(
         ["good", "running", "empty"].contains(&s["state"].as_str().unwrap()),
@@ -122,7 +128,7 @@ fn paused_sync_shows_pending_rows_and_growing_lag() {
             format!("NOTIFY \"bucardo_resume_sync_{SYNC}\""),
             format!("NOTIFY \"bucardo_kick_sync_{SYNC}\""),
         ] {
-            let _ = lab.try_psql("cavaforgepad", "bucardo", &sql);
+            let _ = lab.try_psql("jukebox", "bucardo", &sql);
         }
         let _ = lab.try_psql(
             "cavaforgepad",
@@ -130,7 +136,7 @@ fn paused_sync_shows_pending_rows_and_growing_lag() {
             &format!("DELETE FROM items WHERE identifier LIKE '{tag}-%'; DELETE FROM collections WHERE name = '{tag}'"),
         );
     });
-    lab.bucardo_sql(&format!("NOTIFY \"bucardo_pause_sync_{SYNC}\""));
+    lab.bucardo_sql("jukebox", &format!("NOTIFY \"bucardo_pause_sync_{SYNC}\""));
     common::wait_until(Duration::from_secs(15), Duration::from_millis(300), || {
         (sync(&status(&lab, &[]).0)["state"] == "paused").then_some(())
     })
@@ -168,8 +174,8 @@ fn paused_sync_shows_pending_rows_and_growing_lag() {
         v3["verdict"]
     );
 
-    lab.bucardo_sql(&format!("NOTIFY \"bucardo_resume_sync_{SYNC}\""));
-    lab.bucardo_sql(&format!("NOTIFY \"bucardo_kick_sync_{SYNC}\""));
+    lab.bucardo_sql("jukebox", &format!("NOTIFY \"bucardo_resume_sync_{SYNC}\""));
+    lab.bucardo_sql("jukebox", &format!("NOTIFY \"bucardo_kick_sync_{SYNC}\""));
     let (v, _) = common::wait_until(Duration::from_secs(30), Duration::from_millis(300), || {
         let (v, code) = status(&lab, &[]);
         (code == 0 && settled(&v) && sync(&v)["lag_seconds"].as_f64() < Some(2.0)).then_some(v)
@@ -323,7 +329,7 @@ fn sync_completions_show_without_waiting_for_a_poll() {
         scope.spawn(|| {
             while kicking.load(std::sync::atomic::Ordering::Relaxed) {
                 let kick = format!("NOTIFY \"bucardo_kick_sync_{SYNC}\"");
-                let _ = lab.try_psql("cavaforgepad", "bucardo", &kick);
+                let _ = lab.try_psql("jukebox", "bucardo", &kick);
                 std::thread::sleep(Duration::from_millis(700));
             }
         });

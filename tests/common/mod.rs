@@ -130,20 +130,36 @@ impl Lab {
             .unwrap_or_else(|e| panic!("on {host}: `{sql}` failed: {e}"))
     }
 
-    pub fn bucardo_sql(&self, sql: &str) -> String {
-        self.try_psql("cavaforgepad", "bucardo", sql)
-            .unwrap_or_else(|e| panic!("bucardo db: `{sql}` failed: {e}"))
+    /// One statement on a slave's own Bucardo control database (every slave
+    /// runs its own daemon).
+    pub fn bucardo_sql(&self, slave: &str, sql: &str) -> String {
+        self.try_psql(slave, "bucardo", sql)
+            .unwrap_or_else(|e| panic!("{slave}'s bucardo db: `{sql}` failed: {e}"))
     }
 
-    /// `docker compose` in a host's deploy directory with its role's env files.
-    /// A slave's db, dbgroup and sync rows in the master's Bucardo, as
-    /// "db,dbgroup,sync" counts ("1,1,1" registered, "0,0,0" gone).
+    /// What the master holds for a slave, as "registry,triggers,targets"
+    /// ("1,1,1" registered and validated, "0,0,0" gone): its row in the
+    /// fleet registry (not retired), its sync's kick triggers on the
+    /// master's tables, its dbgroup's delta targets.
     pub fn registered(&self, slave: &str) -> String {
-        self.bucardo_sql(&format!(
-            "SELECT (SELECT count(*) FROM bucardo.db WHERE name = '{slave}') || ',' || \
-                    (SELECT count(*) FROM bucardo.dbgroup WHERE name = '{slave}_grp') || ',' || \
-                    (SELECT count(*) FROM bucardo.sync WHERE name = 'archive_{slave}')"
-        ))
+        self.psql(
+            "cavaforgepad",
+            &format!(
+                "SELECT (SELECT count(*) FROM archive_fleet.slave WHERE name = '{slave}' AND retired_at IS NULL) || ',' || \
+                        (SELECT least(count(*), 1) FROM pg_trigger WHERE tgname = 'bucardo_kick_archive_{slave}') || ',' || \
+                        (CASE WHEN to_regclass('bucardo.bucardo_delta_targets') IS NULL THEN 0 ELSE \
+                          (SELECT least(count(*), 1) FROM bucardo.bucardo_delta_targets WHERE target = 'dbgroup {slave}_grp') END)"
+            ),
+        )
+    }
+
+    /// `archive-bucardo-ctl ARGS` in a slave's bucardo container: its
+    /// supervisor's controls (restart, stop, heal off|on, state).
+    pub fn ctl(&self, slave: &str, args: &str) -> String {
+        self.sh_ok(
+            slave,
+            &format!("docker exec archive-bucardo-1 archive-bucardo-ctl {args}"),
+        )
     }
 
     /// `docker compose ARGS` for the stack in the lab's deploy dir.

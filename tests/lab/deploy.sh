@@ -7,7 +7,7 @@
 ensure_secrets() {
   mkdir -p "$STATE/secrets"; chmod 700 "$STATE/secrets"
   local s
-  for s in postgres_password archive_db_password bucardo_password; do
+  for s in postgres_password archive_db_password bucardo_password secret_key_base; do
     [[ -s $STATE/secrets/$s ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' >"$STATE/secrets/$s")
   done
 }
@@ -34,6 +34,7 @@ render_stack() {
   set_env "$dir/env.common" POSTGRES_PASSWORD "$(cat "$STATE/secrets/postgres_password")"
   set_env "$dir/env.common" ARCHIVE_DB_PASSWORD "$(cat "$STATE/secrets/archive_db_password")"
   set_env "$dir/env.common" BUCARDO_PASSWORD "$(cat "$STATE/secrets/bucardo_password")"
+  set_env "$dir/env.common" SECRET_KEY_BASE "$(cat "$STATE/secrets/secret_key_base")"
   # The lab's LAN (the db also admits its own Docker networks: samenet).
   set_env "$dir/env.common" DB_ALLOWED_CIDRS "$SUBNET"
   set_env "$dir/env.$role" APP_HOST "$(host_addr "$h")"

@@ -29,6 +29,7 @@ for a in "$@"; do
 done
 
 load_env master
+role_check master
 if ((DEV)); then export APP_PORT=3000 RAILS_ENV=development; fi
 need_docker
 

@@ -33,6 +33,7 @@ for a in "$@"; do
 done
 
 load_env slave
+role_check slave
 need_docker
 for v in APP_HOST MASTER_DB_HOST; do
   [[ -n ${!v:-} ]] || refuse "$v is not set in env.slave: set it to $( [[ $v == APP_HOST ]] && echo "this host's address" || echo "the master's address")"
@@ -43,10 +44,9 @@ done
 if ((!ALLOW_DATA)) && db_volume_exists; then
   start_db_for_checks
   rows=$(archive_rows)
-  ours=$(compose exec -T db psql -X -qAt -U postgres -d "${BUCARDO_DB_NAME:-bucardo}" \
-           -c "SELECT count(*) FROM bucardo.sync WHERE name LIKE 'archive\\_%'" 2>/dev/null || echo 0)
+  ours=$(db_psql "${BUCARDO_DB_NAME:-bucardo}" -c "SELECT count(*) FROM bucardo.sync WHERE name LIKE 'archive\\_%'" 2>/dev/null || echo 0)
   if [[ $rows =~ ^[0-9]+$ ]] && (( rows > 0 )) && [[ $ours != [1-9]* ]]; then
-    refuse "this host's archive database already holds $rows+ rows and is no slave of this fleet yet: a fresh slave starts empty (Bucardo's one-time copy skips tables that are not empty); empty it (docker compose down -v) or run ./deploy_slave.sh --allow-data"
+    refuse "this host's archive database already holds rows and is no slave of this fleet yet: a fresh slave starts empty (Bucardo's one-time copy skips tables that are not empty); empty it (docker compose down -v) or run ./deploy_slave.sh --allow-data"
   fi
 fi
 

@@ -43,12 +43,33 @@ need_docker() {
   docker info >/dev/null 2>&1 || fail "the Docker engine does not answer" "start it (systemctl start docker) and check 'docker info'"
 }
 
-compose() { docker compose "$@"; }
+compose() { docker compose --ansi never "$@"; }
+# psql in the db container over its socket, as the OS user postgres (peer).
+db_psql() { compose exec -T -u postgres db psql -X -qAt -v ON_ERROR_STOP=1 -d "$@"; }
+
+# role_check ROLE: a host whose running stack, or whose own addresses, say
+# it has the other role is refused (a deploy dir often holds both env files).
+role_check() {
+  local role=$1 other=master running addrs mine theirs
+  [[ $role == master ]] && other=slave
+  running=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(compose ps -q db 2>/dev/null | head -n1)" 2>/dev/null \
+              | sed -n 's/^ARCHIVE_ROLE=//p')
+  if [[ -n $running && $running != "$role" ]]; then
+    refuse "this host runs the stack as a $running (its db container says ARCHIVE_ROLE=$running), but $SCRIPT deploys a $role: $(hint "$other")"
+  fi
+  [[ -z $running && -f env.$other ]] || return 0
+  addrs=" $(hostname -I 2>/dev/null) "
+  mine=${APP_HOST:-}
+  theirs=$(bash -c "source ./env.$other >/dev/null 2>&1; echo \${APP_HOST:-}")
+  if [[ -n $theirs && $addrs == *" $theirs "* && $addrs != *" $mine "* ]]; then
+    refuse "this host has the address $theirs of env.$other's APP_HOST, not env.$role's ($mine): it is the $other; $(hint "$other")"
+  fi
+}
 
 # Rows in the archive database's replicated tables (heartbeat not
 # counted), as the db container sees them; -1 when the db is not up.
 archive_rows() {
-  compose exec -T db psql -X -qAt -U postgres -d "${ARCHIVE_DB_NAME:-archive_production}" -v ON_ERROR_STOP=1 <<'SQL' 2>/dev/null || echo -1
+  db_psql "${ARCHIVE_DB_NAME:-archive_production}" <<'SQL' 2>/dev/null || echo -1
 DO $$
 DECLARE r record; n bigint := 0; c bigint;
 BEGIN

@@ -28,14 +28,29 @@ const SUMS_WITHIN: Duration = Duration::from_secs(60);
 /// Copying the stack (compose file, env files, assets: a few MB).
 pub const COPY_WITHIN: Duration = Duration::from_secs(300);
 
-/// The stack's files for a host of this role, relative to the checkout.
+/// The stack's files for a host of this role, relative to the checkout:
+/// the runbook's deploy scripts beside the compose file, and `.env` (a
+/// link to env.common, so that `source env.slave; docker compose up -d`
+/// alone still finds the fleet's common settings).
 pub fn stack_paths(host: &Host) -> Vec<String> {
     vec![
         COMPOSE_FILE.to_string(),
+        ".env".to_string(),
         "env.common".to_string(),
         format!("env.{}", host.role),
+        deploy_script(host).to_string(),
         "assets".to_string(),
     ]
+}
+
+/// The runbook's script that deploys a host of this role; deploy and
+/// provision run it, so the console's deploy and the operator's manual one
+/// are the same procedure.
+pub fn deploy_script(host: &Host) -> &'static str {
+    match host.role {
+        crate::config::Role::Master => "deploy.sh",
+        crate::config::Role::Slave => "deploy_slave.sh",
+    }
 }
 
 fn env_files(host: &Host) -> [String; 2] {
@@ -171,8 +186,6 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
 /// A compose run that prints nothing for this long is taken as hung and
 /// stopped on the host (a build step may well be quiet for minutes).
 pub const COMPOSE_IDLE: Duration = Duration::from_secs(300);
-/// What deploy runs on the host.
-const UP: [&str; 3] = ["up", "-d", "--build"];
 
 /// `docker compose ARGS` with the role's env files, as a job's argv (it
 /// runs in the deploy dir).
@@ -207,10 +220,16 @@ pub fn failure_lines(output: &[String]) -> Vec<String> {
     hits.into_iter().skip(skip).collect()
 }
 
-/// `up -d --build` as a job: builds what changed, starts what is not
-/// running.
-pub fn up_spec(host: &Host, action: &str) -> Result<job::Spec, String> {
-    job::Spec::new(action, compose_argv(host, &UP), COMPOSE_IDLE)
+/// The role's deploy script as a job: `docker compose up -d --build`
+/// (builds what changed, starts what is not running), then it waits until
+/// every service is healthy (on a slave also the sync's first good run).
+/// A master is deployed with `--allow-empty` only when asked.
+pub fn up_spec(host: &Host, action: &str, allow_empty: bool) -> Result<job::Spec, String> {
+    let mut argv = vec![format!("./{}", deploy_script(host))];
+    if allow_empty && host.role == crate::config::Role::Master {
+        argv.push("--allow-empty".into());
+    }
+    job::Spec::new(action, argv, COMPOSE_IDLE)
 }
 
 /// The compose run's outcome, for deploy and provision alike.
@@ -218,7 +237,7 @@ pub fn settle_up(
     r: Result<job::Finished, job::JobError>,
     host: &Host,
 ) -> Result<job::Finished, Outcome> {
-    job::settle(r, "docker compose up -d --build", host)
+    job::settle(r, deploy_script(host), host)
 }
 
 /// Waits until every container of the project runs, healthy where it has
@@ -287,6 +306,7 @@ pub async fn run(
     host: &Host,
     from: &Path,
     plan_only: bool,
+    allow_empty: bool,
     progress: &Progress,
 ) -> Outcome {
     if let Err(o) = preview(session, host, from, progress).await {
@@ -316,7 +336,7 @@ pub async fn run(
         lock.release().await;
         return Outcome::failed(e);
     }
-    let spec = match up_spec(host, DEPLOY) {
+    let spec = match up_spec(host, DEPLOY, allow_empty) {
         Ok(s) => s,
         Err(e) => {
             lock.release().await;
@@ -376,7 +396,22 @@ mod tests {
     fn stack_files_follow_the_role() {
         assert_eq!(
             stack_paths(&host(Role::Slave)),
-            ["docker-compose.yml", "env.common", "env.slave", "assets"]
+            [
+                "docker-compose.yml",
+                ".env",
+                "env.common",
+                "env.slave",
+                "deploy_slave.sh",
+                "assets"
+            ]
+        );
+        assert_eq!(
+            up_spec(&host(Role::Master), "deploy", true).unwrap().argv,
+            ["./deploy.sh", "--allow-empty"]
+        );
+        assert_eq!(
+            up_spec(&host(Role::Slave), "deploy", true).unwrap().argv,
+            ["./deploy_slave.sh"]
         );
         assert_eq!(env_files(&host(Role::Master))[1], "env.master");
     }

@@ -60,6 +60,8 @@ pub enum Action {
         host: String,
         from: std::path::PathBuf,
         plan_only: bool,
+        /// Deploy a master whose archive database is empty (deploy.sh refuses it otherwise).
+        allow_empty: bool,
     },
     /// Removes a slave from the master's Bucardo and from the config file
     /// at `config_path`; `stop` also stops its stack.
@@ -195,8 +197,12 @@ impl Action {
                 host,
                 from,
                 plan_only,
+                allow_empty,
             } => {
                 let mut a = vec![host.clone(), "--from".into(), from.display().to_string()];
+                if *allow_empty {
+                    a.push("--allow-empty".into());
+                }
                 if *plan_only {
                     a.push("--plan".into());
                 }
@@ -454,6 +460,7 @@ mod tests {
             host: "cavaforgepad".into(),
             from: ".".into(),
             plan_only: false,
+            allow_empty: false,
         };
         assert_eq!(d.type_to_confirm(&m).as_deref(), Some("cavaforgepad"));
         assert_eq!(
@@ -461,6 +468,7 @@ mod tests {
                 host: "jukebox".into(),
                 from: ".".into(),
                 plan_only: false,
+                allow_empty: false,
             }
             .type_to_confirm(&j),
             None

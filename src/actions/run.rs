@@ -136,11 +136,14 @@ async fn on_link(
             container::run(&link.docker(), project, service, op).await
         }
         Action::Deploy {
-            from, plan_only, ..
+            from,
+            plan_only,
+            allow_empty,
+            ..
         } => match link.session() {
             Some(session) => {
                 let docker = link.docker();
-                deploy::run(&session, &docker, &link.host, from, *plan_only, progress).await
+                deploy::run(&session, &docker, &link.host, from, *plan_only, *allow_empty, progress).await
             }
             None => Outcome::new(Status::Unreachable, "ssh session closed"),
         },

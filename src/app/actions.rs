@@ -209,6 +209,7 @@ pub fn start(m: &mut Model, a: keymap::Action) -> Vec<Effect> {
                 from: m.actions.checkout.clone(),
                 // The plan first; its outcome opens the confirmation.
                 plan_only: true,
+                allow_empty: false,
             })
             .ok_or_else(|| "no host selected".to_string()),
         _ => return Vec::new(),
@@ -397,12 +398,14 @@ pub fn done(m: &mut Model, id: u64, action: &Action, outcome: Outcome) {
         host,
         from,
         plan_only: true,
+        allow_empty,
     } = action
     {
         let deploy = Action::Deploy {
             host: host.clone(),
             from: from.clone(),
             plan_only: false,
+            allow_empty: *allow_empty,
         };
         if planned && shown && !m.read_only && m.actions.confirm.is_none() {
             if let Ok(h) = deploy.resolve_host(&m.config) {

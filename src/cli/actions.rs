@@ -97,16 +97,20 @@ pub enum ActionCommand {
         #[arg(long, short)]
         yes: bool,
     },
-    /// Deploy the stack from a checkout: plan, copy, `docker compose up -d --build`, wait healthy.
+    /// Deploy the stack from a checkout: plan, copy, then the role's runbook script on the host
+    /// (./deploy.sh or ./deploy_slave.sh: `docker compose up -d --build`, wait healthy).
     #[command(after_help = EXIT_CODES)]
     Deploy {
         host: String,
-        /// The checkout holding docker-compose.yml, env.common, env.<role> and assets/.
+        /// The checkout holding docker-compose.yml, .env, env.common, env.<role>, the deploy scripts and assets/.
         #[arg(long, value_name = "DIR", env = "ARCHTUI_CHECKOUT")]
         from: Option<PathBuf>,
         /// Show the plan only; change nothing.
         #[arg(long)]
         plan: bool,
+        /// Deploy a master whose archive database is empty or new (deploy.sh refuses it otherwise).
+        #[arg(long)]
+        allow_empty: bool,
         #[arg(long, short)]
         yes: bool,
     },
@@ -136,12 +140,14 @@ impl ActionCommand {
                 host,
                 from,
                 plan,
+                allow_empty,
                 yes,
             } => (
                 Action::Deploy {
                     host,
                     from: from.unwrap_or_default(),
                     plan_only: plan,
+                    allow_empty,
                 },
                 yes,
             ),

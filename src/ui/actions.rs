@@ -191,6 +191,7 @@ mod tests {
                 host: "cavaforgepad".into(),
                 from: "/src/archive".into(),
                 plan_only: false,
+                allow_empty: false,
             },
             host: "cavaforgepad".into(),
             question: "Deploy the stack to cavaforgepad (master) in /srv/archive?".into(),

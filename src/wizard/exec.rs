@@ -226,8 +226,8 @@ impl Runner {
                 self.follow(input, meta).await?;
             }
             None => {
-                let spec = deploy::up_spec(&host, PROVISION)?;
-                self.say("docker compose up -d --build");
+                let spec = deploy::up_spec(&host, PROVISION, false)?;
+                self.say("./deploy_slave.sh (docker compose up -d --build, then wait until healthy)");
                 let lock = self
                     .host_lock
                     .as_mut()
@@ -778,7 +778,9 @@ fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> 
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(from.join("docker-compose.yml"))
+        .arg(from.join(".env"))
         .arg(from.join("env.common"))
+        .arg(from.join("deploy_slave.sh"))
         .arg(from.join("assets"))
         .arg(&dir)
         .status()

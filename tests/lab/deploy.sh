@@ -30,7 +30,7 @@ set_env() {
 render_stack() {
   local h=$1 role=$2 dir=$3; shift 3
   mkdir -p "$dir"
-  tar -C "$REPO_DIR" -cf - docker-compose.yml env.common env.master env.slave assets | tar -C "$dir" -xf -
+  tar -C "$REPO_DIR" -cf - docker-compose.yml .env env.common env.master env.slave deploy.sh deploy_slave.sh assets | tar -C "$dir" -xf -
   set_env "$dir/env.common" POSTGRES_PASSWORD "$(cat "$STATE/secrets/postgres_password")"
   set_env "$dir/env.common" ARCHIVE_DB_PASSWORD "$(cat "$STATE/secrets/archive_db_password")"
   set_env "$dir/env.common" BUCARDO_PASSWORD "$(cat "$STATE/secrets/bucardo_password")"

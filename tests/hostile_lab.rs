@@ -276,7 +276,17 @@ fn secret_values_are_redacted_wherever_they_appear() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ok = Command::new("cp")
         .arg("-a")
-        .args(["docker-compose.yml", ".env", "env.slave", "deploy.sh", "deploy_slave.sh", "assets"].map(|f| repo.join(f)))
+        .args(
+            [
+                "docker-compose.yml",
+                ".env",
+                "env.slave",
+                "deploy.sh",
+                "deploy_slave.sh",
+                "assets",
+            ]
+            .map(|f| repo.join(f)),
+        )
         .arg(&from)
         .status()
         .unwrap();
@@ -314,7 +324,17 @@ fn checkout(lab: &Lab, s: &Scratch, edit: impl Fn(String) -> String) -> PathBuf 
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ok = Command::new("cp")
         .arg("-a")
-        .args(["docker-compose.yml", ".env", "env.slave", "deploy.sh", "deploy_slave.sh", "assets"].map(|f| repo.join(f)))
+        .args(
+            [
+                "docker-compose.yml",
+                ".env",
+                "env.slave",
+                "deploy.sh",
+                "deploy_slave.sh",
+                "assets",
+            ]
+            .map(|f| repo.join(f)),
+        )
         .arg(&from)
         .status()
         .unwrap();

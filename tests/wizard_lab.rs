@@ -39,7 +39,17 @@ impl Scratch {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let ok = Command::new("cp")
             .arg("-a")
-            .args(["docker-compose.yml", ".env", "env.slave", "deploy.sh", "deploy_slave.sh", "assets"].map(|f| repo.join(f)))
+            .args(
+                [
+                    "docker-compose.yml",
+                    ".env",
+                    "env.slave",
+                    "deploy.sh",
+                    "deploy_slave.sh",
+                    "assets",
+                ]
+                .map(|f| repo.join(f)),
+            )
             .arg(&from)
             .status()
             .unwrap();

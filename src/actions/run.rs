@@ -143,7 +143,16 @@ async fn on_link(
         } => match link.session() {
             Some(session) => {
                 let docker = link.docker();
-                deploy::run(&session, &docker, &link.host, from, *plan_only, *allow_empty, progress).await
+                deploy::run(
+                    &session,
+                    &docker,
+                    &link.host,
+                    from,
+                    *plan_only,
+                    *allow_empty,
+                    progress,
+                )
+                .await
             }
             None => Outcome::new(Status::Unreachable, "ssh session closed"),
         },

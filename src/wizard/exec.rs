@@ -227,7 +227,9 @@ impl Runner {
             }
             None => {
                 let spec = deploy::up_spec(&host, PROVISION, false)?;
-                self.say("./deploy_slave.sh (docker compose up -d --build, then wait until healthy)");
+                self.say(
+                    "./deploy_slave.sh (docker compose up -d --build, then wait until healthy)",
+                );
                 let lock = self
                     .host_lock
                     .as_mut()

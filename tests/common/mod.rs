@@ -153,6 +153,34 @@ impl Lab {
         )
     }
 
+    /// Each replicated table's row count and content digest on `host`,
+    /// "table count digest" per line: equal on master and slave when no
+    /// row is lost or different.
+    pub fn digests(&self, host: &str) -> String {
+        self.psql(
+            host,
+            "SELECT string_agg(t || ' ' || n, E'\\n' ORDER BY t) FROM ( \
+               SELECT 'collections' AS t, (SELECT count(*) || ' ' || coalesce(sum(hashtext(x::text)::bigint), 0) FROM collections x) AS n \
+               UNION ALL SELECT 'items', (SELECT count(*) || ' ' || coalesce(sum(hashtext(x::text)::bigint), 0) FROM items x) \
+               UNION ALL SELECT 'files', (SELECT count(*) || ' ' || coalesce(sum(hashtext(x::text)::bigint), 0) FROM files x)) d",
+        )
+    }
+
+    /// Waits until `host` holds what the master holds (digests equal).
+    pub fn wait_same_as_master(&self, host: &str, within: Duration) -> Duration {
+        let mut last = (String::new(), String::new());
+        match wait_until(within, Duration::from_millis(500), || {
+            last = (self.digests("cavaforgepad"), self.digests(host));
+            (last.0 == last.1).then_some(())
+        }) {
+            Ok(((), took)) => took,
+            Err(w) => panic!(
+                "{host} differs from the master after {w:?}:\nmaster:\n{}\n{host}:\n{}",
+                last.0, last.1
+            ),
+        }
+    }
+
     /// `archive-bucardo-ctl ARGS` in a slave's bucardo container: its
     /// supervisor's controls (restart, stop, heal off|on, state).
     pub fn ctl(&self, slave: &str, args: &str) -> String {

@@ -54,7 +54,8 @@ deploy_host() {
   render_stack "$h" "$role" "$tmp" "$@"
   tar -C "$tmp" -cf - . | lab_ssh "$h" "mkdir -p $dir && tar -C $dir -xf -"
   rm -rf "$tmp"
-  ((wait)) && waitflags="--wait --wait-timeout 600"
+  [[ $wait == copy ]] && { log "$h: stack files copied to $dir ($role)"; return 0; }
+  [[ $wait == 1 ]] && waitflags="--wait --wait-timeout 600"
   log "$h: docker compose up -d --build in $dir ($role; output in $log)"
   if ! lab_ssh "$h" "cd $dir && docker compose --env-file env.common --env-file env.$role up -d --build $waitflags" >"$log" 2>&1; then
     tail -n 30 "$log" >&2

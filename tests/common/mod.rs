@@ -3,6 +3,7 @@
 //! is a failure, never a silent pass. Without it, lab tests are skipped.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod tmux;
 
 use std::fs::File;

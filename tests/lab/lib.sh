@@ -62,3 +62,31 @@ pidfile_alive() { [[ -f "$1" ]] && pid_alive "$(cat "$1" 2>/dev/null)"; }
 
 SSH_CONFIG="$STATE/ssh_config"
 lab_ssh() { ssh -F "$SSH_CONFIG" "$@"; }
+
+# Starts a host's dockerd unless it runs and answers (up, dockerd).
+ensure_dockerd() {
+  local h=$1 hs; hs=$(host_state "$h")
+  if pidfile_alive "$(host_run "$h")/docker.pid" && host_docker "$h" info >/dev/null 2>&1; then return; fi
+  # Leftovers of a killed run: a stale pid file or containerd socket keeps
+  # dockerd from starting again.
+  rm -f "$(host_run "$h")/docker.pid" "$(host_docker_sock "$h")"
+  rm -rf "$(host_run "$h")/docker/containerd/containerd.pid"
+  mkdir -p "$hs/docker"
+  log "$h: starting dockerd"
+  # nsenter rather than `ip netns exec`: the latter remounts /sys and dockerd
+  # then fails with "Devices cgroup isn't mounted".
+  # A fixed address pool: Docker's default one ends in 192.168.0.0/16, which
+  # it reaches after a few dozen networks; the lab keeps to its own ranges.
+  in_host "$h" setsid dockerd --data-root "$hs/docker" --cgroup-parent "/archlab-$h" \
+    --default-address-pool "base=172.30.0.0/16,size=24" \
+    >>"$hs/dockerd.log" 2>&1 </dev/null &
+}
+
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < end)) || die "timed out after ${secs}s waiting for $what"
+    sleep 0.3
+  done
+}

@@ -14,6 +14,7 @@ mod status;
 mod tui;
 mod ui;
 mod verdict;
+mod verify;
 mod wizard;
 
 use clap::Parser;

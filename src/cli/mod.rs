@@ -6,6 +6,7 @@ mod prompt;
 mod provision;
 mod status;
 mod table;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,9 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Remove a slave from the master's Bucardo and the config; --stop also stops its stack.
     Retire(provision::RetireArgs),
+    /// Compare each slave's rows with the master's; --repair re-sends the differing ones.
+    #[command(after_help = verify::VERIFY_HELP)]
+    Verify(verify::VerifyArgs),
     /// Trust a host's SSH key by its fingerprint, after comparing it with the host's own.
     #[command(after_help = TRUST_HELP)]
     TrustHostKey {
@@ -141,6 +145,10 @@ pub async fn run(cli: Cli) -> i32 {
                 let work = provision::retire_cmd(config, &path, args, cli.read_only);
                 interruptible(work, false).await
             }
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Verify(args)) => match load(&path) {
+            Some(config) => interruptible(verify::run(config, args, cli.read_only), false).await,
             None => EXIT_UNKNOWN,
         },
         Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {

@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod files;
 mod fleet;
+mod health;
 mod model;
 mod observation;
 #[cfg(test)]

@@ -98,6 +98,7 @@ fn reassemble(m: &mut Model) {
     let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest, m.now);
     m.verdict = Some(status.verdict);
     m.daemons = status.daemons;
+    m.health = status.health;
     // Each sync says itself when its slave cannot be read (state unknown,
     // with the reason); the pane is stale only when none could be.
     m.syncs_stale = !status.syncs.is_empty()

@@ -14,6 +14,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     let thresholds = Thresholds {
         lag_warning_secs: args.warning.unwrap_or(config.thresholds.lag_warning_secs),
         lag_critical_secs: args.critical.unwrap_or(config.thresholds.lag_critical_secs),
+        ..config.thresholds
     };
     if !(thresholds.lag_warning_secs > 0.0
         && thresholds.lag_warning_secs < thresholds.lag_critical_secs)

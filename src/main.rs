@@ -6,6 +6,7 @@ mod credentials;
 mod files;
 mod fleet;
 mod health;
+mod metrics;
 mod model;
 mod observation;
 #[cfg(test)]

@@ -33,6 +33,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::VerifyDone { id, outcome } => {
+            crate::app::verify::done(m, id, outcome);
+            crate::app::actions::reload_when_idle(m)
+        }
         Msg::ActionOutput { id, line } => {
             crate::app::actions::output(m, id, line);
             Vec::new()
@@ -246,6 +250,7 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Deploy
         | Action::Retire => return crate::app::actions::start(m, a),
         Action::NewSlave => return crate::app::actions::new_slave(m),
+        Action::Verify => return crate::app::verify::start(m),
         Action::ReloadConfig => {
             m.actions.reload = true;
             let fx = crate::app::actions::reload_when_idle(m);

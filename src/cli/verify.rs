@@ -12,8 +12,8 @@ use crate::config::{Config, Role};
 use crate::credentials::Password;
 use crate::remote::host::{next_link, Context, HostLink};
 use crate::verify::engine::{self, Limits, Request};
+use crate::verify::repair;
 use crate::verify::report::{self, Report, SlaveReport};
-use crate::verify::{repair, store};
 
 pub const VERIFY_HELP: &str = "Compares every replicated table (the sync's relgroup, less the \
 heartbeat) of each slave with the master over primary-key ranges: both sides at once, each in a \
@@ -185,30 +185,10 @@ fn audit_args(args: &VerifyArgs) -> Vec<String> {
 
 /// The last result per slave (for the metrics) and one audit line each.
 fn record(report: &Report, args: &VerifyArgs, took: Duration) {
-    if let Err(e) = store::Last::record(&store::path(), &report.slaves) {
-        super::warn(&format!(
-            "archtui: warning: {}: {e}",
-            store::path().display()
-        ));
-    }
-    for s in &report.slaves {
-        let message = report::slave_text(s).first().cloned().unwrap_or_default();
-        let outcome = Outcome::new(status_of(s.outcome), message);
-        let mut a = audit_args(args);
-        a.retain(|x| x != "--repair");
-        if let Err(e) = audit::append_work("verify", &s.slave, a, false, &outcome, took) {
-            super::warn(&format!("archtui: warning: {e}"));
-        }
-    }
-}
-
-/// A verify's outcome as an audit result.
-pub fn status_of(o: report::Outcome) -> Status {
-    match o {
-        report::Outcome::Equal => Status::Ok,
-        report::Outcome::Differ => Status::Failed,
-        report::Outcome::Refused => Status::Refused,
-        report::Outcome::Unreachable => Status::Unreachable,
+    let mut a = audit_args(args);
+    a.retain(|x| x != "--repair");
+    for w in crate::verify::record(report, &a, took) {
+        super::warn(&format!("archtui: {w}"));
     }
 }
 

@@ -639,12 +639,28 @@ impl Verifier {
             lo: lo.clone(),
             hi: hi.clone(),
         };
-        let pending = match sql::pending_in_range(spec, &range, &self.target, MAX_PENDING + 1) {
-            Some(q) => keyed(&self.run(&self.master, &q).await?, spec.key.len(), false)?
+        let txntimes: Vec<String> = match sql::pending_txntimes(spec, &self.target, MAX_PENDING + 1)
+        {
+            Some(q) => keyed(&self.run(&self.master, &q).await?, 1, false)?
                 .into_iter()
-                .map(|(k, _)| k)
+                .filter_map(|(k, _)| k.into_iter().next())
                 .collect(),
             None => Vec::new(),
+        };
+        if txntimes.len() as i64 > MAX_PENDING {
+            return Err(format!(
+                "more than {MAX_PENDING} transactions are pending for {}: it is too far behind to compare",
+                self.name
+            ));
+        }
+        let pending: Vec<Key> = match sql::pending_in_range(spec, &range, &txntimes) {
+            Some(q) if !txntimes.is_empty() => {
+                keyed(&self.run(&self.master, &q).await?, spec.key.len(), false)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect()
+            }
+            _ => Vec::new(),
         };
         if pending.len() as i64 > MAX_PENDING {
             return Err(format!(

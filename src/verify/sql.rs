@@ -276,7 +276,11 @@ pub fn pending_txntimes(spec: &TableSpec, target: &str, limit: i64) -> Option<Qu
     let mut q = Query::new();
     let t = q.bind(Param::Text(target.to_string()));
     q.sql = format!(
-        "WITH RECURSIVE w(x) AS (SELECT min(txntime) FROM bucardo.{delta}          UNION ALL SELECT (SELECT min(d.txntime) FROM bucardo.{delta} d WHERE d.txntime > w.x) FROM w WHERE w.x IS NOT NULL)          SELECT w.x::text FROM w WHERE w.x IS NOT NULL AND NOT EXISTS          (SELECT 1 FROM bucardo.{track} tr WHERE tr.txntime = w.x AND tr.target = {t}) LIMIT {}",
+        "WITH RECURSIVE w(x) AS (SELECT min(txntime) FROM bucardo.{delta} \
+         UNION ALL SELECT (SELECT min(d.txntime) FROM bucardo.{delta} d WHERE d.txntime > w.x) \
+         FROM w WHERE w.x IS NOT NULL) \
+         SELECT w.x::text FROM w WHERE w.x IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM bucardo.{track} tr WHERE tr.txntime = w.x AND tr.target = {t}) LIMIT {}",
         limit.max(0)
     );
     Some(q)

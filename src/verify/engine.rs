@@ -170,7 +170,10 @@ pub async fn run(ctx: Arc<Context>, req: &Request, limits: Limits, progress: &Pr
 
 /// Why a slave's verify stopped before its end.
 enum Stop {
+    /// This table cannot be compared (a timeout, a type error).
     Refused(String),
+    /// The slave lagged too long: no table of it can be.
+    Lagging(String),
     Unreachable(String),
 }
 
@@ -259,6 +262,12 @@ async fn slave(
                 out.tables.push(rep);
                 out.error = Some(e);
                 out.outcome = Outcome::Unreachable;
+                return out;
+            }
+            Err(Stop::Lagging(e)) => {
+                out.tables.push(rep);
+                out.error = Some(e);
+                out.outcome = Outcome::Refused;
                 return out;
             }
         };
@@ -531,7 +540,7 @@ impl Verifier {
                 return Ok(());
             }
             if since.elapsed() >= self.limits.max_pause {
-                return Err(Stop::Refused(format!(
+                return Err(Stop::Lagging(format!(
                     "{}'s lag stayed at or over {} s for {} s (now {lag:.0} s): verify needs a slave that keeps up; see archtui status",
                     self.name,
                     self.limits.lag_warning_secs,
@@ -799,7 +808,9 @@ impl Verifier {
             for (spec, rep, open) in tables.iter_mut() {
                 if let Err(e) = self.look(spec, rep, open).await {
                     match self.stop(e) {
-                        Stop::Refused(e) => rep.error = Some(format!("recheck: {e}")),
+                        Stop::Refused(e) | Stop::Lagging(e) => {
+                            rep.error = Some(format!("recheck: {e}"))
+                        }
                         u => return Err(u),
                     }
                 }
@@ -813,7 +824,7 @@ impl Verifier {
             }
         }
         match result {
-            Err(Stop::Refused(e)) => {
+            Err(Stop::Refused(e) | Stop::Lagging(e)) => {
                 for (_, rep, _) in tables.iter_mut().filter(|(_, r, _)| r.unsettled.count > 0) {
                     rep.error.get_or_insert_with(|| format!("recheck: {e}"));
                 }

@@ -328,8 +328,9 @@ fn verify_finds_slave_damage_by_table_and_key_and_repair_mends_it() {
     );
 
     // Bad input and refusals.
-    let (_, code, said) = verify(&lab, &state, &["nosuchslave"]);
-    assert_eq!(code, 2, "{said}");
+    let o = archtui(&lab, &state, &["verify", "nosuchslave"]);
+    assert_eq!(o.status.code(), Some(2), "{}", common::all_text(&o));
+    assert!(common::all_text(&o).contains("not a slave of the config"));
     let (v, code, said) = verify(&lab, &state, &[SLAVE, "--tables", "nosuchtable"]);
     assert_eq!(code, 2, "{said}");
     assert!(
@@ -358,8 +359,8 @@ fn verify_under_a_write_load_reports_no_false_difference() {
     let _cleanup = restore(|| drop_collection(&lab, coll));
     verify_passes(&lab, &state, &[SLAVE, "--tables", "items"]);
 
-    // 200+ rows/s on the master: inserts and updates of existing rows,
-    // each batch one psql (its own connection) every 100 ms.
+    // 200+ rows/s on the master: 40 inserts and 10 updates of existing
+    // rows every 100 ms, each batch one psql (its own connection).
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let (stop, dir, name) = (stop.clone(), lab.dir.clone(), name.clone());
@@ -368,9 +369,10 @@ fn verify_under_a_write_load_reports_no_false_difference() {
             let mut rows = 0u64;
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
+                let batch = Instant::now();
                 let sql = format!(
                     "INSERT INTO items (collection_id, identifier, title) \
-                     SELECT {coll}, '{name}-load-{i}-' || g, 'l' FROM generate_series(1, 20) g; \
+                     SELECT {coll}, '{name}-load-{i}-' || g, 'l' FROM generate_series(1, 40) g; \
                      UPDATE items SET title = title || '+' WHERE id IN \
                      (SELECT id FROM items WHERE collection_id = {coll} ORDER BY random() LIMIT 10)"
                 );
@@ -380,10 +382,10 @@ fn verify_under_a_write_load_reports_no_false_difference() {
                     .output()
                     .is_ok_and(|o| o.status.success());
                 if ok {
-                    rows += 30;
+                    rows += 50;
                 }
                 i += 1;
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(100).saturating_sub(batch.elapsed()));
             }
             rows as f64 / start.elapsed().as_secs_f64()
         })

@@ -122,6 +122,12 @@ pub struct Thresholds {
     pub lag_warning_secs: f64,
     #[serde(default = "default_lag_critical")]
     pub lag_critical_secs: f64,
+    /// Net growth of a Bucardo delta table at or over this: warning.
+    #[serde(default = "default_delta_growth")]
+    pub delta_growth_warning_rows_per_hour: f64,
+    /// Growth is measured over up to this much of the recent readings.
+    #[serde(default = "default_delta_window")]
+    pub delta_growth_window_secs: f64,
 }
 
 impl Default for Thresholds {
@@ -129,6 +135,8 @@ impl Default for Thresholds {
         Self {
             lag_warning_secs: default_lag_warning(),
             lag_critical_secs: default_lag_critical(),
+            delta_growth_warning_rows_per_hour: default_delta_growth(),
+            delta_growth_window_secs: default_delta_window(),
         }
     }
 }
@@ -310,6 +318,17 @@ impl Config {
                     "[thresholds] needs 0 < lag_warning_secs < lag_critical_secs (got {} and {})",
                     t.lag_warning_secs, t.lag_critical_secs
                 ),
+            ));
+        }
+        if !(t.delta_growth_warning_rows_per_hour > 0.0
+            && t.delta_growth_warning_rows_per_hour.is_finite()
+            && (60.0..=86_400.0).contains(&t.delta_growth_window_secs))
+        {
+            return Err(ConfigError::at(
+                origin,
+                text,
+                None,
+                "[thresholds] needs delta_growth_warning_rows_per_hour > 0 and delta_growth_window_secs from 60 to 86400",
             ));
         }
         if !(1..=MAX_TIMEOUT_SECS).contains(&self.ssh.connect_timeout_secs) {
@@ -499,6 +518,12 @@ fn default_lag_warning() -> f64 {
 fn default_lag_critical() -> f64 {
     300.0
 }
+fn default_delta_growth() -> f64 {
+    50_000.0
+}
+fn default_delta_window() -> f64 {
+    600.0
+}
 fn default_deploy_dir() -> String {
     "/srv/archive".into()
 }
@@ -619,6 +644,26 @@ docker_socket = "/run/docker.sock"
         let e =
             parse(&GOOD.replace("lag_warning_secs = 30", "lag_warning_secs = 400")).unwrap_err();
         assert!(e.contains("lag_warning_secs < lag_critical_secs"), "{e}");
+    }
+
+    #[test]
+    fn delta_growth_thresholds_are_bounded() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.thresholds.delta_growth_warning_rows_per_hour, 50_000.0);
+        let text = GOOD.replace(
+            "lag_critical_secs = 300",
+            "lag_critical_secs = 300\ndelta_growth_warning_rows_per_hour = 1000\ndelta_growth_window_secs = 120",
+        );
+        assert_eq!(
+            parse(&text).unwrap().thresholds.delta_growth_window_secs,
+            120.0
+        );
+        let e = parse(&GOOD.replace(
+            "lag_critical_secs = 300",
+            "lag_critical_secs = 300\ndelta_growth_window_secs = 5",
+        ))
+        .unwrap_err();
+        assert!(e.contains("delta_growth_window_secs"), "{e}");
     }
 
     #[test]

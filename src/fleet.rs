@@ -133,6 +133,7 @@ pub fn assemble(
             });
         }
     }
+    let health = health(observations);
     let verdict = judge(
         &hosts,
         &daemons,
@@ -144,12 +145,14 @@ pub fn assemble(
             services: &config.defaults.services,
             thresholds,
         },
-    );
+    )
+    .with(crate::health::findings(&health, &thresholds));
     FleetStatus {
         generated_at: now,
         hosts,
         daemons,
         syncs,
+        health,
         verdict,
     }
 }
@@ -173,6 +176,54 @@ pub fn judge_one(
     let mut f = row.facts.clone();
     f.daemon = daemon_facts(read);
     Some(sync_state(sync, &f, now, STALE_AFTER_SECS))
+}
+
+/// Bucardo's health: the master's delta tables, and per slave its
+/// conflicts, its copy and whether it could take over.
+fn health(observations: &[HostObservation]) -> crate::health::Health {
+    use crate::health as h;
+    let master = observations
+        .iter()
+        .find(|o| o.host.role == Role::Master)
+        .and_then(|m| m.health.as_ref());
+    let slaves = observations
+        .iter()
+        .filter(|o| o.host.role == Role::Slave)
+        .map(|o| {
+            let read = o.health.as_ref();
+            let (ready, reason, sequences) = match read {
+                Some(r) => h::readiness(master.map_or(&[], |m| &m.sequences), &r.sequences),
+                None => (None, Some("not observed".into()), Vec::new()),
+            };
+            h::SlaveHealth {
+                slave: o.host.name.clone(),
+                ready_to_take_over: ready,
+                reason,
+                sequences,
+                conflicts: read
+                    .map(|r| {
+                        r.conflicts
+                            .iter()
+                            .map(|c| h::ConflictStatus {
+                                sync: c.sync.clone(),
+                                total: c.total,
+                                tables: c.tables.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                copy: read.and_then(|r| h::copy_line(r, master.map_or(&[], |m| &m.estimates))),
+                error: read.and_then(|r| r.error.clone()),
+            }
+        })
+        .collect();
+    h::Health {
+        delta_tables: master
+            .map(|m| h::delta_status(&m.delta))
+            .unwrap_or_default(),
+        slaves,
+        error: master.and_then(|m| m.error.clone()),
+    }
 }
 
 fn heartbeat_lag(master: Option<Time>, target: Option<Time>) -> Option<f64> {
@@ -288,6 +339,7 @@ mod tests {
             heartbeat,
             bucardo: None,
             fleet: None,
+            health: None,
         }
     }
 
@@ -426,6 +478,82 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("not in archtui's config")));
+    }
+
+    #[test]
+    fn bucardos_health_shows_and_is_judged() {
+        use crate::health::{ConflictRead, DeltaRead, Growth, HealthRead, SeqRead};
+        let c = config();
+        let mut m = master(
+            &c,
+            Some(Pending {
+                rows: 0,
+                lag_seconds: 1.0,
+            }),
+        );
+        let seq = |next, max| SeqRead {
+            table: "public.items".into(),
+            column: "id".into(),
+            sequence: "public.items_id_seq".into(),
+            next: Some(next),
+            max: Some(max),
+        };
+        m.health = Some(HealthRead {
+            delta: vec![DeltaRead {
+                table: "public.items".into(),
+                delta_rows: 500_000,
+                delta_bytes: 40_000_000,
+                track_rows: 10,
+                track_bytes: 8192,
+                growth: Some(Growth {
+                    rows_per_hour: 60_000.0,
+                    window_secs: 600.0,
+                }),
+            }],
+            sequences: vec![seq(1001, 1000)],
+            ..Default::default()
+        });
+        let mut s = obs(&c, 1, Some(at(10)));
+        s.bucardo = Some(read(&[MCP, CTL]));
+        s.health = Some(HealthRead {
+            sequences: vec![seq(1, 1000)],
+            conflicts: vec![ConflictRead {
+                sync: "archive_s".into(),
+                total: 2,
+                tables: vec!["public.items".into()],
+            }],
+            copy: Some(("public.items".into(), 10)),
+            ..Default::default()
+        });
+        let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+        let h = &fleet.health;
+        assert_eq!(h.delta_tables[0].growth_rows_per_hour, Some(60_000.0));
+        let sh = &h.slaves[0];
+        assert_eq!(sh.ready_to_take_over, Some(false));
+        assert_eq!(sh.sequences[0].drift, Some(1000));
+        assert!(
+            sh.copy.as_deref().unwrap().contains("public.items 10 rows"),
+            "{:?}",
+            sh.copy
+        );
+        assert_eq!(fleet.verdict.exit_code, 2, "a conflict is critical");
+        let msgs: Vec<&str> = fleet
+            .verdict
+            .reasons
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect();
+        assert!(
+            msgs[0].contains("conflicts on a one-way sync (table public.items)"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("growing 60000 rows/h")),
+            "{msgs:?}"
+        );
+        let v = serde_json::to_value(&fleet).unwrap();
+        assert_eq!(v["health"]["slaves"][0]["ready_to_take_over"], false);
+        assert_eq!(v["health"]["delta_tables"][0]["delta_rows"], 500_000);
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod config;
 mod credentials;
 mod files;
 mod fleet;
+mod health;
+mod metrics;
 mod model;
 mod observation;
 #[cfg(test)]
@@ -14,6 +16,7 @@ mod status;
 mod tui;
 mod ui;
 mod verdict;
+mod verify;
 mod wizard;
 
 use clap::Parser;

@@ -217,5 +217,7 @@ pub struct FleetStatus {
     /// Every slave's daemon, in config order.
     pub daemons: Vec<BucardoStatus>,
     pub syncs: Vec<SyncStatus>,
+    /// Bucardo's own health: delta tables, conflicts, readiness to take over.
+    pub health: crate::health::Health,
     pub verdict: Verdict,
 }

@@ -19,6 +19,8 @@ pub struct HostObservation {
     /// The master's view of the fleet: its registry and what each slave
     /// has not applied yet.
     pub fleet: Option<FleetRead>,
+    /// Bucardo's health as this host shows it (crate::health).
+    pub health: Option<crate::health::HealthRead>,
 }
 
 impl HostObservation {
@@ -49,6 +51,7 @@ impl HostObservation {
             heartbeat: None,
             bucardo: None,
             fleet: None,
+            health: None,
         }
     }
 }

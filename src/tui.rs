@@ -263,6 +263,11 @@ impl Executor {
                     spawn_action(self.ctx.clone(), id, action, guard, tx.clone());
                 }
             }
+            Effect::RunVerify { id, slave } => {
+                if let Some(tx) = &self.tx {
+                    spawn_verify(self.ctx.clone(), id, slave, tx.clone());
+                }
+            }
             Effect::AuditCancelled { action } => {
                 crate::actions::run::audit_cancelled(&self.ctx.config, &action);
             }
@@ -312,6 +317,57 @@ fn spawn_action(
                 outcome,
             })
             .await;
+    });
+}
+
+/// Runs a verify off the loop, in a context of its own (its statements'
+/// longer bound); progress and report lines come back as `ActionOutput`,
+/// its end as `VerifyDone`, like an action's.
+fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::Sender<Msg>) {
+    use crate::verify::engine;
+    tokio::spawn(async move {
+        let (progress, mut lines) = mpsc::unbounded_channel::<String>();
+        let forward = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(line) = lines.recv().await {
+                    for l in line.lines() {
+                        let line = l.to_string();
+                        if tx.send(Msg::ActionOutput { id, line }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+        let limits = engine::Limits::from_config(&ctx.config);
+        let start = Instant::now();
+        let outcome = match engine::context(&ctx.config, ctx.password.clone(), &limits) {
+            Err(e) => crate::actions::Outcome::failed(format!(
+                "cannot create a private run directory: {e}"
+            )),
+            Ok(vctx) => {
+                let req = engine::Request {
+                    slaves: vec![slave.clone()],
+                    tables: None,
+                };
+                let report = engine::run(vctx, &req, limits, &progress).await;
+                for w in
+                    crate::verify::record(&report, std::slice::from_ref(&slave), start.elapsed())
+                {
+                    let _ = progress.send(w);
+                }
+                if report.outcome == crate::verify::report::Outcome::Differ {
+                    let _ = progress.send(format!(
+                        "repair from a terminal: archtui verify {slave} --repair (shows its plan, then asks)"
+                    ));
+                }
+                crate::app::verify::outcome(&report)
+            }
+        };
+        drop(progress);
+        let _ = forward.await;
+        let _ = tx.send(Msg::VerifyDone { id, outcome }).await;
     });
 }
 

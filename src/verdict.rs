@@ -62,6 +62,13 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict with `more` findings (Bucardo's health) judged in.
+    pub fn with(self, more: Vec<Finding>) -> Verdict {
+        let mut all = self.reasons;
+        all.extend(more);
+        Verdict::from_findings(all)
+    }
+
     fn from_findings(mut reasons: Vec<Finding>) -> Self {
         reasons.sort_by_key(|f| std::cmp::Reverse(f.level.rank()));
         let level = reasons.first().map_or(Level::Ok, |f| f.level);
@@ -328,6 +335,7 @@ mod tests {
             thresholds: Thresholds {
                 lag_warning_secs: 30.0,
                 lag_critical_secs: 300.0,
+                ..Thresholds::default()
             },
         };
         judge(hosts, &daemons, syncs, None, &expect)

@@ -305,10 +305,12 @@ impl Drill<'_> {
         );
         assert_eq!(lost, 0, "drill {}: rows lost", self.name);
         eprintln!(
-            "figure: drill {}: {during} rows written during the fault ({:.0} s), {lost} lost, healed in {:.1} s after it cleared ({written} written in all)",
+            "figure: drill {}: {during} rows written during the fault ({:.0} s), {lost} lost, healed in {:.1} s after it cleared (goal {} s: {}; {written} written in all)",
             self.name,
             cleared.duration_since(fault_start).as_secs_f64(),
-            healed.as_secs_f64()
+            healed.as_secs_f64(),
+            HEAL_WITHIN.as_secs(),
+            if healed <= HEAL_WITHIN { "met" } else { "MISSED" }
         );
         assert!(
             healed <= HEAL_BOUND,

@@ -68,6 +68,7 @@ pub fn host_obs(m: &Model, i: usize, observed: i64) -> HostObservation {
         heartbeat: Some(at(observed - 1)),
         bucardo: None,
         fleet: None,
+        health: None,
     }
 }
 

@@ -38,6 +38,7 @@ pub enum Action {
     Deploy,
     NewSlave,
     Retire,
+    Verify,
     ReloadConfig,
 }
 
@@ -122,6 +123,12 @@ pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         "retire",
         "retire the selected slave",
         &["X"],
+    ),
+    (
+        Action::Verify,
+        "verify",
+        "verify the selected slave's rows",
+        &["C"],
     ),
     (
         Action::ReloadConfig,

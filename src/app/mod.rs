@@ -10,6 +10,7 @@ pub mod logview;
 pub mod sanitize;
 mod state;
 mod update;
+pub mod verify;
 
 use crossterm::event::KeyEvent;
 
@@ -32,6 +33,11 @@ pub enum Msg {
     LogLines {
         stream: u64,
         lines: Vec<LogLine>,
+    },
+    /// A verify the console started ended (its lines came as `ActionOutput`).
+    VerifyDone {
+        id: u64,
+        outcome: crate::actions::Outcome,
     },
     /// A line of a running action's output.
     ActionOutput {
@@ -74,6 +80,12 @@ pub enum Effect {
         id: u64,
         action: crate::actions::Action,
         guard: crate::actions::run::Guard,
+    },
+    /// Verify a slave (crate::verify::engine::run); its progress and report
+    /// come back as `ActionOutput`, its end as `VerifyDone`.
+    RunVerify {
+        id: u64,
+        slave: String,
     },
     /// Leave the fleet screen for the new-slave wizard; the console comes
     /// back on the config as the wizard left it.

@@ -85,6 +85,8 @@ pub struct Model {
     pub syncs_stale: bool,
     /// Every slave's daemon, from the latest assembly.
     pub daemons: Vec<BucardoStatus>,
+    /// Bucardo's own health, from the latest assembly.
+    pub health: crate::health::Health,
     pub verdict: Option<Verdict>,
     pub now: Time,
     pub focus: Pane,
@@ -135,6 +137,7 @@ impl Model {
             syncs_at: None,
             syncs_stale: false,
             daemons: Vec::new(),
+            health: Default::default(),
             verdict: None,
             now,
             focus: Pane::Fleet,

@@ -33,6 +33,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::VerifyDone { id, outcome } => {
+            crate::app::verify::done(m, id, outcome);
+            crate::app::actions::reload_when_idle(m)
+        }
         Msg::ActionOutput { id, line } => {
             crate::app::actions::output(m, id, line);
             Vec::new()
@@ -98,6 +102,7 @@ fn reassemble(m: &mut Model) {
     let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest, m.now);
     m.verdict = Some(status.verdict);
     m.daemons = status.daemons;
+    m.health = status.health;
     // Each sync says itself when its slave cannot be read (state unknown,
     // with the reason); the pane is stale only when none could be.
     m.syncs_stale = !status.syncs.is_empty()
@@ -245,6 +250,7 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Deploy
         | Action::Retire => return crate::app::actions::start(m, a),
         Action::NewSlave => return crate::app::actions::new_slave(m),
+        Action::Verify => return crate::app::verify::start(m),
         Action::ReloadConfig => {
             m.actions.reload = true;
             let fx = crate::app::actions::reload_when_idle(m);

@@ -4,8 +4,10 @@ mod actions;
 mod check;
 mod prompt;
 mod provision;
+mod serve;
 mod status;
 mod table;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,12 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Remove a slave from the master's Bucardo and the config; --stop also stops its stack.
     Retire(provision::RetireArgs),
+    /// Serve the fleet's metrics for Prometheus (GET /metrics), keeping the connections open.
+    #[command(after_help = serve::SERVE_HELP)]
+    Serve(serve::ServeArgs),
+    /// Compare each slave's rows with the master's; --repair re-sends the differing ones.
+    #[command(after_help = verify::VERIFY_HELP)]
+    Verify(verify::VerifyArgs),
     /// Trust a host's SSH key by its fingerprint, after comparing it with the host's own.
     #[command(after_help = TRUST_HELP)]
     TrustHostKey {
@@ -57,9 +65,12 @@ changed. Appends an audit line. Exit codes: 0 trusted (or already); 2 refused; 3
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// One JSON object instead of the table.
+    /// One JSON object instead of the table (the same as --format json).
     #[arg(long)]
     json: bool,
+    /// table, json, or openmetrics (metrics text for a node_exporter textfile collector).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
     /// Repeat every SECS seconds (0.2 to 86400), keeping the connections open.
     #[arg(long, value_name = "SECS", value_parser = watch_secs)]
     watch: Option<f64>,
@@ -69,6 +80,13 @@ pub struct StatusArgs {
     /// Lag critical threshold in seconds [default: from the config].
     #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     critical: Option<f64>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Openmetrics,
 }
 
 /// Longest `--watch` period: a day.
@@ -111,7 +129,7 @@ pub fn usage_exit_code(e: &clap::Error, argv: impl IntoIterator<Item = String>) 
     }
     let sub = argv.into_iter().skip(1).find(|a| !a.starts_with('-'));
     match sub.as_deref() {
-        Some("status" | "check") | None => EXIT_UNKNOWN,
+        Some("status" | "check" | "serve") | None => EXIT_UNKNOWN,
         _ => 2,
     }
 }
@@ -141,6 +159,14 @@ pub async fn run(cli: Cli) -> i32 {
                 let work = provision::retire_cmd(config, &path, args, cli.read_only);
                 interruptible(work, false).await
             }
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Serve(args)) => match load(&path) {
+            Some(config) => serve::run(config, args).await,
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Verify(args)) => match load(&path) {
+            Some(config) => interruptible(verify::run(config, args, cli.read_only), false).await,
             None => EXIT_UNKNOWN,
         },
         Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {

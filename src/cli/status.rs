@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::cli::{self as super_cli, table, StatusArgs, EXIT_UNKNOWN};
+use crate::cli::{self as super_cli, table, Format, StatusArgs, EXIT_UNKNOWN};
 use crate::config::{Config, Thresholds};
 use crate::fleet;
 use crate::model::FleetStatus;
@@ -14,6 +14,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     let thresholds = Thresholds {
         lag_warning_secs: args.warning.unwrap_or(config.thresholds.lag_warning_secs),
         lag_critical_secs: args.critical.unwrap_or(config.thresholds.lag_critical_secs),
+        ..config.thresholds
     };
     if !(thresholds.lag_warning_secs > 0.0
         && thresholds.lag_warning_secs < thresholds.lag_critical_secs)
@@ -33,24 +34,35 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
             let observations = remote::observe_once(ctx.clone()).await;
             let status =
                 fleet::assemble(&ctx.config, thresholds, &observations, chrono::Utc::now());
-            print(&status, args.json);
+            print(&status, format(&args));
             status.verdict.exit_code
         }
         Some(secs) => {
             // The flag's parser bounds it; this never panics either way.
             let every = Duration::try_from_secs_f64(secs.clamp(0.2, super_cli::MAX_WATCH_SECS))
                 .unwrap_or(Duration::from_secs(5));
-            watch(ctx, thresholds, every, args.json).await
+            watch(ctx, thresholds, every, format(&args)).await
         }
     }
 }
 
-fn print(status: &FleetStatus, json: bool) {
-    let mut out = std::io::stdout().lock();
-    let text = if json {
-        crate::cli::json_out(status) + "\n"
+fn format(args: &StatusArgs) -> Format {
+    if args.json {
+        Format::Json
     } else {
-        table::render(status, chrono::Utc::now())
+        args.format
+    }
+}
+
+fn print(status: &FleetStatus, format: Format) {
+    let mut out = std::io::stdout().lock();
+    let text = match format {
+        Format::Json => crate::cli::json_out(status) + "\n",
+        Format::Table => table::render(status, chrono::Utc::now()),
+        Format::Openmetrics => {
+            let last = crate::verify::store::Last::load(&crate::verify::store::path());
+            crate::metrics::render(status, &last)
+        }
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
@@ -63,7 +75,7 @@ async fn watch(
     ctx: std::sync::Arc<Context>,
     thresholds: Thresholds,
     every: Duration,
-    json: bool,
+    format: Format,
 ) -> i32 {
     let hosts = ctx.config.hosts();
     let (mut rx, handles) = supervisor::spawn_all(ctx.clone(), every);
@@ -82,10 +94,10 @@ async fn watch(
                 let current = HostObservation::latest_or_connecting(&latest, &hosts);
                 let status = fleet::assemble(&ctx.config, thresholds, &current, chrono::Utc::now());
                 code = status.verdict.exit_code;
-                if !json {
+                if format == Format::Table {
                     let _ = writeln!(std::io::stdout());
                 }
-                print(&status, json);
+                print(&status, format);
             }
             _ = tokio::signal::ctrl_c() => break,
         }

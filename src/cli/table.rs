@@ -124,6 +124,20 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
         }
     }
 
+    let h = &s.health;
+    if !h.delta_tables.is_empty() || !h.slaves.is_empty() || h.error.is_some() {
+        out.push_str("\nBUCARDO HEALTH\n");
+        for d in &h.delta_tables {
+            let _ = writeln!(out, "  {}", clean(&crate::health::delta_line(d)));
+        }
+        if let Some(e) = &h.error {
+            let _ = writeln!(out, "  master: not read: {}", clean(e));
+        }
+        for sh in &h.slaves {
+            let _ = writeln!(out, "  {}", clean(&crate::health::slave_line(sh)));
+        }
+    }
+
     let _ = writeln!(out, "\n{}", s.verdict.level.as_str());
     for r in &s.verdict.reasons {
         let _ = writeln!(out, "  {}: {}", r.level.as_str(), clean(&r.message));

@@ -11,11 +11,12 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::{Config, Host, Role};
 use crate::credentials::Password;
+use crate::health::HealthRead;
 use crate::model::{BucardoStatus, DaemonState, HostFailure, HostState};
 use crate::observation::{BucardoRead, FleetRead, HostObservation};
 use crate::remote::bucardo::{self, BucardoEvent};
 use crate::remote::pg::{self, Pg};
-use crate::remote::{docker, ssh};
+use crate::remote::{docker, health, ssh};
 
 /// What every host link shares.
 pub struct Context {
@@ -156,6 +157,8 @@ pub struct HostLink {
     control: Option<Pg>,
     /// Channels LISTENed on over the current `control` connection.
     listening: Vec<String>,
+    /// The master's delta table sizes at earlier observations.
+    delta_history: crate::health::History,
     /// What the daemon announces on the control connection.
     events_tx: mpsc::UnboundedSender<BucardoEvent>,
     events_rx: Option<mpsc::UnboundedReceiver<BucardoEvent>>,
@@ -190,6 +193,7 @@ impl HostLink {
                     archive: None,
                     control: None,
                     listening: Vec::new(),
+                    delta_history: Default::default(),
                     events_tx,
                     events_rx: Some(events_rx),
                     dir,
@@ -311,6 +315,7 @@ impl HostLink {
             heartbeat: None,
             bucardo: None,
             fleet: None,
+            health: None,
         };
         match containers {
             Ok(c) => obs.containers = c,
@@ -337,14 +342,104 @@ impl HostLink {
                     .iter()
                     .find(|c| c.service == "bucardo")
                     .map(|c| c.name.clone());
+                let control_ok = control.is_ok();
                 obs.bucardo = Some(match control {
-                    Ok(()) => self.observe_bucardo(bucardo_container).await,
+                    Ok(()) => self.observe_bucardo(bucardo_container.clone()).await,
                     Err(e) => bucardo_failed(&self.host.name, e),
                 });
+                obs.health = Some(self.observe_health(control_ok, bucardo_container).await);
             }
-            Role::Master => obs.fleet = Some(self.observe_registry().await),
+            Role::Master => {
+                obs.fleet = Some(self.observe_registry().await);
+                obs.health = Some(self.observe_health(false, None).await);
+            }
         }
         obs
+    }
+
+    /// Bucardo's health as this host shows it: the master its delta and
+    /// track tables (growth against this link's earlier readings) and row
+    /// estimates; a slave its conflicts, one-time copy and COPY under way;
+    /// every host its key sequences. What fails is said, the rest kept.
+    async fn observe_health(&mut self, control: bool, container: Option<String>) -> HealthRead {
+        let mut h = HealthRead::default();
+        let mut errors = Vec::new();
+        let t = self.ctx.config.thresholds;
+        let schema = self
+            .ctx
+            .config
+            .database
+            .heartbeat_table
+            .split_once('.')
+            .map_or("public", |(s, _)| s)
+            .to_string();
+        let Some(pg) = self.archive.as_ref() else {
+            h.error = Some("archive database not connected".into());
+            return h;
+        };
+        match health::sequences(pg, &schema).await {
+            Ok(s) => h.sequences = s,
+            Err(e) => errors.push(e),
+        }
+        match self.host.role {
+            Role::Master => {
+                match health::delta_tables(pg).await {
+                    Ok(d) => h.delta = d,
+                    Err(e) => errors.push(e),
+                }
+                match health::estimates(pg, &schema).await {
+                    Ok(e) => h.estimates = e,
+                    Err(e) => errors.push(e),
+                }
+                let rows: Vec<(String, i64)> = h
+                    .delta
+                    .iter()
+                    .map(|d| (d.table.clone(), d.delta_rows))
+                    .collect();
+                let growth = self.delta_history.observe(
+                    chrono::Utc::now(),
+                    &rows,
+                    t.delta_growth_window_secs,
+                );
+                for (d, g) in h.delta.iter_mut().zip(growth) {
+                    d.growth = g;
+                }
+            }
+            Role::Slave => {
+                match health::copy(pg).await {
+                    Ok(c) => h.copy = c,
+                    Err(e) => errors.push(e),
+                }
+                if let (true, Some(ctl)) = (control, self.control.as_ref()) {
+                    match health::control(ctl).await {
+                        Ok((conflicts, otc)) => {
+                            h.onetimecopy = otc;
+                            for (mut c, first) in conflicts {
+                                if let (true, Some(first), Some(name)) =
+                                    (c.total > 0, first, &container)
+                                {
+                                    let since = first.timestamp() - 60;
+                                    let read = docker::recent_logs(&self.docker, name, since);
+                                    if let Ok(Ok(lines)) =
+                                        tokio::time::timeout(self.ctx.timeout(), read).await
+                                    {
+                                        c.tables = health::conflict_tables(
+                                            lines.iter().map(|(_, l)| l.as_str()),
+                                        );
+                                    }
+                                }
+                                h.conflicts.push(c);
+                            }
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            h.error = Some(errors.join("; "));
+        }
+        h
     }
 
     /// The master's registry, with each slave's pending changes.

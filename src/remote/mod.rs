@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod bucardo;
 pub mod docker;
+pub mod health;
 pub mod host;
 pub mod job;
 pub mod logtail;

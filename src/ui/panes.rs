@@ -1,6 +1,6 @@
 //! The fleet, containers and syncs panes.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
@@ -264,8 +264,29 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
             "why / last error",
         ]))
         .row_highlight_style(t.selected(focused));
+    // Bucardo's health under the syncs, when there is room for it.
+    let health = crate::health::console_lines(&m.health);
+    let room = inner
+        .height
+        .saturating_sub(m.syncs.len() as u16 + 1)
+        .min(health.len() as u16);
+    let [table_area, health_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(room)]).areas(inner);
     let mut state = TableState::default().with_selected(Some(m.sync_sel));
-    f.render_stateful_widget(table, inner, &mut state);
+    f.render_stateful_widget(table, table_area, &mut state);
+    let lines: Vec<Line> = health
+        .into_iter()
+        .take(room as usize)
+        .map(|(text, bad)| {
+            let style = if bad {
+                t.fg(ratatui::style::Color::Red)
+            } else {
+                t.stale()
+            };
+            Line::from(Span::styled(clean(&text), style))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), health_area);
 }
 
 /// The sync's state; a pause this console made and the daemon forgot (it

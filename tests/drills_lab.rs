@@ -142,10 +142,10 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(lab: &Lab) -> Watch {
+    fn start(config: &std::path::Path) -> Watch {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, out, config) = (stop.clone(), seen.clone(), lab.config());
+        let (s, out, config) = (stop.clone(), seen.clone(), config.to_path_buf());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
@@ -231,6 +231,8 @@ fn time_to_replicate(lab: &Lab, slave: &str, marker: &str, within: Duration) -> 
 
 struct Drill<'a> {
     lab: &'a Lab,
+    /// The archtui config status reads (the lab's, or one with turntable).
+    config: std::path::PathBuf,
     name: &'static str,
     slaves: &'static [&'static str],
     /// States `status` may truly show for the slaves' syncs during the
@@ -245,10 +247,10 @@ impl Drill<'_> {
     /// every row arrived and every state shown was true.
     fn run(&self, fault: impl FnOnce()) -> Duration {
         let lab = self.lab;
-        wait_all_good(lab, self.slaves, Duration::from_secs(180));
+        wait_all_good(&self.config, self.slaves, Duration::from_secs(180));
         let tag = tag(self.name);
         let writer = Writer::start(lab, &tag);
-        let watch = Watch::start(lab);
+        let watch = Watch::start(&self.config);
         std::thread::sleep(Duration::from_secs(2));
         let before = writer.written();
         let fault_start = Instant::now();
@@ -268,7 +270,7 @@ impl Drill<'_> {
                 });
             healed = healed.max(took);
         }
-        wait_all_good(lab, self.slaves, Duration::from_secs(60));
+        wait_all_good(&self.config, self.slaves, Duration::from_secs(60));
         let good_at = Instant::now();
         let written = writer.finish();
         // No row lost: every table the same on master and each slave.
@@ -331,12 +333,12 @@ fn count_missing(lab: &Lab, tag: &str) -> i64 {
 }
 
 /// Every listed slave's sync good in `status --json`.
-fn wait_all_good(lab: &Lab, slaves: &[&str], within: Duration) {
+fn wait_all_good(config: &std::path::Path, slaves: &[&str], within: Duration) {
     let mut last = Value::Null;
     common::wait_until(within, Duration::from_millis(500), || {
         let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
             .args(["status", "--json"])
-            .env("ARCHTUI_CONFIG", lab.config())
+            .env("ARCHTUI_CONFIG", config)
             .output()
             .ok()?;
         let v: Value = serde_json::from_slice(&o.stdout).ok()?;
@@ -390,6 +392,7 @@ fn drill_slave_db_container_recreated() {
     };
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "slave db recreated",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -407,6 +410,7 @@ fn drill_slave_dockerd_restarted() {
     };
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "slave dockerd restarted",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -423,6 +427,7 @@ fn drill_slave_link_down_60_s() {
     let _up = common::restore(|| lab_cmd(&lab, "link", &[SLAVE, "up"]));
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "slave link down 60 s",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -443,6 +448,7 @@ fn drill_slave_link_flapping() {
     let _up = common::restore(|| lab_cmd(&lab, "link", &[SLAVE, "up"]));
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "link flapping 5 times in 30 s",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -466,6 +472,7 @@ fn drill_master_bucardo_container_restarted() {
     // The master's bucardo only writes the heartbeat: replication goes on.
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "master bucardo restarted",
         slaves: &[SLAVE],
         allowed: &GOOD,
@@ -481,6 +488,7 @@ fn drill_master_db_restarted() {
     };
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "master db restarted",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -496,6 +504,7 @@ fn drill_daemon_killed_9() {
     };
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "slave daemon killed -9",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -522,6 +531,7 @@ fn drill_deploy_interrupted_during_the_recreate() {
     let changed: &Checkout = &changed;
     Drill {
         lab: &lab,
+        config: lab.config(),
         name: "deploy interrupted during the recreate",
         slaves: &[SLAVE],
         allowed: DURING_LOSS,
@@ -553,6 +563,11 @@ fn drill_one_slave_down_3_min_the_other_keeps_its_latency_then_two_down() {
         return;
     };
     lab_cmd(&lab, "deploy", &[SPARE, "slave"]);
+    // status must know turntable to judge its sync: the lab's config plus it.
+    let config = std::env::temp_dir().join(format!("archtui-drills-{}.toml", std::process::id()));
+    let text = std::fs::read_to_string(lab.config()).unwrap()
+        + &format!("\n[[hosts]]\nname = \"{SPARE}\"\nrole = \"slave\"\nssh = \"{SPARE}\"\n");
+    std::fs::write(&config, text).unwrap();
     let _retire = common::restore(|| {
         let _ = lab.run("link", &[SLAVE, "up"]);
         let _ = lab.run("link", &[SPARE, "up"]);
@@ -569,6 +584,7 @@ fn drill_one_slave_down_3_min_the_other_keeps_its_latency_then_two_down() {
     let samples = Arc::new(Mutex::new(Vec::<Duration>::new()));
     Drill {
         lab: &lab,
+        config: config.clone(),
         name: "one slave's link down 3 min",
         slaves: &[SLAVE, SPARE],
         allowed: DURING_LOSS,
@@ -608,6 +624,7 @@ fn drill_one_slave_down_3_min_the_other_keeps_its_latency_then_two_down() {
 
     Drill {
         lab: &lab,
+        config: config.clone(),
         name: "two slaves down at once",
         slaves: &[SLAVE, SPARE],
         allowed: DURING_LOSS,

@@ -92,7 +92,8 @@ db_volume_exists() { docker volume inspect "${COMPOSE_PROJECT_NAME}_db-data" >/d
 # Starts db alone (no change to the others) and waits for it, for checks
 # that need the data before the rest is deployed.
 start_db_for_checks() {
-  compose up -d db >/dev/null 2>&1 || fail "the db service does not start" "docker compose logs db"
+  # --no-recreate: a check changes nothing; the deploy below recreates.
+  compose up -d --no-recreate db >/dev/null 2>&1 || fail "the db service does not start" "docker compose logs db"
   local t=0
   until [[ $(compose ps --format '{{.Health}}' db 2>/dev/null) == healthy ]]; do
     (( t >= 180 )) && fail "the db service is not healthy after 180 s" "docker compose logs db; docker compose exec db pg_isready -U postgres"

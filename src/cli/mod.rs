@@ -241,14 +241,21 @@ pub fn need_terminal() -> Result<(), String> {
 /// run detached on their hosts and go on), the terminal is given back when
 /// `terminal` says the console had it, and the exit code is 5.
 async fn interruptible(work: impl std::future::Future<Output = i32>, terminal: bool) -> i32 {
+    // The audit lines are written inside the signal's future, while `work`
+    // (whose guards list the actions under way) is still alive: select!
+    // drops the other branch before running a handler.
+    let on_signal = async {
+        let name = signalled().await;
+        let why = format!("interrupted by {name}");
+        let said = crate::actions::audit::interrupted(&why, &crate::remote::job::in_flight());
+        (why, said)
+    };
     tokio::select! {
         code = work => code,
-        name = signalled() => {
+        (why, said) = on_signal => {
             if terminal {
                 ratatui::restore();
             }
-            let why = format!("interrupted by {name}");
-            let said = crate::actions::audit::interrupted(&why, &crate::remote::job::in_flight());
             if said.is_empty() {
                 warn(&format!("archtui: {why}"));
             }

@@ -28,8 +28,20 @@ const HEAL_WITHIN: Duration = Duration::from_secs(30);
 /// What the drills assert: a bound the goal leaves room under.
 const HEAL_BOUND: Duration = Duration::from_secs(60);
 
+/// A row tag unique to this run, made of [a-z0-9-] only: it goes into SQL
+/// literals, and drill names have spaces and apostrophes.
 fn tag(what: &str) -> String {
     let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let what: String = what
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
     format!("drill-{what}-{}", t.as_millis())
 }
 
@@ -375,7 +387,11 @@ fn compose_ok(lab: &Lab, host: &str, role: &str, args: &str) {
     );
 }
 
+/// What losing a database or a link truly shows: the slave unknown while
+/// unreachable, the daemon starting or down, the sync dropped, or `bad`
+/// when a run was cut off (Bucardo records it failed) until the next one.
 const DURING_LOSS: &[&str] = &[
+    "bad",
     "good",
     "running",
     "empty",

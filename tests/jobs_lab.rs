@@ -153,7 +153,7 @@ fn a_second_deploy_while_one_runs_unattended_re_attaches_to_it() {
         &state,
         &["deploy", "jukebox", "--yes", "--from", changed.path()],
     );
-    first.wait_for(&["job", "started (docker compose"], 120);
+    first.wait_for(&["job", "started (."], 120);
     // Gone without a word, like a laptop that lost power.
     first.signal("-KILL");
     first.wait(10);

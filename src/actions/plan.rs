@@ -160,7 +160,7 @@ impl Plan {
             out.push(format!("  rebuilds: {}", self.rebuild.join(", ")));
         }
         out.push(
-            "  then: docker compose up -d --build (recreates services whose image or env changed)"
+            "  then: the role's deploy script: docker compose up -d --build (recreates services whose image or env changed), wait healthy"
                 .into(),
         );
         out

@@ -47,8 +47,12 @@ OPS_SCHEMA=archive_ops
 
 # Connection options of the daemon's connection to the master: a master that
 # vanished without a reset (link lost, host gone) is noticed within ~15 s
-# instead of the kernel's minutes, and a connect gives up after 5 s.
-MASTER_DBCONN='connect_timeout=5;keepalives=1;keepalives_idle=5;keepalives_interval=2;keepalives_count=3;tcp_user_timeout=15000'
+# instead of the kernel's minutes, and a connect gives up after 5 s. No
+# nested loops: the kid's "deltas not yet tracked" anti-join planned while
+# the delta table still looked small (before autovacuum's ANALYZE of a bulk
+# load) became a nested loop that ran for 17 minutes over 1M deltas;
+# hash and merge joins keep it at seconds whatever the statistics say.
+MASTER_DBCONN="connect_timeout=5;keepalives=1;keepalives_idle=5;keepalives_interval=2;keepalives_count=3;tcp_user_timeout=15000;options='-c enable_nestloop=off'"
 LOCAL_DBCONN='connect_timeout=5'
 
 log()  { echo "archive-bucardo: $*"; }

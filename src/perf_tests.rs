@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::app::fixtures::{log_line, with_log};
-use crate::app::sanitize::{sanitize, MAX_LINE_CHARS};
-use crate::app::{update, LogLine, Msg};
+use archtui_core::app::fixtures::{log_line, with_log};
+use archtui_core::sanitize::{sanitize, MAX_LINE_CHARS};
+use archtui_core::app::{update, LogLine, Msg};
 
 /// User + system CPU seconds of this process, from /proc.
 fn cpu_seconds() -> f64 {

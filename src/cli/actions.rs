@@ -8,10 +8,11 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::prompt::confirmation_matches;
-use crate::actions::run::{perform, Guard};
-use crate::actions::{self, Action, Outcome, Status};
-use crate::config::Config;
-use crate::remote::host::{next_link, Context, HostLink};
+use archtui_core::config::Config;
+use archtui_remote::actions::run::perform;
+use archtui_remote::actions::Guard;
+use archtui_remote::actions::{self, Action, Outcome, Status};
+use archtui_remote::host::{next_link, Context, HostLink};
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
 not confirmed, no terminal to ask on without --yes, another action on the same target running, \
@@ -228,7 +229,7 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
 /// The plan before the question, so the operator knows what they say yes to.
 async fn show_plan(
     ctx: Arc<Context>,
-    host: &crate::config::Host,
+    host: &archtui_core::config::Host,
     from: &std::path::Path,
     tx: &actions::Progress,
 ) {
@@ -250,7 +251,7 @@ async fn show_plan(
 /// Asks on the terminal; without one, the answer is no. Default: Cancel.
 async fn ask(
     action: &Action,
-    host: &crate::config::Host,
+    host: &archtui_core::config::Host,
     hint: &str,
     tx: &actions::Progress,
 ) -> bool {

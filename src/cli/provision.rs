@@ -7,13 +7,16 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::actions::{self, audit, lock, Outcome, Status};
-use crate::config::Config;
-use crate::remote::host::Context;
-use crate::wizard::checks::Verdict;
-use crate::wizard::exec::Runner;
-use crate::wizard::machine::{Effect, Event, Phase, Wizard};
-use crate::wizard::{journal, plan, ssh_dest};
+use archtui_core::config::Config;
+use archtui_core::wizard::checks::Verdict;
+use archtui_core::wizard::machine::{Effect, Event, Phase, Wizard};
+use archtui_core::wizard::plan;
+use archtui_remote::actions::{self, Outcome, Status};
+use archtui_remote::host::Context;
+use archtui_remote::local::journal;
+use archtui_remote::local::{audit, lock};
+use archtui_remote::wizard::exec::Runner;
+use archtui_remote::wizard::ssh_dest;
 
 pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is confirmed (or --yes) \
 before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
@@ -257,7 +260,7 @@ async fn provision_inner(
     }
     let mut pending: std::collections::VecDeque<Effect> = pending.into();
     let mut outcome = None;
-    let steps = crate::wizard::Step::ALL.len();
+    let steps = archtui_core::wizard::Step::ALL.len();
     while let Some(effect) = pending.pop_front() {
         if let Err(e) = journal::apply(&jpath, &wizard.input, &effect) {
             outcome = Some(Outcome::failed(format!("journal: {e}")));
@@ -328,7 +331,7 @@ async fn provision_inner(
 }
 
 /// The pre-flight checks, one line each, with the fix under a failure.
-fn print_checks(checks: &[crate::wizard::checks::Check]) {
+fn print_checks(checks: &[archtui_core::wizard::checks::Check]) {
     for c in checks {
         let mark = match c.verdict {
             Verdict::Pass => "PASS",

@@ -14,17 +14,19 @@ use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::exec::Runner;
-use super::keys::{self, KeyAction};
-use super::machine::{Effect, Event, Phase, Wizard};
-use super::{input, journal, plan, ssh_dest};
-use crate::actions::lock::{self, TargetLock};
-use crate::actions::{Outcome, Status};
-use crate::remote::host::Context;
+use archtui_core::wizard::keys::{self, KeyAction};
+use archtui_core::wizard::machine::{Effect, Event, Phase, Wizard};
+use archtui_core::wizard::{input, plan};
+use archtui_remote::actions::{Outcome, Status};
+use archtui_remote::host::Context;
+use archtui_remote::local::journal;
+use archtui_remote::local::lock::{self, TargetLock};
+use archtui_remote::wizard::exec::Runner;
+use archtui_remote::wizard::ssh_dest;
 
 /// An effect for the hosts, with the input as it is now (the form may
 /// have changed it).
-type Work = (Effect, Box<super::Input>);
+type Work = (Effect, Box<archtui_core::wizard::Input>);
 
 /// Runs effects one at a time; its answers and output come back as events.
 fn worker(
@@ -81,7 +83,7 @@ pub struct Ended {
 
 /// A wizard for the console's key: an empty name, the master and its
 /// address filled from the config, interrupted runs named.
-pub async fn blank(config: &crate::config::Config, state: &std::path::Path) -> Wizard {
+pub async fn blank(config: &archtui_core::config::Config, state: &std::path::Path) -> Wizard {
     let mut w = Wizard::new(ssh_dest::defaults(config, "", "", None).await);
     w.notes.push(
         "Blank SSH destination: the slave's name; blank APP_HOST: its address as ssh resolves it."
@@ -90,7 +92,7 @@ pub async fn blank(config: &crate::config::Config, state: &std::path::Path) -> W
     for (name, done) in journal::pending(state) {
         w.notes.push(format!(
             "Interrupted: {name} ({done}/{} steps done): type its name to resume, or `archtui retire {name}` to start over.",
-            super::Step::ALL.len()
+            archtui_core::wizard::Step::ALL.len()
         ));
     }
     w
@@ -162,7 +164,7 @@ pub async fn run(terminal: &mut DefaultTerminal, mut s: Screen, mut wizard: Wiza
         let event = tokio::select! {
             k = keys_in.next() => match k {
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
-                    match keys::key(&wizard, k) {
+                    match keys::key(&wizard, crate::term::key(k)) {
                         KeyAction::Event(e) => Some(e),
                         KeyAction::Submit => prepare(&mut s, &mut wizard)
                             .await
@@ -236,13 +238,16 @@ fn outcome(w: &Wizard) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Password;
-    use crate::wizard::input::tests::input;
-    use crate::wizard::Step;
+    use archtui_core::credentials::Password;
+    use archtui_core::wizard::input::fixtures::input;
+    use archtui_core::wizard::Step;
 
     fn screen(state: &std::path::Path) -> Screen {
-        let ctx =
-            Context::new(crate::app::fixtures::config(), Password::Pgpass(Vec::new())).unwrap();
+        let ctx = Context::new(
+            archtui_core::app::fixtures::config(),
+            Password::Pgpass(Vec::new()),
+        )
+        .unwrap();
         Screen {
             ctx,
             config_path: state.join("config.toml"),

@@ -64,3 +64,49 @@ pub fn json_out<T: serde::Serialize>(value: &T) -> String {
     scrub(&mut v);
     archtui_core::sanitize::json(&v).unwrap_or_else(|_| "null".into())
 }
+
+/// How the progress printer shows a line.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Put before every line (`"  | "` for the wizard's step output).
+    pub prefix: &'static str,
+    /// Progress on stderr keeps stdout for the document (`verify --json`).
+    pub stderr: bool,
+    /// Lines with nothing but blanks are left out.
+    pub skip_blank: bool,
+}
+
+impl Style {
+    /// Each line as it comes, on stdout.
+    pub const PLAIN: Style = Style {
+        prefix: "",
+        stderr: false,
+        skip_blank: false,
+    };
+}
+
+/// The one printer of a headless command's progress: lines sent on the
+/// returned `Progress` are printed in order, through `say` or `warn`;
+/// drop every sender, then await the handle, and all of them are out.
+pub fn printer(style: Style) -> (archtui_remote::Progress, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let task = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            show(style, &line);
+        }
+    });
+    (tx, task)
+}
+
+/// One line of progress, printed now (what the printer does with each).
+pub fn show(style: Style, line: &str) {
+    if style.skip_blank && line.trim().is_empty() {
+        return;
+    }
+    let text = format!("{}{line}", style.prefix);
+    if style.stderr {
+        warn(&text);
+    } else {
+        say(&text);
+    }
+}

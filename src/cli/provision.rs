@@ -95,17 +95,12 @@ fn context(config: Config) -> Result<Arc<Context>, i32> {
     })
 }
 
-fn printer() -> (actions::Progress, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let task = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            if !line.trim().is_empty() {
-                crate::cli::say(&format!("  | {line}"));
-            }
-        }
-    });
-    (tx, task)
-}
+/// The steps' output, indented under the step's line.
+const STEP_OUTPUT: crate::output::Style = crate::output::Style {
+    prefix: "  | ",
+    stderr: false,
+    skip_blank: true,
+};
 
 fn audit_line(
     action: &str,
@@ -250,7 +245,7 @@ async fn provision_inner(
         *confirmed = ended.confirmed;
         return ended.outcome;
     }
-    let (tx, printer) = printer();
+    let (tx, printer) = crate::output::printer(STEP_OUTPUT);
     let mut runner = Runner::new(ctx, config_path.to_path_buf(), from.clone(), tx);
     let pending = wizard.update(Event::Submit { hosts });
     if wizard.phase == Phase::Input {

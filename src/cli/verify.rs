@@ -125,11 +125,9 @@ pub async fn run(config: Config, args: VerifyArgs, read_only_flag: bool) -> i32 
             return 3;
         }
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let printer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            super::warn(&line);
-        }
+    let (tx, printer) = crate::output::printer(crate::output::Style {
+        stderr: true,
+        ..crate::output::Style::PLAIN
     });
     let clock = Instant::now();
     let report = engine::run(ctx.clone(), &req, limits, &tx).await;

@@ -158,6 +158,11 @@ impl Model {
         }
     }
 
+    /// The latest observation of every host, in config order.
+    pub fn latest_observations(&self) -> &[HostObservation] {
+        &self.latest
+    }
+
     pub fn selected_host(&self) -> Option<&HostPanel> {
         self.hosts.get(self.host_sel)
     }

@@ -182,7 +182,7 @@ impl Runner {
                 return Err(format!("{} still runs a provision job", host.name));
             }
         }
-        let staging = stage(&self.from, &self.ctx.run_dir, input)?;
+        let staging = stage(&self.from, &self.ctx.run_dir, input).await?;
         let session = self.session(input).await?;
         self.say(format!(
             "copying the stack to {}:{}",
@@ -761,11 +761,12 @@ fn now_secs() -> f64 {
 }
 
 /// The stack for the new host in a private local directory: the checkout's
-/// files and the rendered env.slave. The caller removes it.
-fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> {
+/// files and the rendered env.slave. The caller removes it. `cp -a` runs
+/// as a child the runtime awaits, so a large checkout never blocks it.
+async fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> {
     let dir = run_dir.join(format!("stage-{}", input.name));
     make_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let status = std::process::Command::new("cp")
+    let status = tokio::process::Command::new("cp")
         .arg("-a")
         .arg(from.join("docker-compose.yml"))
         .arg(from.join(".env"))
@@ -773,14 +774,18 @@ fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> 
         .arg(from.join("deploy_slave.sh"))
         .arg(from.join("assets"))
         .arg(&dir)
+        .kill_on_drop(true)
         .status()
+        .await
         .map_err(|e| format!("cp: {e}"))?;
     if !status.success() {
         return Err(format!("copying the checkout {} failed", from.display()));
     }
-    let template = std::fs::read_to_string(from.join("env.slave"))
+    let template = tokio::fs::read_to_string(from.join("env.slave"))
+        .await
         .map_err(|e| format!("{}: {e}", from.join("env.slave").display()))?;
-    std::fs::write(dir.join("env.slave"), render::env_slave(&template, input))
+    tokio::fs::write(dir.join("env.slave"), render::env_slave(&template, input))
+        .await
         .map_err(|e| format!("env.slave: {e}"))?;
     Ok(dir)
 }
@@ -833,12 +838,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn staging_holds_the_stack_and_the_rendered_env() {
+    #[tokio::test]
+    async fn staging_holds_the_stack_and_the_rendered_env() {
         let repo = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
         let run = std::env::temp_dir().join(format!("archtui-stage-{}", std::process::id()));
         let i = crate::wizard::input::fixtures::input();
-        let dir = stage(repo, &run, &i).unwrap();
+        let dir = stage(repo, &run, &i).await.unwrap();
         assert!(dir.join("assets/db").is_dir());
         let env = std::fs::read_to_string(dir.join("env.slave")).unwrap();
         assert!(env.contains("APP_HOST=10.77.0.3"));

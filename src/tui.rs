@@ -99,13 +99,14 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             Leave::Wizard => {
                 let state = archtui_remote::local::audit::state_dir();
                 let wizard = crate::wizard::tui::blank(&config, &state).await;
-                let screen = crate::wizard::tui::Screen {
-                    ctx: ctx.clone(),
-                    config_path: config_path.clone(),
-                    from: checkout(&config),
+                let driver = crate::wizard::driver::Driver::new(
+                    ctx.clone(),
+                    config_path.clone(),
+                    checkout(&config),
                     state,
-                    lock: None,
-                };
+                    wizard,
+                    None,
+                );
                 // An `interrupted` line if a signal ends the console meanwhile.
                 let open = archtui_remote::local::audit::begin(
                     "provision",
@@ -113,7 +114,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     vec!["--tui".into()],
                     false,
                 );
-                let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+                let ended = crate::wizard::tui::run(&mut terminal, driver).await;
                 drop(open);
                 let name = if ended.name.is_empty() {
                     "-"

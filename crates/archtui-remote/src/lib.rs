@@ -16,6 +16,7 @@ pub mod local;
 pub mod logtail;
 pub mod pg;
 pub mod shell;
+pub mod sqltext;
 pub mod ssh;
 pub mod supervisor;
 pub mod verify;

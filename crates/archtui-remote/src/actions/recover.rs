@@ -161,18 +161,9 @@ async fn apply(
         }
         Remedy::Activate => {
             let slave = sync.strip_prefix("archive_").unwrap_or(sync);
-            pg.query(
-                "UPDATE bucardo.sync SET status = 'active' WHERE name = $1 AND status <> 'active'",
-                &[&sync],
-            )
-            .await
-            .map_err(|e| Outcome::new(Status::Unreachable, e))?;
-            pg.query(
-                "UPDATE bucardo.db SET status = 'active' WHERE name IN ($1, 'master') AND status <> 'active'",
-                &[&slave],
-            )
-            .await
-            .map_err(|e| Outcome::new(Status::Unreachable, e))?;
+            crate::bucardo::control::activate(pg, sync, slave)
+                .await
+                .map_err(|e| Outcome::new(Status::Unreachable, e))?;
             restart_daemon(link, "recover: sync set active").await?;
             Ok("set it active and restarted the slave's daemon".into())
         }

@@ -12,8 +12,10 @@ use archtui_core::model::Time;
 use archtui_core::observation::{OpsEvent, OpsRead, Pending, RegisteredSlave, SyncRow};
 use archtui_core::status::SyncFacts;
 
+pub mod control;
 pub mod health;
 pub mod provision;
+pub mod verify;
 
 pub const PING: &str = "bucardo_mcp_ping";
 pub const PONG: &str = "bucardo_mcp_pong";

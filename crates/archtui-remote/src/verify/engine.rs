@@ -334,7 +334,7 @@ async fn relgroup(
     req: &Request,
 ) -> Result<Vec<(String, String)>, String> {
     let rows = control
-        .query(sql::RELGROUP_TABLES, &[&sync])
+        .query(bucardo::verify::RELGROUP_TABLES, &[&sync])
         .await
         .map_err(|e| format!("the relgroup of {sync}: {e}"))?;
     let all: Vec<(String, String)> = rows
@@ -481,7 +481,10 @@ impl Verifier {
         let plain = format!("{schema}.{table}");
         let names = self
             .master
-            .query(sql::DELTA_NAMES, &[&self.sync, &plain, &qualified])
+            .query(
+                bucardo::verify::DELTA_NAMES,
+                &[&self.sync, &plain, &qualified],
+            )
             .await?;
         let delta = match names.first() {
             Some(r) => Some((col(r, 0)?, col(r, 1)?)),
@@ -644,21 +647,21 @@ impl Verifier {
             lo: lo.clone(),
             hi: hi.clone(),
         };
-        let txntimes: Vec<String> = match sql::pending_txntimes(spec, &self.target, MAX_PENDING + 1)
-        {
-            Some(q) => keyed(&self.run(&self.master, &q).await?, 1, false)?
-                .into_iter()
-                .filter_map(|(k, _)| k.into_iter().next())
-                .collect(),
-            None => Vec::new(),
-        };
+        let txntimes: Vec<String> =
+            match bucardo::verify::pending_txntimes(spec, &self.target, MAX_PENDING + 1) {
+                Some(q) => keyed(&self.run(&self.master, &q).await?, 1, false)?
+                    .into_iter()
+                    .filter_map(|(k, _)| k.into_iter().next())
+                    .collect(),
+                None => Vec::new(),
+            };
         if txntimes.len() as i64 > MAX_PENDING {
             return Err(format!(
                 "more than {MAX_PENDING} transactions are pending for {}: it is too far behind to compare",
                 self.name
             ));
         }
-        let pending: Vec<Key> = match sql::pending_in_range(spec, &range, &txntimes) {
+        let pending: Vec<Key> = match bucardo::verify::pending_in_range(spec, &range, &txntimes) {
             Some(q) if !txntimes.is_empty() => {
                 keyed(&self.run(&self.master, &q).await?, spec.key.len(), false)?
                     .into_iter()
@@ -842,13 +845,14 @@ impl Verifier {
         for batch in keys.chunks(BATCH) {
             let t = self.begin().await?;
             let read = async {
-                let pending: Vec<Key> = match sql::pending_among(spec, batch, &self.target) {
-                    Some(q) => keyed(&self.run(&self.master, &q).await?, width, false)?
-                        .into_iter()
-                        .map(|(k, _)| k)
-                        .collect(),
-                    None => Vec::new(),
-                };
+                let pending: Vec<Key> =
+                    match bucardo::verify::pending_among(spec, batch, &self.target) {
+                        Some(q) => keyed(&self.run(&self.master, &q).await?, width, false)?
+                            .into_iter()
+                            .map(|(k, _)| k)
+                            .collect(),
+                        None => Vec::new(),
+                    };
                 let q = sql::rows_by_keys(spec, batch);
                 let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
                 Ok::<_, String>((pending, keyed(&m?, width, true)?, keyed(&s?, width, true)?))

@@ -26,6 +26,7 @@ use super::chunk::{shown, Key};
 use super::report::SlaveReport;
 use super::sql::{self, TableSpec};
 use crate::actions::Progress;
+use crate::bucardo;
 use crate::pg::{col, first, Pg};
 use archtui_core::model::Time;
 
@@ -163,7 +164,7 @@ pub async fn apply(
             return Err(format!("{}: no table description to repair with", t.table));
         };
         let others: Vec<String> = {
-            let q = sql::other_targets(spec, target);
+            let q = bucardo::verify::other_targets(spec, target);
             master
                 .query(&q.sql, &q.refs())
                 .await
@@ -175,7 +176,7 @@ pub async fn apply(
         let mark = if others.is_empty() {
             None
         } else {
-            sql::track_others(spec, &others)
+            bucardo::verify::track_others(spec, &others)
         };
         match t.mode {
             Mode::Keys => {
@@ -194,7 +195,7 @@ pub async fn apply(
                 }
             }
             Mode::WholeTable => {
-                let q = sql::requeue_table(spec).ok_or_else(|| {
+                let q = bucardo::verify::requeue_table(spec).ok_or_else(|| {
                     format!(
                         "{}: Bucardo has no delta table for it on the master",
                         t.table

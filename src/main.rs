@@ -1,23 +1,8 @@
-mod actions;
-mod app;
-mod cli;
-mod config;
-mod credentials;
-mod files;
-mod fleet;
-mod health;
-mod metrics;
-mod model;
-mod observation;
-#[cfg(test)]
-mod perf_tests;
-mod remote;
-mod status;
-mod tui;
-mod ui;
-mod verdict;
-mod verify;
-mod wizard;
+//! The `archtui` binary: colour-eyre's report hook, the command line,
+//! the runtime; everything else is the library.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
 
 use clap::Parser;
 
@@ -31,17 +16,17 @@ fn main() -> color_eyre::Result<()> {
     } else {
         hooks.install()?;
     }
-    let args = match cli::Cli::try_parse() {
+    let args = match archtui::cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            std::process::exit(cli::usage_exit_code(&e, std::env::args()));
+            std::process::exit(archtui::cli::usage_exit_code(&e, std::env::args()));
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let code = runtime.block_on(cli::run(args));
+    let code = runtime.block_on(archtui::cli::run(args));
     // Supervisors and half-closed sessions must not delay the exit code.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     std::process::exit(code);

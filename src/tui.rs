@@ -16,13 +16,13 @@ use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::{update, Effect, Model, Msg};
-use crate::config::Config;
-use crate::credentials::Password;
-use crate::observation::HostObservation;
-use crate::remote::host::Context;
-use crate::remote::logtail::{self, Links};
-use crate::remote::supervisor;
+use archtui_core::app::{update, Effect, Model, Msg};
+use archtui_core::config::Config;
+use archtui_core::credentials::Password;
+use archtui_core::observation::HostObservation;
+use archtui_remote::host::Context;
+use archtui_remote::logtail::{self, Links, TailEvent};
+use archtui_remote::supervisor;
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(30);
@@ -54,7 +54,7 @@ fn load(path: &Path) -> Result<(Config, Password), String> {
 struct Carry {
     select: Option<String>,
     flash: Option<String>,
-    pane: Option<crate::app::actions::ActionPane>,
+    pane: Option<archtui_core::app::actions::ActionPane>,
     next_id: u64,
 }
 
@@ -63,8 +63,8 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     let mut password = match Password::resolve(&config.database) {
         Ok(p) => p,
         Err(e) => {
-            crate::cli::warn(&format!("archtui: {e}"));
-            return crate::cli::EXIT_UNKNOWN;
+            crate::output::warn(&format!("archtui: {e}"));
+            return crate::output::EXIT_UNKNOWN;
         }
     };
     let mut config = config;
@@ -72,16 +72,16 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         select,
         ..Carry::default()
     };
-    if let Err(e) = crate::cli::need_terminal() {
-        crate::cli::warn(&e);
-        return crate::cli::EXIT_UNKNOWN;
+    if let Err(e) = crate::output::need_terminal() {
+        crate::output::warn(&e);
+        return crate::output::EXIT_UNKNOWN;
     }
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
             ratatui::restore();
-            crate::cli::warn(&format!("archtui: cannot set up the terminal: {e}"));
-            return crate::cli::EXIT_UNKNOWN;
+            crate::output::warn(&format!("archtui: cannot set up the terminal: {e}"));
+            return crate::output::EXIT_UNKNOWN;
         }
     };
     let result = loop {
@@ -97,26 +97,31 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             Leave::Quit => break Ok(()),
             Leave::Reload(loaded) => Ok(*loaded),
             Leave::Wizard => {
-                let state = crate::actions::audit::state_dir();
+                let state = archtui_remote::local::audit::state_dir();
                 let wizard = crate::wizard::tui::blank(&config, &state).await;
-                let screen = crate::wizard::tui::Screen {
-                    ctx: ctx.clone(),
-                    config_path: config_path.clone(),
-                    from: checkout(&config),
+                let driver = crate::wizard::driver::Driver::new(
+                    ctx.clone(),
+                    config_path.clone(),
+                    checkout(&config),
                     state,
-                    lock: None,
-                };
+                    wizard,
+                    None,
+                );
                 // An `interrupted` line if a signal ends the console meanwhile.
-                let open =
-                    crate::actions::audit::begin("provision", "-", vec!["--tui".into()], false);
-                let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+                let open = archtui_remote::local::audit::begin(
+                    "provision",
+                    "-",
+                    vec!["--tui".into()],
+                    false,
+                );
+                let ended = crate::wizard::tui::run(&mut terminal, driver).await;
                 drop(open);
                 let name = if ended.name.is_empty() {
                     "-"
                 } else {
                     &ended.name
                 };
-                let rec = crate::actions::audit::append_work(
+                let rec = archtui_remote::local::audit::append_work(
                     "provision",
                     name,
                     vec![name.to_string(), "--tui".into()],
@@ -128,7 +133,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     Ok(()) => format!("wizard: {}", ended.outcome.message),
                     Err(e) => format!("wizard: {} (warning: {e})", ended.outcome.message),
                 });
-                if ended.outcome.status == crate::actions::Status::Ok {
+                if ended.outcome.status == archtui_remote::actions::Status::Ok {
                     carry.select = Some(ended.name);
                 }
                 // The config as the wizard left it.
@@ -161,7 +166,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
     match result {
         Ok(()) => 0,
         Err(e) => {
-            crate::cli::warn(&format!("archtui: {e}"));
+            crate::output::warn(&format!("archtui: {e}"));
             1
         }
     }
@@ -169,7 +174,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
 
 /// The checkout a deploy or the wizard copies the stack from.
 fn checkout(config: &Config) -> PathBuf {
-    crate::actions::deploy::checkout_dir(
+    archtui_remote::actions::deploy::checkout_dir(
         std::env::var_os("ARCHTUI_CHECKOUT")
             .map(PathBuf::from)
             .or_else(|| config.checkout.clone()),
@@ -190,7 +195,8 @@ async fn console(
     model.config_path = config_path.to_path_buf();
     model.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     model.actions.paused =
-        crate::actions::state::ConsoleState::load(&crate::actions::state::path()).paused;
+        archtui_remote::local::state::ConsoleState::load(&archtui_remote::local::state::path())
+            .paused;
     model.actions.checkout = checkout(&model.config);
     model.flash = carry.flash.take();
     model.actions.pane = carry.pane.take();
@@ -213,6 +219,7 @@ async fn console(
         links,
         tails: HashMap::new(),
         tx: None,
+        tails_tx: None,
         leave: None,
         config_path: config_path.to_path_buf(),
     };
@@ -234,6 +241,7 @@ struct Executor {
     links: Links,
     tails: HashMap<u64, Vec<JoinHandle<()>>>,
     tx: Option<mpsc::Sender<Msg>>,
+    tails_tx: Option<mpsc::Sender<TailEvent>>,
     /// Set when the fleet screen must end for the wizard or a reload.
     leave: Option<Leave>,
     config_path: PathBuf,
@@ -248,7 +256,7 @@ impl Executor {
                 sources,
                 tail,
             } => {
-                if let Some(tx) = &self.tx {
+                if let Some(tx) = &self.tails_tx {
                     let tasks = logtail::spawn(stream, &sources, tail, &self.links, tx);
                     self.tails.insert(stream, tasks);
                 }
@@ -269,7 +277,7 @@ impl Executor {
                 }
             }
             Effect::AuditCancelled { action } => {
-                crate::actions::run::audit_cancelled(&self.ctx.config, &action);
+                archtui_remote::actions::run::audit_cancelled(&self.ctx.config, &action);
             }
             Effect::OpenWizard => self.leave = Some(Leave::Wizard),
             Effect::Reload => match load(&self.config_path) {
@@ -291,8 +299,8 @@ impl Executor {
 fn spawn_action(
     ctx: std::sync::Arc<Context>,
     id: u64,
-    action: crate::actions::Action,
-    guard: crate::actions::run::Guard,
+    action: archtui_remote::actions::Action,
+    guard: archtui_remote::actions::Guard,
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::spawn(async move {
@@ -307,7 +315,7 @@ fn spawn_action(
                 }
             })
         };
-        let outcome = crate::actions::run::perform(ctx, &action, guard, &progress).await;
+        let outcome = archtui_remote::actions::run::perform(ctx, &action, guard, &progress).await;
         drop(progress);
         let _ = forward.await;
         let _ = tx
@@ -324,7 +332,7 @@ fn spawn_action(
 /// longer bound); progress and report lines come back as `ActionOutput`,
 /// its end as `VerifyDone`, like an action's.
 fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::Sender<Msg>) {
-    use crate::verify::engine;
+    use archtui_remote::verify::engine;
     tokio::spawn(async move {
         let (progress, mut lines) = mpsc::unbounded_channel::<String>();
         let forward = {
@@ -343,7 +351,7 @@ fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::
         let limits = engine::Limits::from_config(&ctx.config);
         let start = Instant::now();
         let outcome = match engine::context(&ctx.config, ctx.password.clone(), &limits) {
-            Err(e) => crate::actions::Outcome::failed(format!(
+            Err(e) => archtui_remote::actions::Outcome::failed(format!(
                 "cannot create a private run directory: {e}"
             )),
             Ok(vctx) => {
@@ -352,17 +360,19 @@ fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::
                     tables: None,
                 };
                 let report = engine::run(vctx, &req, limits, &progress).await;
-                for w in
-                    crate::verify::record(&report, std::slice::from_ref(&slave), start.elapsed())
-                {
+                for w in archtui_remote::verify::record(
+                    &report,
+                    std::slice::from_ref(&slave),
+                    start.elapsed(),
+                ) {
                     let _ = progress.send(w);
                 }
-                if report.outcome == crate::verify::report::Outcome::Differ {
+                if report.outcome == archtui_core::verify::report::Outcome::Differ {
                     let _ = progress.send(format!(
                         "repair from a terminal: archtui verify {slave} --repair (shows its plan, then asks)"
                     ));
                 }
-                crate::app::verify::outcome(&report)
+                archtui_core::app::verify::outcome(&report)
             }
         };
         drop(progress);
@@ -379,9 +389,25 @@ fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {
     terminal.backend_mut().flush()
 }
 
+/// A log tail's report as the core's message.
+fn tail_msg(t: TailEvent) -> Msg {
+    match t {
+        TailEvent::Lines { stream, lines } => Msg::LogLines { stream, lines },
+        TailEvent::Note {
+            stream,
+            source,
+            note,
+        } => Msg::LogNote {
+            stream,
+            source,
+            note,
+        },
+    }
+}
+
 fn from_event(e: Event) -> Option<Msg> {
     match e {
-        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(crate::term::key(k))),
         Event::Resize(w, h) => Some(Msg::Resize(w, h)),
         _ => None,
     }
@@ -395,6 +421,8 @@ async fn event_loop(
 ) -> std::io::Result<()> {
     let (tx, mut logs) = mpsc::channel::<Msg>(256);
     exec.tx = Some(tx);
+    let (tails_tx, mut tails) = mpsc::channel::<TailEvent>(256);
+    exec.tails_tx = Some(tails_tx);
     let size = terminal.size()?;
     model.size = (size.width, size.height);
     let mut events = EventStream::new();
@@ -418,6 +446,7 @@ async fn event_loop(
             },
             Some(o) = observations.recv() => msgs.push(Msg::Observation(Box::new(o))),
             Some(m) = logs.recv() => msgs.push(m),
+            Some(t) = tails.recv() => msgs.push(tail_msg(t)),
             _ = tick.tick() => msgs.push(Msg::Tick(chrono::Utc::now())),
             _ = tokio::time::sleep(wait), if dirty => {}
         }
@@ -429,6 +458,9 @@ async fn event_loop(
             }
             if let Ok(m) = logs.try_recv() {
                 msgs.push(m);
+            }
+            if let Ok(t) = tails.try_recv() {
+                msgs.push(tail_msg(t));
             }
             if let Some(Some(Ok(e))) = events.next().now_or_never() {
                 msgs.extend(from_event(e));

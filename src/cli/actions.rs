@@ -8,10 +8,11 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::prompt::confirmation_matches;
-use crate::actions::run::{perform, Guard};
-use crate::actions::{self, Action, Outcome, Status};
-use crate::config::Config;
-use crate::remote::host::{next_link, Context, HostLink};
+use archtui_core::config::Config;
+use archtui_remote::actions::run::perform;
+use archtui_remote::actions::Guard;
+use archtui_remote::actions::{self, Action, Outcome, Status};
+use archtui_remote::host::{next_link, Context, HostLink};
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 1 the action failed; 2 refused (read-only mode, \
 not confirmed, no terminal to ask on without --yes, another action on the same target running, \
@@ -192,12 +193,7 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
             return Status::Unreachable.exit_code();
         }
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let printer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            super::say(&line);
-        }
-    });
+    let (tx, printer) = crate::output::printer(crate::output::Style::PLAIN);
     let mut confirmed = given.yes || !action.needs_confirmation();
     // Asked only when the runner would act on the answer.
     if !confirmed && !read_only && action.validate().is_ok() {
@@ -207,7 +203,7 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
                 Some(answer) => confirmation_matches(answer, expect.as_deref()),
                 None => {
                     if let Action::Deploy { from, .. } = &action {
-                        show_plan(ctx.clone(), &host, from, &tx).await;
+                        show_plan(ctx.clone(), &host, from).await;
                     }
                     ask(&action, &host, given.hint, &tx).await
                 }
@@ -225,10 +221,21 @@ pub async fn run_action(config: Config, action: Action, given: Given, read_only_
     outcome.status.exit_code()
 }
 
-/// The plan before the question, so the operator knows what they say yes to.
-async fn show_plan(
+/// The plan before the question, so the operator knows what they say yes
+/// to: every line of it printed here, before `ask` prints the question
+/// (not through the printer task, whose lines could come after it).
+async fn show_plan(ctx: Arc<Context>, host: &archtui_core::config::Host, from: &std::path::Path) {
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    preview(ctx, host, from, &tx).await;
+    drop(tx);
+    while let Ok(line) = lines.try_recv() {
+        crate::output::show(crate::output::Style::PLAIN, &line);
+    }
+}
+
+async fn preview(
     ctx: Arc<Context>,
-    host: &crate::config::Host,
+    host: &archtui_core::config::Host,
     from: &std::path::Path,
     tx: &actions::Progress,
 ) {
@@ -250,12 +257,10 @@ async fn show_plan(
 /// Asks on the terminal; without one, the answer is no. Default: Cancel.
 async fn ask(
     action: &Action,
-    host: &crate::config::Host,
+    host: &archtui_core::config::Host,
     hint: &str,
     tx: &actions::Progress,
 ) -> bool {
-    // Let the plan's lines reach the screen before the question.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let question = action.question(host);
     let expect = action.type_to_confirm(host);
     let prompt = match &expect {

@@ -11,10 +11,10 @@ use futures_util::future::join_all;
 
 use crate::cli::table::clean;
 use crate::cli::EXIT_UNKNOWN;
-use crate::config::{self, Config, Host, Role};
-use crate::model::{HostFailure, HostState};
-use crate::remote::host::{connect_db, Context, OpenError};
-use crate::remote::{bucardo, docker, ssh};
+use archtui_core::config::{self, Config, Host, Role};
+use archtui_core::model::{HostFailure, HostState};
+use archtui_remote::host::{connect_db, Context, OpenError};
+use archtui_remote::{bucardo, docker, ssh};
 
 /// A line on stdout through the sanitizer and the redactor; a closed
 /// stdout (`archtui check | head`) is ignored.
@@ -97,7 +97,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
         ok: true,
     };
     let dir = ctx.run_dir.join(format!("c{index}"));
-    if let Err(e) = crate::remote::host::make_private_dir(&dir) {
+    if let Err(e) = archtui_remote::host::make_private_dir(&dir) {
         r.fail("local", format!("{}: {e}", dir.display()), "");
         return (false, r.text);
     }
@@ -187,7 +187,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
 }
 
 /// The master's registry of slaves: every slave registers itself there.
-async fn check_registry(pg: &crate::remote::pg::Pg, heartbeat_table: &str, r: &mut Report) {
+async fn check_registry(pg: &archtui_remote::pg::Pg, heartbeat_table: &str, r: &mut Report) {
     match bucardo::registry(pg, heartbeat_table).await {
         Ok(slaves) => {
             let names: Vec<String> = slaves
@@ -355,7 +355,7 @@ async fn ssh_fix(config: &Config, host: &Host, f: &HostFailure) -> String {
 }
 
 async fn ssh_g(config: &Config, dest: &str) -> std::collections::HashMap<String, String> {
-    let text = crate::remote::ssh::resolve(config, dest)
+    let text = archtui_remote::ssh::resolve(config, dest)
         .await
         .unwrap_or_default();
     text.lines()

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, CONFIG_ENV};
+pub use crate::output::{json_out, need_terminal, say, warn, EXIT_UNKNOWN};
+
+use archtui_core::config::{self, Config, CONFIG_ENV};
 
 /// archtui: operations console for a Bucardo-replicated PostgreSQL archive fleet.
 #[derive(Parser, Debug)]
@@ -111,9 +113,6 @@ fn threshold_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
-pub const EXIT_UNKNOWN: i32 = 3;
-
 /// The exit code of a command line clap refused: 0 for --help and
 /// --version; for `status` and `check`, whose 2 means critical / failed,
 /// UNKNOWN; for the actions 2, refused (bad arguments), as documented.
@@ -197,42 +196,25 @@ async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
         .into_iter()
         .find(|h| h.name == host)
         .map_or_else(|| host.to_string(), |h| h.ssh);
-    let r = crate::wizard::ssh_dest::trust_host_key(config, &dest, fp).await;
+    let r = archtui_remote::wizard::ssh_dest::trust_host_key(config, &dest, fp).await;
     let outcome = match &r {
-        Ok(m) => crate::actions::Outcome::ok(m.clone()),
-        Err(e) => crate::actions::Outcome::refused(e.clone()),
+        Ok(m) => archtui_remote::actions::Outcome::ok(m.clone()),
+        Err(e) => archtui_remote::actions::Outcome::refused(e.clone()),
     };
     let args = vec![dest, fp.to_string()];
     let took = start.elapsed();
-    if let Err(e) =
-        crate::actions::audit::append_work("trust-host-key", host, args, true, &outcome, took)
-    {
+    if let Err(e) = archtui_remote::local::audit::append_work(
+        "trust-host-key",
+        host,
+        args,
+        true,
+        &outcome,
+        took,
+    ) {
         warn(&format!("archtui: warning: {e}"));
     }
     actions::report(&outcome);
     outcome.status.exit_code()
-}
-
-/// The full-screen console and wizard need a terminal on stdin and stdout
-/// (not cron, `setsid`, `</dev/null` or a pipe): without one they say so
-/// in one line, before a single escape sequence is written.
-pub fn need_terminal() -> Result<(), String> {
-    use std::io::IsTerminal;
-    let (stdin, stdout) = (
-        std::io::stdin().is_terminal(),
-        std::io::stdout().is_terminal(),
-    );
-    if stdin && stdout {
-        return Ok(());
-    }
-    let missing = match (stdin, stdout) {
-        (false, false) => "stdin and stdout are not a terminal",
-        (false, true) => "stdin is not a terminal",
-        _ => "stdout is not a terminal",
-    };
-    Err(format!(
-        "archtui: the console needs a terminal ({missing}); without one use `archtui status`, `archtui check` or the action subcommands"
-    ))
 }
 
 /// Runs `work` until it ends or SIGTERM, SIGINT or SIGHUP arrives (a
@@ -247,7 +229,8 @@ async fn interruptible(work: impl std::future::Future<Output = i32>, terminal: b
     let on_signal = async {
         let name = signalled().await;
         let why = format!("interrupted by {name}");
-        let said = crate::actions::audit::interrupted(&why, &crate::remote::job::in_flight());
+        let said =
+            archtui_remote::local::audit::interrupted(&why, &archtui_remote::job::in_flight());
         (why, said)
     };
     tokio::select! {
@@ -262,7 +245,7 @@ async fn interruptible(work: impl std::future::Future<Output = i32>, terminal: b
             for line in said {
                 warn(&format!("archtui: interrupted: {line}"));
             }
-            crate::actions::Status::Interrupted.exit_code()
+            archtui_remote::actions::Status::Interrupted.exit_code()
         }
     }
 }
@@ -300,41 +283,4 @@ fn load(path: &std::path::Path) -> Option<Config> {
             None
         }
     }
-}
-
-/// Text for stdout: through the one sanitizer (it may quote a host) and
-/// the redactor; a closed stdout (`| head`) is not worth a panic.
-pub fn say(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stdout().lock(),
-        "{}",
-        crate::app::sanitize::shown_text(text)
-    );
-}
-
-/// `say` for stderr.
-pub fn warn(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "{}",
-        crate::app::sanitize::shown_text(text)
-    );
-}
-
-/// A document for `--json`: every string redacted, then written so that
-/// no character a terminal acts on appears raw.
-pub fn json_out<T: serde::Serialize>(value: &T) -> String {
-    fn scrub(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::String(s) => *s = crate::credentials::redact(s),
-            serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
-            serde_json::Value::Object(o) => o.values_mut().for_each(scrub),
-            _ => {}
-        }
-    }
-    let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    scrub(&mut v);
-    crate::app::sanitize::json(&v).unwrap_or_else(|_| "null".into())
 }

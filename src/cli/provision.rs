@@ -7,13 +7,17 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::actions::{self, audit, lock, Outcome, Status};
-use crate::config::Config;
-use crate::remote::host::Context;
-use crate::wizard::checks::Verdict;
-use crate::wizard::exec::Runner;
-use crate::wizard::machine::{Effect, Event, Phase, Wizard};
-use crate::wizard::{journal, plan, ssh_dest};
+use archtui_core::config::Config;
+use archtui_core::wizard::checks::Verdict;
+use archtui_core::wizard::machine::{Effect, Event, Phase, Wizard};
+
+use crate::wizard::driver::{Driver, Turn};
+use archtui_core::wizard::plan;
+use archtui_remote::actions::{self, Outcome, Status};
+use archtui_remote::host::Context;
+use archtui_remote::local::audit;
+use archtui_remote::local::journal;
+use archtui_remote::wizard::ssh_dest;
 
 pub const PROVISION_HELP: &str = "Pre-flight checks change nothing; the plan is confirmed (or --yes) \
 before any change. Each completed step is journaled in $XDG_STATE_HOME/archtui/provision/NAME.json: \
@@ -92,17 +96,12 @@ fn context(config: Config) -> Result<Arc<Context>, i32> {
     })
 }
 
-fn printer() -> (actions::Progress, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let task = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            if !line.trim().is_empty() {
-                crate::cli::say(&format!("  | {line}"));
-            }
-        }
-    });
-    (tx, task)
-}
+/// The steps' output, indented under the step's line.
+const STEP_OUTPUT: crate::output::Style = crate::output::Style {
+    prefix: "  | ",
+    stderr: false,
+    skip_blank: true,
+};
 
 fn audit_line(
     action: &str,
@@ -166,8 +165,7 @@ async fn provision_inner(
         Ok(w) => w,
         Err(e) => return Outcome::refused(e),
     };
-    let hosts = config.hosts();
-    let mut wizard = match resumed {
+    let wizard = match resumed {
         Some(w) => {
             crate::cli::say(&format!(
                 "Resuming the provisioning of {} (journal {}; done: {})",
@@ -192,21 +190,17 @@ async fn provision_inner(
             let ssh = args.ssh.clone().unwrap_or_else(|| args.name.clone());
             let mut input =
                 ssh_dest::defaults(&config, &args.name, &ssh, args.master.as_deref()).await;
-            if let Some(a) = args.app_host {
+            if let Some(a) = args.app_host.clone() {
                 input.app_host = a;
             }
-            if let Some(m) = args.master_db_host {
+            if let Some(m) = args.master_db_host.clone() {
                 input.master_db_host = m;
             }
-            if let Some(d) = args.deploy_dir {
+            if let Some(d) = args.deploy_dir.clone() {
                 input.deploy_dir = d;
             }
             Wizard::new(input)
         }
-    };
-    let lock = match lock::try_lock(&state, &lock::provision_target(&wizard.input.name)) {
-        Ok(l) => l,
-        Err(e) => return Outcome::refused(e),
     };
     if let Some(fp) = &args.trust_host_key {
         match ssh_dest::trust_audited(&config, &wizard.input, fp).await {
@@ -214,31 +208,35 @@ async fn provision_inner(
             Err(e) => return Outcome::refused(e),
         }
     }
-    let from = actions::deploy::checkout_dir(args.from);
+    let from = actions::deploy::checkout_dir(args.from.clone());
     let ctx = match context(config) {
         Ok(c) => c,
         Err(_) => return Outcome::new(Status::Unreachable, "no credentials or run dir"),
     };
+    let (tx, printer) = crate::output::printer(STEP_OUTPUT);
+    // The full screen shows the steps' output itself.
+    let output = (!args.tui).then_some(tx);
+    let mut d = Driver::new(ctx, config_path.to_path_buf(), from, state, wizard, output);
+    d.strict_journal = !args.tui;
+    if let Err(e) = d.take_lock() {
+        d.close(false).await;
+        return Outcome::refused(e);
+    }
     if args.tui {
-        let screen = crate::wizard::tui::Screen {
-            ctx,
-            config_path: config_path.to_path_buf(),
-            from,
-            state,
-            lock: Some((wizard.input.name.clone(), lock)),
-        };
         let mut terminal = match ratatui::try_init() {
             Ok(t) => t,
             Err(e) => {
                 ratatui::restore();
+                d.close(false).await;
                 return Outcome::new(
                     Status::Unreachable,
                     format!("cannot set up the terminal: {e}"),
                 );
             }
         };
-        let ended = crate::wizard::tui::run(&mut terminal, screen, wizard).await;
+        let ended = crate::wizard::tui::run(&mut terminal, d).await;
         ratatui::restore();
+        let _ = printer.await;
         if ended.open_console {
             if let Ok(c) = Config::load(config_path) {
                 crate::tui::run(c, config_path.to_path_buf(), Some(ended.name)).await;
@@ -247,31 +245,73 @@ async fn provision_inner(
         *confirmed = ended.confirmed;
         return ended.outcome;
     }
-    let (tx, printer) = printer();
-    let mut runner = Runner::new(ctx, config_path.to_path_buf(), from.clone(), tx);
-    let pending = wizard.update(Event::Submit { hosts });
-    if wizard.phase == Phase::Input {
-        drop(runner);
-        let _ = printer.await;
-        return Outcome::refused(format!("bad input: {}", wizard.problems.join("; ")));
+    let outcome = headless(&mut d, &args, confirmed, open).await;
+    let phase = d.wizard.phase.clone();
+    let input = d.wizard.input.clone();
+    d.close(true).await;
+    let _ = printer.await;
+    if let Some(o) = outcome {
+        return o;
     }
-    let mut pending: std::collections::VecDeque<Effect> = pending.into();
-    let mut outcome = None;
-    let steps = crate::wizard::Step::ALL.len();
-    while let Some(effect) = pending.pop_front() {
-        if let Err(e) = journal::apply(&jpath, &wizard.input, &effect) {
-            outcome = Some(Outcome::failed(format!("journal: {e}")));
-            break;
+    match &phase {
+        Phase::Done => {
+            Outcome::ok(format!(
+                "{} is a replicating slave of {} and in the config: `archtui status` shows it",
+                input.name, input.master
+            ))
         }
-        match effect {
-            Effect::Preflight { .. } => crate::cli::say("Pre-flight checks (nothing is changed):"),
-            Effect::Run(step) => {
-                crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()))
+        Phase::Refused => Outcome::refused("a pre-flight check failed; nothing was changed"),
+        Phase::Cancelled => Outcome::refused("not confirmed; nothing was changed"),
+        Phase::Failed { step, error } => Outcome::failed(format!(
+            "step {:?} ({}) failed: {error}. Fix it and run the same command again to resume; `archtui retire {}` undoes",
+            step,
+            step.title(),
+            input.name
+        )),
+        other => Outcome::failed(format!("stopped in {other:?}")),
+    }
+}
+
+/// The wizard headless: submits, then prints what each effect starts and
+/// what each answer says, asks at the review (or takes `--yes`), until
+/// nothing waits. `Some` when it ends with an outcome of its own.
+async fn headless(
+    d: &mut Driver,
+    args: &ProvisionArgs,
+    confirmed: &mut bool,
+    open: &audit::Pending,
+) -> Option<Outcome> {
+    let steps = archtui_core::wizard::Step::ALL.len();
+    let submit = d.submit_event();
+    let fx = d.feed(submit);
+    if d.wizard.phase == Phase::Input {
+        return Some(Outcome::refused(format!(
+            "bad input: {}",
+            d.wizard.problems.join("; ")
+        )));
+    }
+    let mut started = Instant::now();
+    let announce = |fx: &[Effect], started: &mut Instant| {
+        for f in fx {
+            match f {
+                Effect::Preflight { .. } => {
+                    crate::cli::say("Pre-flight checks (nothing is changed):")
+                }
+                Effect::Run(step) => {
+                    crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()))
+                }
+                Effect::SaveJournal(_) | Effect::Finished => {}
             }
-            Effect::SaveJournal(_) | Effect::Finished => {}
+            *started = Instant::now();
         }
-        let started = Instant::now();
-        let Some(event) = runner.answer(&wizard.input, &effect).await else {
+    };
+    announce(&fx, &mut started);
+    while !d.idle() || d.journal_error.is_some() {
+        if let Some(e) = d.journal_error.take() {
+            return Some(Outcome::failed(format!("journal: {e}")));
+        }
+        let Some(turn) = d.next().await else { break };
+        let Turn::Answered(event, fx) = turn else {
             continue;
         };
         match &event {
@@ -283,52 +323,30 @@ async fn provision_inner(
             )),
             _ => {}
         }
-        pending.extend(wizard.update(event));
-        if wizard.phase == Phase::Review {
-            for l in plan::lines(&wizard.input, &from, &runner.config_path, &wizard.done) {
+        announce(&fx, &mut started);
+        if d.wizard.phase == Phase::Review {
+            for l in plan::lines(&d.wizard.input, &d.from, &d.config_path, &d.wizard.done) {
                 crate::cli::say(&l);
             }
             if args.check {
-                outcome = Some(Outcome::ok(
+                return Some(Outcome::ok(
                     "pre-flight passed; plan shown; nothing changed",
                 ));
-                break;
             }
-            let yes = args.yes || ask(&format!("Provision {}? [y/N] ", wizard.input.name)).await;
+            let yes = args.yes || ask(&format!("Provision {}? [y/N] ", d.wizard.input.name)).await;
             *confirmed = yes;
             if yes {
                 open.confirmed();
             }
-            pending.extend(wizard.update(if yes { Event::Confirm } else { Event::Cancel }));
+            let fx = d.feed(if yes { Event::Confirm } else { Event::Cancel });
+            announce(&fx, &mut started);
         }
     }
-    runner.close().await;
-    drop(runner);
-    let _ = printer.await;
-    if let Some(o) = outcome {
-        return o;
-    }
-    match &wizard.phase {
-        Phase::Done => {
-            Outcome::ok(format!(
-                "{} is a replicating slave of {} and in the config: `archtui status` shows it",
-                wizard.input.name, wizard.input.master
-            ))
-        }
-        Phase::Refused => Outcome::refused("a pre-flight check failed; nothing was changed"),
-        Phase::Cancelled => Outcome::refused("not confirmed; nothing was changed"),
-        Phase::Failed { step, error } => Outcome::failed(format!(
-            "step {:?} ({}) failed: {error}. Fix it and run the same command again to resume; `archtui retire {}` undoes",
-            step,
-            step.title(),
-            wizard.input.name
-        )),
-        other => Outcome::failed(format!("stopped in {other:?}")),
-    }
+    None
 }
 
 /// The pre-flight checks, one line each, with the fix under a failure.
-fn print_checks(checks: &[crate::wizard::checks::Check]) {
+fn print_checks(checks: &[archtui_core::wizard::checks::Check]) {
     for c in checks {
         let mark = match c.verdict {
             Verdict::Pass => "PASS",

@@ -13,9 +13,9 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::config::Config;
-use crate::observation::HostObservation;
-use crate::remote::{host::Context, supervisor};
+use archtui_core::config::Config;
+use archtui_core::observation::HostObservation;
+use archtui_remote::{host::Context, supervisor};
 
 pub const SERVE_HELP: &str = "GET /metrics answers with the fleet's metrics (names start with \
 archtui_; README, Metrics) from the latest observation of every host; the supervisors observe \
@@ -131,19 +131,19 @@ fn answer(req: &Request<Incoming>, ctx: &Context, latest: &Latest) -> Response<F
         (&Method::GET | &Method::HEAD, "/metrics") => {
             let current = {
                 let l = latest.lock().unwrap_or_else(|e| e.into_inner());
-                HostObservation::latest_or_connecting(&l, &ctx.config.hosts())
+                HostObservation::latest_or_connecting(&l, &ctx.config.hosts(), chrono::Utc::now())
             };
-            let status = crate::fleet::assemble(
+            let status = archtui_core::fleet::assemble(
                 &ctx.config,
                 ctx.config.thresholds,
                 &current,
                 chrono::Utc::now(),
             );
-            let last = crate::verify::store::Last::load(&crate::verify::store::path());
+            let last = archtui_remote::verify::store::load(&archtui_remote::verify::store::path());
             reply(
                 StatusCode::OK,
-                crate::metrics::CONTENT_TYPE,
-                crate::metrics::render(&status, &last),
+                archtui_core::metrics::CONTENT_TYPE,
+                archtui_core::metrics::render(&status, &last),
             )
         }
         (_, "/metrics") => reply(

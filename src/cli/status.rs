@@ -4,11 +4,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::cli::{self as super_cli, table, Format, StatusArgs, EXIT_UNKNOWN};
-use crate::config::{Config, Thresholds};
-use crate::fleet;
-use crate::model::FleetStatus;
-use crate::observation::HostObservation;
-use crate::remote::{self, host::Context, supervisor};
+use archtui_core::config::{Config, Thresholds};
+use archtui_core::fleet;
+use archtui_core::fleet::FleetStatus;
+use archtui_core::observation::HostObservation;
+use archtui_remote::{host::Context, supervisor};
 
 pub async fn run(config: Config, args: StatusArgs) -> i32 {
     let thresholds = Thresholds {
@@ -31,7 +31,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     };
     match args.watch {
         None => {
-            let observations = remote::observe_once(ctx.clone()).await;
+            let observations = archtui_remote::observe_once(ctx.clone()).await;
             let status =
                 fleet::assemble(&ctx.config, thresholds, &observations, chrono::Utc::now());
             print(&status, format(&args));
@@ -60,8 +60,8 @@ fn print(status: &FleetStatus, format: Format) {
         Format::Json => crate::cli::json_out(status) + "\n",
         Format::Table => table::render(status, chrono::Utc::now()),
         Format::Openmetrics => {
-            let last = crate::verify::store::Last::load(&crate::verify::store::path());
-            crate::metrics::render(status, &last)
+            let last = archtui_remote::verify::store::load(&archtui_remote::verify::store::path());
+            archtui_core::metrics::render(status, &last)
         }
     };
     // A closed pipe (`| head`) is not an error worth a panic.
@@ -91,7 +91,7 @@ async fn watch(
                 }
             }
             _ = tick.tick() => {
-                let current = HostObservation::latest_or_connecting(&latest, &hosts);
+                let current = HostObservation::latest_or_connecting(&latest, &hosts, chrono::Utc::now());
                 let status = fleet::assemble(&ctx.config, thresholds, &current, chrono::Utc::now());
                 code = status.verdict.exit_code;
                 if format == Format::Table {

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::model::{FleetStatus, Time};
+use archtui_core::fleet::FleetStatus;
+use archtui_core::model::Time;
 
 pub fn render(s: &FleetStatus, now: Time) -> String {
     let mut out = String::new();
@@ -116,7 +117,7 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
                     clean(r)
                 );
             }
-            if y.state == crate::model::SyncState::Bad {
+            if y.state == archtui_core::model::SyncState::Bad {
                 if let Some(e) = &y.last_error {
                     let _ = writeln!(out, "  {} last error: {}", clean(&y.name), clean(e));
                 }
@@ -128,13 +129,13 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
     if !h.delta_tables.is_empty() || !h.slaves.is_empty() || h.error.is_some() {
         out.push_str("\nBUCARDO HEALTH\n");
         for d in &h.delta_tables {
-            let _ = writeln!(out, "  {}", clean(&crate::health::delta_line(d)));
+            let _ = writeln!(out, "  {}", clean(&archtui_core::health::delta_line(d)));
         }
         if let Some(e) = &h.error {
             let _ = writeln!(out, "  master: not read: {}", clean(e));
         }
         for sh in &h.slaves {
-            let _ = writeln!(out, "  {}", clean(&crate::health::slave_line(sh)));
+            let _ = writeln!(out, "  {}", clean(&archtui_core::health::slave_line(sh)));
         }
     }
 
@@ -178,7 +179,7 @@ fn columns(rows: &[Vec<String>]) -> String {
 }
 
 /// Remote text through the one sanitizer and the redactor.
-pub use crate::app::sanitize::shown as clean;
+pub use archtui_core::sanitize::shown as clean;
 
 /// Compact age: 45s, 12m, 3h, 2d.
 pub fn age(now: Time, then: Time) -> String {
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn remote_names_in_the_table_are_inert() {
-        let mut s = crate::app::fixtures::fleet_status();
+        let mut s = archtui_core::app::fixtures::fleet_status();
         s.syncs[0].name = "archive_\x1b[2Jevil\x1b]0;TITLE\x07".into();
         s.syncs[0].host = "t\u{202E}x\u{9b}".into();
         s.syncs[0].reason = Some("why\x1b]0;TITLE\x07 not".into());

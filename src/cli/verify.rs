@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use crate::actions::{audit, lock, Outcome, Status};
-use crate::config::{Config, Role};
-use crate::credentials::Password;
-use crate::remote::host::{next_link, Context, HostLink};
-use crate::verify::engine::{self, Limits, Request};
-use crate::verify::repair;
-use crate::verify::report::{self, Report, SlaveReport};
+use archtui_core::config::{Config, Role};
+use archtui_core::credentials::Password;
+use archtui_core::verify::report::{self, Report, SlaveReport};
+use archtui_remote::actions::{Outcome, Status};
+use archtui_remote::host::{next_link, Context, HostLink};
+use archtui_remote::local::{audit, lock};
+use archtui_remote::verify::engine::{self, Limits, Request};
+use archtui_remote::verify::repair;
 
 pub const VERIFY_HELP: &str = "Compares every replicated table (the sync's relgroup, less the \
 heartbeat) of each slave with the master over primary-key ranges: both sides at once, each in a \
@@ -124,11 +125,9 @@ pub async fn run(config: Config, args: VerifyArgs, read_only_flag: bool) -> i32 
             return 3;
         }
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let printer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            super::warn(&line);
-        }
+    let (tx, printer) = crate::output::printer(crate::output::Style {
+        stderr: true,
+        ..crate::output::Style::PLAIN
     });
     let clock = Instant::now();
     let report = engine::run(ctx.clone(), &req, limits, &tx).await;
@@ -187,7 +186,7 @@ fn audit_args(args: &VerifyArgs) -> Vec<String> {
 fn record(report: &Report, args: &VerifyArgs, took: Duration) {
     let mut a = audit_args(args);
     a.retain(|x| x != "--repair");
-    for w in crate::verify::record(report, &a, took) {
+    for w in archtui_remote::verify::record(report, &a, took) {
         super::warn(&format!("archtui: {w}"));
     }
 }
@@ -199,7 +198,7 @@ async fn repair_slave(
     s: &SlaveReport,
     args: &VerifyArgs,
     limits: Limits,
-    tx: &crate::actions::Progress,
+    tx: &archtui_remote::actions::Progress,
 ) -> RepairDone {
     let start = Instant::now();
     let plan = repair::plan(s, args.copy_above);
@@ -339,7 +338,7 @@ async fn repair_slave(
 async fn caught_up(
     ctx: Arc<Context>,
     slave: &str,
-    at: crate::model::Time,
+    at: archtui_core::model::Time,
     within: Duration,
 ) -> Result<(), Outcome> {
     let host = ctx

@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::actions::Status;
-use crate::app::actions::{ActionPane, Confirm};
-use crate::app::Model;
 use crate::ui::text::clean;
 use crate::ui::Theme;
+use archtui_core::actions::Status;
+use archtui_core::app::actions::{ActionPane, Confirm};
+use archtui_core::app::Model;
 
 pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
     let w = (c.question.chars().count() as u16 + 4)
@@ -151,10 +151,10 @@ mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
-    use crate::actions::{Action, Outcome};
-    use crate::app::actions::{ActionPane, Confirm};
-    use crate::app::fixtures::*;
-    use crate::app::Model;
+    use archtui_core::actions::{Action, Outcome};
+    use archtui_core::app::actions::{ActionPane, Confirm};
+    use archtui_core::app::fixtures::*;
+    use archtui_core::app::Model;
 
     fn render(m: &mut Model, w: u16, h: u16) -> String {
         m.size = (w, h);
@@ -205,11 +205,11 @@ mod tests {
 
     #[test]
     fn retire_overlay_with_its_stop_option() {
-        use crossterm::event::{KeyCode, KeyEvent};
+        use archtui_core::key::{KeyCode, KeyEvent};
         let mut m = healthy();
         m.config_path = "/home/op/.config/archtui/config.toml".into();
         let press = |m: &mut Model, k: KeyCode| {
-            crate::app::update(m, crate::app::Msg::Key(KeyEvent::from(k)))
+            archtui_core::app::update(m, archtui_core::app::Msg::Key(KeyEvent::from(k)))
         };
         press(&mut m, KeyCode::Down);
         press(&mut m, KeyCode::Char('X'));

@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::keymap::Action;
-use crate::app::{InputKind, Model, Pane};
-use crate::model::HostState;
 use crate::ui::text::clean;
 use crate::ui::Theme;
+use archtui_core::app::{InputKind, Model, Pane};
+use archtui_core::keymap::Action;
+use archtui_core::model::HostState;
 
 pub fn title(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(

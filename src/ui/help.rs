@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Row, Table};
 use ratatui::Frame;
 
-use crate::app::Model;
 use crate::ui::Theme;
+use archtui_core::app::Model;
 
 pub fn overlay(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let entries: Vec<(String, &str)> = m

@@ -7,18 +7,18 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::app::logbuf::LogLine;
-use crate::app::logview::{find_all, LogView};
-use crate::app::{Model, Pane};
 use crate::ui::text::clean;
 use crate::ui::Theme;
+use archtui_core::app::logbuf::LogLine;
+use archtui_core::app::logview::{find_all, LogView};
+use archtui_core::app::{Model, Pane};
 
 pub fn pane(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let focused = m.focus == Pane::Logs;
     let Some(v) = &m.log else {
         let hint = m
             .keymap
-            .hint(crate::app::keymap::Action::Open)
+            .hint(archtui_core::keymap::Action::Open)
             .unwrap_or_default();
         let block = Block::bordered()
             .title(" logs ")

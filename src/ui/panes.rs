@@ -6,10 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use crate::app::{Model, Pane};
-use crate::model::HostState;
 use crate::ui::text::{age, clean, lag, sparkline};
 use crate::ui::Theme;
+use archtui_core::app::{Model, Pane};
+use archtui_core::model::HostState;
 
 fn block<'a>(title: Line<'a>, focused: bool, t: &Theme) -> Block<'a> {
     Block::bordered()
@@ -31,8 +31,8 @@ pub fn fleet(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
             .last_heard
             .map_or("never".to_string(), |at| age(m.now, at));
         let role = match h.host.role {
-            crate::config::Role::Master => "master",
-            crate::config::Role::Slave => "slave",
+            archtui_core::config::Role::Master => "master",
+            archtui_core::config::Role::Slave => "slave",
         };
         let heard_style = if h.state == HostState::Up {
             Style::default()
@@ -167,7 +167,7 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let mut title = vec![Span::raw(" syncs ")];
     // One mark per slave's daemon: every slave runs its own.
     for b in &m.daemons {
-        use crate::model::DaemonState;
+        use archtui_core::model::DaemonState;
         let style = match b.daemon {
             DaemonState::Up => t.fg(ratatui::style::Color::Green),
             DaemonState::Starting => t.fg(ratatui::style::Color::Yellow),
@@ -265,7 +265,7 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         ]))
         .row_highlight_style(t.selected(focused));
     // Bucardo's health under the syncs, when there is room for it.
-    let health = crate::health::console_lines(&m.health);
+    let health = archtui_core::health::console_lines(&m.health);
     let room = inner
         .height
         .saturating_sub(m.syncs.len() as u16 + 1)
@@ -291,8 +291,8 @@ pub fn syncs(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
 
 /// The sync's state; a pause this console made and the daemon forgot (it
 /// restarted) shows as `paused*`, so the operator still sees it.
-fn sync_state_label<'a>(m: &Model, s: &crate::model::SyncStatus, t: &Theme) -> Span<'a> {
-    use crate::model::SyncState;
+fn sync_state_label<'a>(m: &Model, s: &archtui_core::model::SyncStatus, t: &Theme) -> Span<'a> {
+    use archtui_core::model::SyncState;
     if s.state != SyncState::Paused && m.actions.paused.contains(&s.name) {
         Span::styled("paused*", t.sync_state(SyncState::Paused))
     } else {

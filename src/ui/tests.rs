@@ -1,11 +1,11 @@
 //! Every screen and overlay as a snapshot, at 80x24 and 200x50.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use archtui_core::key::{KeyCode, KeyEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::app::fixtures::*;
-use crate::app::{update, Model, Msg};
+use archtui_core::app::fixtures::*;
+use archtui_core::app::{update, Model, Msg};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
 
@@ -185,10 +185,10 @@ fn escape_sequences_in_logs_stay_text() {
     ];
     let lines = raw
         .iter()
-        .map(|r| crate::app::LogLine {
+        .map(|r| archtui_core::app::LogLine {
             source: 0,
             ts: None,
-            line: crate::app::sanitize::sanitize(r, 100),
+            line: archtui_core::sanitize::sanitize(r, 100),
         })
         .collect();
     update(&mut m, Msg::LogLines { stream, lines });

@@ -1,10 +1,10 @@
 //! Small text helpers for the panes: ages, durations, remote strings.
 
-use crate::model::Time;
+use archtui_core::model::Time;
 
 /// A host's state at a glance: up, still connecting, or anything else.
-pub fn host_mark(state: crate::model::HostState) -> &'static str {
-    use crate::model::HostState;
+pub fn host_mark(state: archtui_core::model::HostState) -> &'static str {
+    use archtui_core::model::HostState;
     match state {
         HostState::Up => "●",
         HostState::Connecting => "○",
@@ -38,7 +38,7 @@ pub fn lag(secs: f64) -> String {
 
 /// Remote text (names, error messages) on one line, through the one
 /// sanitizer and the redactor: it is shown, never interpreted.
-pub use crate::app::sanitize::shown as clean;
+pub use archtui_core::sanitize::shown as clean;
 
 /// Eight-level bar chart of the last `width` samples, scaled to their max.
 pub fn sparkline(

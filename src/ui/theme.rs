@@ -3,8 +3,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::model::{HostState, SyncState};
-use crate::verdict::Level;
+use archtui_core::model::{HostState, SyncState};
+use archtui_core::verdict::Level;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {

@@ -11,8 +11,8 @@ use ratatui::Frame;
 
 use crate::ui::text::clean;
 use crate::ui::Theme;
-use crate::wizard::checks::Verdict;
-use crate::wizard::machine::{Phase, Step, Wizard};
+use archtui_core::wizard::checks::Verdict;
+use archtui_core::wizard::machine::{Phase, Step, Wizard};
 
 fn phase_name(p: &Phase) -> &'static str {
     match p {
@@ -350,12 +350,12 @@ mod tests {
     use ratatui::Terminal;
 
     use super::*;
-    use crate::wizard::checks::Check;
-    use crate::wizard::input::tests::{hosts, input};
-    use crate::wizard::machine::Event;
+    use archtui_core::wizard::checks::Check;
+    use archtui_core::wizard::input::fixtures::{hosts, input};
+    use archtui_core::wizard::machine::Event;
 
     fn draw(w: &Wizard, width: u16, height: u16) -> String {
-        let plan = crate::wizard::plan::lines(
+        let plan = archtui_core::wizard::plan::lines(
             &w.input,
             Path::new("/home/op/archive"),
             Path::new("/home/op/.config/archtui/config.toml"),

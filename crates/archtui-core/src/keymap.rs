@@ -1,0 +1,412 @@
+//! The keymap is data: every action has a name (used in the config's
+//! `[keys]` table), a description and its keys. The help overlay and the
+//! hint bar are generated from the live map.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::key::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    AddToLog,
+    HostLogs,
+    Follow,
+    Wrap,
+    Timestamps,
+    Search,
+    NextMatch,
+    PrevMatch,
+    Filter,
+    Restart,
+    StopStart,
+    Kick,
+    PauseResume,
+    Recover,
+    Deploy,
+    NewSlave,
+    Retire,
+    Verify,
+    ReloadConfig,
+}
+
+/// Name, description and default keys of every action, in help order.
+pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
+    (Action::Quit, "quit", "quit", &["q", "ctrl-c"]),
+    (Action::Help, "help", "help", &["?"]),
+    (Action::NextPane, "next_pane", "next pane", &["tab"]),
+    (Action::PrevPane, "prev_pane", "previous pane", &["backtab"]),
+    (Action::Up, "up", "up", &["up", "k"]),
+    (Action::Down, "down", "down", &["down", "j"]),
+    (Action::PageUp, "page_up", "page up", &["pageup", "ctrl-b"]),
+    (
+        Action::PageDown,
+        "page_down",
+        "page down",
+        &["pagedown", "ctrl-f"],
+    ),
+    (Action::Top, "top", "first / oldest", &["home", "g"]),
+    (Action::Bottom, "bottom", "last / newest", &["end", "G"]),
+    (
+        Action::Open,
+        "open",
+        "drill in / tail logs",
+        &["enter", "l", "right"],
+    ),
+    (Action::Back, "back", "back", &["esc", "h", "left"]),
+    (
+        Action::AddToLog,
+        "add_to_log",
+        "add container to log pane",
+        &["a"],
+    ),
+    (
+        Action::HostLogs,
+        "host_logs",
+        "tail all of host's containers",
+        &["L"],
+    ),
+    (
+        Action::Follow,
+        "follow",
+        "follow / pause logs",
+        &["f", "space"],
+    ),
+    (Action::Wrap, "wrap", "wrap long lines", &["w"]),
+    (Action::Timestamps, "timestamps", "show timestamps", &["t"]),
+    (Action::Search, "search", "search logs", &["/"]),
+    (
+        Action::NextMatch,
+        "next_match",
+        "next (older) match",
+        &["n"],
+    ),
+    (
+        Action::PrevMatch,
+        "prev_match",
+        "previous (newer) match",
+        &["N"],
+    ),
+    (Action::Filter, "filter", "show only matching lines", &["&"]),
+    // Fleet actions: capitals, none next to a navigation key; each asks.
+    (Action::Restart, "restart", "restart container", &["R"]),
+    (
+        Action::StopStart,
+        "stop_start",
+        "stop / start container",
+        &["S"],
+    ),
+    (Action::Kick, "kick", "kick sync and wait", &["K"]),
+    (
+        Action::PauseResume,
+        "pause_resume",
+        "pause / resume sync",
+        &["P"],
+    ),
+    (Action::Recover, "recover", "recover stalled sync", &["V"]),
+    (Action::Deploy, "deploy", "deploy stack to host", &["D"]),
+    (Action::NewSlave, "new_slave", "new-slave wizard", &["W"]),
+    (
+        Action::Retire,
+        "retire",
+        "retire the selected slave",
+        &["X"],
+    ),
+    (
+        Action::Verify,
+        "verify",
+        "verify the selected slave's rows",
+        &["C"],
+    ),
+    (
+        Action::ReloadConfig,
+        "reload_config",
+        "reload the config file",
+        &["ctrl-r"],
+    ),
+];
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        ACTIONS.iter().find(|a| a.0 == self).map_or("?", |a| a.1)
+    }
+    pub fn description(self) -> &'static str {
+        ACTIONS.iter().find(|a| a.0 == self).map_or("?", |a| a.2)
+    }
+    pub fn from_name(name: &str) -> Option<Action> {
+        ACTIONS.iter().find(|a| a.1 == name).map(|a| a.0)
+    }
+}
+
+/// One key with its modifiers, as the config spells it (`ctrl-c`, `G`, `f5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl Key {
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = s;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            "delete" => KeyCode::Delete,
+            f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+                KeyCode::F(f[1..].parse().unwrap_or(1))
+            }
+            c if c.chars().count() == 1 => {
+                let ch = c.chars().next().unwrap_or(' ');
+                if ch.is_control() || ch == ' ' {
+                    return Err(format!("key {s:?}: use a name (space, tab, ...)"));
+                }
+                KeyCode::Char(ch)
+            }
+            _ => {
+                return Err(format!(
+                    "unknown key {s:?}: use a character, ctrl-/alt- plus a key, f1..f12, or one of enter esc tab backtab space up down left right pageup pagedown home end backspace delete"
+                ))
+            }
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+
+    pub fn from_event(e: &KeyEvent) -> Key {
+        // Shift is in the character itself (`G`, `?`), and terminals
+        // report shift-tab as BackTab: only ctrl and alt are kept.
+        let code = e.code;
+        Key {
+            code,
+            ctrl: e.modifiers.contains(KeyModifiers::CONTROL),
+            alt: e.modifiers.contains(KeyModifiers::ALT),
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("^")?;
+        }
+        if self.alt {
+            f.write_str("M-")?;
+        }
+        match self.code {
+            KeyCode::Enter => f.write_str("⏎"),
+            KeyCode::Esc => f.write_str("Esc"),
+            KeyCode::Tab => f.write_str("Tab"),
+            KeyCode::BackTab => f.write_str("S-Tab"),
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            KeyCode::Home => f.write_str("Home"),
+            KeyCode::End => f.write_str("End"),
+            KeyCode::Backspace => f.write_str("BS"),
+            KeyCode::Delete => f.write_str("Del"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            KeyCode::Char(c) if self.ctrl => write!(f, "{}", c.to_ascii_uppercase()),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            _ => f.write_str("?"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    by_key: HashMap<Key, Action>,
+    /// Keys of each action, in the order given.
+    keys: Vec<(Action, Vec<Key>)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::with_overrides(&[]).expect("default keymap is valid")
+    }
+}
+
+impl Keymap {
+    /// Defaults, with some actions' keys replaced. A key the user gives to
+    /// one action is taken away from the default of another; a key given
+    /// to two actions by the user is an error.
+    pub fn with_overrides(overrides: &[(Action, Vec<Key>)]) -> Result<Keymap, String> {
+        let mut user: HashMap<Key, Action> = HashMap::new();
+        for (action, keys) in overrides {
+            for k in keys {
+                if let Some(other) = user.insert(*k, *action) {
+                    if other != *action {
+                        return Err(format!(
+                            "key {k} is given to both {} and {}",
+                            other.name(),
+                            action.name()
+                        ));
+                    }
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        for (action, _, _, defaults) in ACTIONS {
+            let list = match overrides.iter().find(|(a, _)| a == action) {
+                Some((_, k)) => k.clone(),
+                None => defaults
+                    .iter()
+                    .map(|d| Key::parse(d).expect("default keys parse"))
+                    .filter(|k| !user.contains_key(k))
+                    .collect(),
+            };
+            keys.push((*action, list));
+        }
+        let by_key = keys
+            .iter()
+            .flat_map(|(a, ks)| ks.iter().map(move |k| (*k, *a)))
+            .collect();
+        Ok(Keymap { by_key, keys })
+    }
+
+    pub fn action(&self, e: &KeyEvent) -> Option<Action> {
+        self.by_key.get(&Key::from_event(e)).copied()
+    }
+
+    pub fn keys(&self, action: Action) -> &[Key] {
+        self.keys
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map_or(&[], |(_, k)| k.as_slice())
+    }
+
+    /// The first key of an action, as the hint bar shows it.
+    pub fn hint(&self, action: Action) -> Option<String> {
+        self.keys(action).first().map(Key::to_string)
+    }
+
+    /// Every action with all its keys, in help order.
+    pub fn entries(&self) -> impl Iterator<Item = (Action, &[Key])> {
+        self.keys.iter().map(|(a, k)| (*a, k.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn defaults() {
+        let k = Keymap::default();
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        // Shifted letters arrive as the upper-case char with SHIFT.
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            k.action(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::PrevPane)
+        );
+        assert_eq!(k.action(&ev(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn every_default_key_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (_, _, _, keys) in ACTIONS {
+            for k in *keys {
+                assert!(seen.insert(Key::parse(k).unwrap()), "{k} bound twice");
+            }
+        }
+    }
+
+    #[test]
+    fn override_replaces_and_steals() {
+        let k = Keymap::with_overrides(&[
+            (Action::Quit, vec![Key::parse("x").unwrap()]),
+            (Action::Follow, vec![Key::parse("q").unwrap()]),
+        ])
+        .unwrap();
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Follow)
+        );
+        assert_eq!(k.hint(Action::Quit).as_deref(), Some("x"));
+        assert_eq!(k.hint(Action::Follow).as_deref(), Some("q"));
+        // `f` lost its action along with the default list it came from.
+        assert_eq!(k.action(&ev(KeyCode::Char('f'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn user_conflict_is_an_error() {
+        let x = Key::parse("x").unwrap();
+        let e = Keymap::with_overrides(&[(Action::Quit, vec![x]), (Action::Help, vec![x])])
+            .unwrap_err();
+        assert!(e.contains("quit") && e.contains("help"), "{e}");
+    }
+
+    #[test]
+    fn key_names() {
+        assert_eq!(Key::parse("ctrl-c").unwrap().to_string(), "^C");
+        assert_eq!(Key::parse("f5").unwrap().code, KeyCode::F(5));
+        assert_eq!(Key::parse("-").unwrap().code, KeyCode::Char('-'));
+        assert!(Key::parse("ctrl-").is_err());
+        assert!(Key::parse("hyper-x").is_err());
+        assert!(Key::parse("f13").is_err());
+    }
+}

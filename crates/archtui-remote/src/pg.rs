@@ -1,0 +1,184 @@
+//! tokio-postgres over the forwarded socket, with per-query timeouts that
+//! also cancel the query on the server, and notifications (LISTEN)
+//! broadcast to whoever subscribed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::stream::poll_fn;
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Notification, Row};
+
+use archtui_core::credentials::Secret;
+
+/// Marks a query that was cancelled for taking too long.
+const TIMED_OUT: &str = "query cancelled after";
+
+pub struct Pg {
+    client: Client,
+    timeout: Duration,
+    notifications: broadcast::Sender<Notification>,
+    /// Aborted on drop so a dropped client never leaves a task behind.
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+pub struct Params<'a> {
+    pub socket_dir: &'a Path,
+    pub port: u16,
+    pub user: &'a str,
+    pub dbname: &'a str,
+    pub password: Option<Secret>,
+    pub timeout: Duration,
+    /// Shown in pg_stat_activity; a slave's supervisor records it as who
+    /// paused a sync. `None`: "archtui".
+    pub application_name: Option<&'a str>,
+}
+
+/// Error text of a failed connect or query; never holds the password,
+/// which tokio-postgres does not echo.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        // The top-level text ("error communicating with the server") hides
+        // the cause, which is what the operator needs.
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl Pg {
+    pub async fn connect(p: Params<'_>) -> Result<Pg, String> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host_path(p.socket_dir)
+            .port(p.port)
+            .user(p.user)
+            .dbname(p.dbname)
+            .application_name(p.application_name.unwrap_or("archtui"))
+            .connect_timeout(p.timeout);
+        if let Some(pw) = &p.password {
+            cfg.password(pw.expose());
+        }
+        let connecting = tokio::time::timeout(p.timeout, cfg.connect(NoTls));
+        let (client, mut conn) = match connecting.await {
+            Err(_) => return Err(format!("no answer within {} s", p.timeout.as_secs())),
+            Ok(Err(e)) => return Err(describe(&e)),
+            Ok(Ok(pair)) => pair,
+        };
+        let (tx, _) = broadcast::channel(NOTIFICATION_BACKLOG);
+        let notifications = tx.clone();
+        let driver = tokio::spawn(async move {
+            let mut messages = poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(Ok(msg)) = messages.next().await {
+                if let AsyncMessage::Notification(n) = msg {
+                    let _ = tx.send(n);
+                }
+            }
+        });
+        Ok(Pg {
+            client,
+            timeout: p.timeout,
+            notifications,
+            driver,
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Runs a query; past the timeout the server is told to cancel it.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, String> {
+        self.bounded(self.client.query(sql, params)).await
+    }
+
+    /// Runs statements; past the timeout the server is told to cancel them.
+    pub async fn execute_batch(&self, sql: &str) -> Result<(), String> {
+        self.bounded(self.client.batch_execute(sql)).await
+    }
+
+    /// `work` within the timeout, else cancelled on the server too, so a
+    /// stuck statement does not hold locks after the console gave up.
+    async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(r) => r.map_err(|e| describe(&e)),
+            Err(_) => {
+                let token = self.client.cancel_token();
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;
+                Err(format!("{TIMED_OUT} {} s", self.timeout.as_secs()))
+            }
+        }
+    }
+
+    /// Notifications from now on. A receiver that falls more than
+    /// `NOTIFICATION_BACKLOG` behind gets `Lagged`, never blocks the client.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.notifications.subscribe()
+    }
+}
+
+/// Notifications kept for a slow subscriber.
+pub const NOTIFICATION_BACKLOG: usize = 256;
+
+/// Waits for a notification on `channel`, skipping others (which other
+/// subscribers still get).
+pub async fn wait_notification(
+    rx: &mut broadcast::Receiver<Notification>,
+    channel: &str,
+    within: Duration,
+) -> Option<Notification> {
+    tokio::time::timeout(within, async {
+        loop {
+            match rx.recv().await {
+                Ok(n) if n.channel() == channel => return Some(n),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// One column of a remote row, decoded; a value the client cannot decode
+/// (an unexpected type, a NULL where none belongs) is an error that names
+/// the column and the mismatch, never a panic.
+pub fn col<'a, T, I>(row: &'a Row, idx: I) -> Result<T, String>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+    I: tokio_postgres::row::RowIndex + std::fmt::Display + Copy,
+{
+    row.try_get(idx)
+        .map_err(|e| format!("column {idx}: {}", describe(&e)))
+}
+
+/// The first row's first column, if there is a row.
+pub fn first<'a, T>(rows: &'a [Row]) -> Result<Option<T>, String>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+{
+    rows.first().map(|r| col(r, 0)).transpose()
+}
+
+/// A channel or identifier name quoted for SQL (tokio-postgres has none).
+pub fn ident(name: &str) -> String {
+    postgres_protocol::escape::escape_identifier(name)
+}

@@ -1,0 +1,530 @@
+//! The SSH session to one host (openssh, native-mux) and the forwards the
+//! Docker and PostgreSQL clients ride on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openssh::{ForwardType, KnownHosts, Session, SessionBuilder, Socket};
+
+use archtui_core::config::{self, Config, Host};
+use archtui_core::model::{HostFailure, HostState};
+
+/// Local endpoints of a host's forwards, inside its private directory.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub docker_socket: PathBuf,
+    /// Directory holding `.s.PGSQL.<port>`, the form libpq and
+    /// tokio-postgres use for unix sockets.
+    pub pg_dir: PathBuf,
+}
+
+impl Endpoints {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            docker_socket: dir.join("docker.sock"),
+            pg_dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn pg_socket(&self, port: u16) -> PathBuf {
+        self.pg_dir.join(format!(".s.PGSQL.{port}"))
+    }
+}
+
+fn builder(config: &Config, control_dir: &Path) -> SessionBuilder {
+    let mut b = SessionBuilder::default();
+    // Not strict means accept-new: unknown keys are learned, a changed key
+    // is refused all the same. Never `no`, which would hand the database
+    // password to whoever answers in the host's place.
+    b.known_hosts_check(if config.ssh.strict_host_key_checking {
+        KnownHosts::Strict
+    } else {
+        KnownHosts::Add
+    })
+    .connect_timeout(Duration::from_secs(config.ssh.connect_timeout_secs))
+    // Drops the session when the host stops answering, within about the
+    // connect timeout (ssh gives up after ServerAliveCountMax, default 3,
+    // missed keepalives) instead of TCP's minutes.
+    .server_alive_interval(keepalive_interval(config.ssh.connect_timeout_secs))
+    .control_directory(control_dir);
+    if let Some(file) = &config.ssh.config_file {
+        b.config_file(file);
+    }
+    b
+}
+
+/// Keepalive interval so that a dead link is noticed within about
+/// `connect_timeout` seconds.
+pub fn keepalive_interval(connect_timeout_secs: u64) -> Duration {
+    Duration::from_secs((connect_timeout_secs / 3).max(1))
+}
+
+/// Opens the session. The whole handshake is bounded, not only the TCP
+/// connect, so a host that accepts and then hangs cannot stall the caller.
+pub async fn connect(
+    config: &Config,
+    host: &Host,
+    control_dir: &Path,
+) -> Result<Session, HostFailure> {
+    let dest = config::ssh_destination(&host.ssh)
+        .map_err(|e| HostFailure::new(HostState::Unreachable, e))?;
+    let limit = Duration::from_secs(config.ssh.connect_timeout_secs + 3);
+    let b = builder(config, control_dir);
+    match tokio::time::timeout(limit, b.connect_mux(&dest)).await {
+        Err(_) => Err(HostFailure::new(
+            HostState::Unreachable,
+            format!("ssh {}: no answer within {} s", host.ssh, limit.as_secs()),
+        )),
+        Ok(Err(e)) => Err(classify(&host.ssh, &e)),
+        Ok(Ok(session)) => Ok(session),
+    }
+}
+
+/// Maps openssh's error (ssh's own stderr, mostly) to a host state. A
+/// changed key is refused and shown with both fingerprints: the one
+/// known_hosts holds and the one the host offers now.
+pub fn classify(dest: &str, err: &openssh::Error) -> HostFailure {
+    let text = match err {
+        openssh::Error::Connect(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let (state, hint) = classify_text(&text);
+    if state == HostState::HostKeyChanged {
+        let c = changed_key(&text);
+        let known = c
+            .offending
+            .iter()
+            .find_map(|(file, line)| known_fingerprint(file, *line).map(|fp| (file, line, fp)));
+        let known = match known {
+            Some((file, line, fp)) => format!("{fp} ({}:{line})", file.display()),
+            None => "a different key".to_string(),
+        };
+        let offered = c.offered.as_deref().unwrap_or("an unknown key");
+        return HostFailure::new(
+            state,
+            format!(
+                "ssh {dest}: host key changed, connection refused: known_hosts has {known}, the host now offers {offered}"
+            ),
+        );
+    }
+    let text = last_meaningful_line(&text);
+    HostFailure::new(state, format!("ssh {dest}: {text}{hint}"))
+}
+
+/// What ssh printed about a changed host key. Pure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangedKey {
+    /// `SHA256:...` of the key the host sent.
+    pub offered: Option<String>,
+    /// `Offending KEY key in FILE:LINE`: where the known key is.
+    pub offending: Vec<(PathBuf, usize)>,
+}
+
+pub fn changed_key(text: &str) -> ChangedKey {
+    let mut c = ChangedKey::default();
+    let mut after_mark = false;
+    for line in text.lines().map(str::trim) {
+        if line.contains("key sent by the remote host is") {
+            after_mark = true;
+            if let Some(fp) = line.split_whitespace().find(|w| w.starts_with("SHA256:")) {
+                c.offered = Some(fp.trim_end_matches('.').to_string());
+                after_mark = false;
+            }
+            continue;
+        }
+        if after_mark && line.starts_with("SHA256:") {
+            c.offered = Some(line.trim_end_matches('.').to_string());
+            after_mark = false;
+        }
+        if let Some(rest) = line.strip_prefix("Offending ") {
+            if let Some((_, at)) = rest.split_once(" key in ") {
+                if let Some((file, n)) = at.rsplit_once(':') {
+                    if let Ok(n) = n.trim().parse::<usize>() {
+                        c.offending.push((PathBuf::from(file), n));
+                    }
+                }
+            }
+        }
+    }
+    c
+}
+
+/// The fingerprint of the key on line `line` (from 1) of a known_hosts file.
+fn known_fingerprint(file: &Path, line: usize) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (_, _, key) = known_hosts_entry(l)?;
+    key_fingerprint(key)
+}
+
+/// A known_hosts line as (names, key type, base64 key); None for comments,
+/// blanks, markers (`@revoked`, `@cert-authority`) and garbage. Pure.
+pub fn known_hosts_entry(line: &str) -> Option<(&str, &str, &str)> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
+        return None;
+    }
+    let mut w = line.split_whitespace();
+    let (names, kind, key) = (w.next()?, w.next()?, w.next()?);
+    key_fingerprint(key)?;
+    Some((names, kind, key))
+}
+
+/// `SHA256:...` of a base64 public key, as `ssh-keygen -l` prints it. Pure.
+pub fn key_fingerprint(b64: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .filter(|b| !b.is_empty())?;
+    let digest = sha2::Sha256::digest(&blob);
+    Some(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    ))
+}
+
+/// The key type's short name in a fingerprint listing.
+fn type_label(kind: &str) -> String {
+    match kind {
+        "ssh-ed25519" => "ED25519".into(),
+        "ssh-rsa" => "RSA".into(),
+        k if k.starts_with("ecdsa-") => "ECDSA".into(),
+        k => k.to_ascii_uppercase(),
+    }
+}
+
+fn classify_text(text: &str) -> (HostState, &'static str) {
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || text.contains("Host key for") && text.contains("has changed")
+    {
+        (HostState::HostKeyChanged, " (host key changed)")
+    } else if text.contains("No ") && text.contains("host key is known")
+        || text.contains("Host key verification failed")
+    {
+        (HostState::HostKeyUnknown, " (host key not in known_hosts)")
+    } else if text.contains("Permission denied")
+        || text.contains("Too many authentication failures")
+    {
+        (HostState::AuthFailed, "")
+    } else {
+        (HostState::Unreachable, "")
+    }
+}
+
+/// ssh prints banners of `@@@` lines; the last real line says what failed.
+fn last_meaningful_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with("@@@"))
+        .unwrap_or("ssh failed")
+        .to_string()
+}
+
+/// Forwards a local unix socket to the host's Docker socket. A stale file
+/// from an earlier run would make the master's bind fail.
+pub async fn forward_docker(
+    session: &Session,
+    ends: &Endpoints,
+    remote_socket: &str,
+) -> Result<(), HostFailure> {
+    let _ = std::fs::remove_file(&ends.docker_socket);
+    session
+        .request_port_forward(
+            ForwardType::Local,
+            Socket::from(ends.docker_socket.clone()),
+            Socket::from(PathBuf::from(remote_socket)),
+        )
+        .await
+        .map_err(|e| {
+            HostFailure::new(
+                HostState::DockerUnavailable,
+                format!("forward to {remote_socket}: {e}"),
+            )
+        })
+}
+
+/// Forwards a local unix socket to the host's published PostgreSQL port.
+pub async fn forward_postgres(
+    session: &Session,
+    ends: &Endpoints,
+    port: u16,
+) -> Result<(), HostFailure> {
+    let local = ends.pg_socket(port);
+    let _ = std::fs::remove_file(&local);
+    session
+        .request_port_forward(
+            ForwardType::Local,
+            Socket::from(local),
+            Socket::new("127.0.0.1", port),
+        )
+        .await
+        .map_err(|e| {
+            HostFailure::new(
+                HostState::DatabaseUnavailable,
+                format!("forward to port {port}: {e}"),
+            )
+        })
+}
+
+/// `ssh -G DEST`: how the operator's ssh (and the config's ssh config
+/// file) resolves a destination, as `key value` lines; None when ssh
+/// fails or takes over 3 s. The destination goes in as
+/// `config::ssh_destination` spells it, so `user@host:port` keeps its port.
+pub async fn resolve(config: &Config, dest: &str) -> Option<String> {
+    let dest = config::ssh_destination(dest).ok()?;
+    let mut cmd = tokio::process::Command::new("ssh");
+    if let Some(f) = &config.ssh.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    cmd.arg("-G").arg(dest).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(3), cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One host key the host offered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScannedKey {
+    /// Key type and base64 key, as a known_hosts line ends.
+    pub key: String,
+    /// `SHA256:... (TYPE)`.
+    pub listing: String,
+}
+
+impl ScannedKey {
+    pub fn fingerprint(&self) -> &str {
+        self.listing.split(' ').next().unwrap_or("")
+    }
+}
+
+/// Host key algorithms asked for one at a time, so every kind of key the
+/// host has is seen (ssh itself records only the one it negotiates).
+const KEY_KINDS: [&str; 3] = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521",
+    "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+];
+
+/// The host keys `dest` offers, reached the way ssh reaches it: through
+/// the operator's ssh config (ProxyJump, ProxyCommand, HostKeyAlias, port,
+/// user), which `ssh-keyscan` ignores. Each kind is learned by ssh itself
+/// into a private, empty known_hosts file (accept-new there only), with
+/// no authentication attempted and no command run; empty when the host
+/// does not answer within `timeout_secs`.
+pub async fn scan_keys(config: &Config, dest: &str, timeout_secs: u64) -> Vec<ScannedKey> {
+    let Ok(dest) = config::ssh_destination(dest) else {
+        return Vec::new();
+    };
+    let Ok(dir) = tempfile::Builder::new().prefix("archtui-keys-").tempdir() else {
+        return Vec::new();
+    };
+    let scans = KEY_KINDS.iter().enumerate().map(|(i, kinds)| {
+        let file = dir.path().join(format!("known_hosts{i}"));
+        let dest = dest.clone();
+        async move {
+            let mut cmd = tokio::process::Command::new("ssh");
+            if let Some(f) = &config.ssh.config_file {
+                cmd.arg("-F").arg(f);
+            }
+            let mut known = std::ffi::OsString::from("UserKnownHostsFile=");
+            known.push(&file);
+            cmd.args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=accept-new",
+            ])
+            .arg("-o")
+            .arg(known)
+            .args([
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "HashKnownHosts=no",
+                "-o",
+                "CheckHostIP=no",
+                "-o",
+                "UpdateHostKeys=no",
+                "-o",
+                "PreferredAuthentications=none",
+                "-o",
+                "ControlMaster=no",
+                "-o",
+                "ControlPath=none",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+            ])
+            .arg(format!("ConnectTimeout={timeout_secs}"))
+            .arg("-o")
+            .arg(format!("HostKeyAlgorithms={kinds}"))
+            .arg(&dest)
+            .arg("true")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+            let limit = Duration::from_secs(timeout_secs + 2);
+            let _ = tokio::time::timeout(limit, cmd.status()).await;
+            std::fs::read_to_string(&file).unwrap_or_default()
+        }
+    });
+    let texts = futures_util::future::join_all(scans).await;
+    let mut keys: Vec<ScannedKey> = Vec::new();
+    for text in texts {
+        for (_, kind, key) in text.lines().filter_map(known_hosts_entry) {
+            let Some(fp) = key_fingerprint(key) else {
+                continue;
+            };
+            if keys.iter().all(|k| k.fingerprint() != fp) {
+                keys.push(ScannedKey {
+                    key: format!("{kind} {key}"),
+                    listing: format!("{fp} ({})", type_label(kind)),
+                });
+            }
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_follows_the_connect_timeout() {
+        assert_eq!(keepalive_interval(5), Duration::from_secs(1));
+        assert_eq!(keepalive_interval(1), Duration::from_secs(1));
+        assert_eq!(keepalive_interval(30), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_changed_key_is_shown_with_both_fingerprints() {
+        let key = "AAAAC3NzaC1lZDI1NTE5AAAAIAtORs734sin02NP1BoBRkCcA72pIWZV+VVaQsek1ukf";
+        let known_fp = key_fingerprint(key).unwrap();
+        let dir = std::env::temp_dir().join(format!("archtui-kh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kh = dir.join("known_hosts");
+        std::fs::write(
+            &kh,
+            format!("# c\nother ssh-ed25519 {key}x\n10.77.0.2 ssh-ed25519 {key}\n"),
+        )
+        .unwrap();
+        let stderr = format!(
+            "@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@\n\
+             The fingerprint for the ED25519 key sent by the remote host is\nSHA256:OffeRed0ffered0ffered0ffered0ffered0ffer.\n\
+             Offending ED25519 key in {}:3\n  remove with:\nHost key for 10.77.0.2 has changed and you have requested strict checking.\n\
+             Host key verification failed.",
+            kh.display()
+        );
+        let c = changed_key(&stderr);
+        assert_eq!(
+            c.offered.as_deref(),
+            Some("SHA256:OffeRed0ffered0ffered0ffered0ffered0ffer")
+        );
+        assert_eq!(c.offending, [(kh.clone(), 3)]);
+        let f = classify(
+            "jukebox",
+            &openssh::Error::Connect(std::io::Error::other(stderr)),
+        );
+        assert_eq!(f.state, HostState::HostKeyChanged);
+        assert!(f.reason.contains(&known_fp), "{}", f.reason);
+        assert!(
+            f.reason
+                .contains("SHA256:OffeRed0ffered0ffered0ffered0ffered0ffer"),
+            "{}",
+            f.reason
+        );
+        assert!(f.reason.contains("refused"), "{}", f.reason);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fingerprints_match_ssh_keygen() {
+        // `ssh-keygen -lf` of this key prints this fingerprint.
+        let key = "AAAAC3NzaC1lZDI1NTE5AAAAIAtORs734sin02NP1BoBRkCcA72pIWZV+VVaQsek1ukf";
+        assert_eq!(
+            key_fingerprint(key).as_deref(),
+            Some("SHA256:MQtsnAoY2QvEPjaRCSXT4I7LjJkR/bFMW0WBI6fWOv4")
+        );
+        assert_eq!(known_hosts_entry("@revoked * ssh-rsa AAAA"), None);
+        assert_eq!(known_hosts_entry("# comment"), None);
+        assert_eq!(
+            known_hosts_entry(&format!("|1|salt|hash ssh-ed25519 {key} c")),
+            Some(("|1|salt|hash", "ssh-ed25519", key))
+        );
+    }
+
+    #[test]
+    fn not_strict_means_accept_new() {
+        let mut c = archtui_core::app::fixtures::config();
+        c.ssh.strict_host_key_checking = false;
+        let b = format!("{:?}", builder(&c, Path::new("/tmp")));
+        assert!(b.contains("Add"), "{b}");
+        assert!(!b.contains("Accept"), "{b}");
+    }
+
+    #[test]
+    fn classifies_ssh_failures() {
+        let unknown = "No ED25519 host key is known for 10.77.0.2 and you have requested strict checking.\nHost key verification failed.";
+        assert_eq!(classify_text(unknown).0, HostState::HostKeyUnknown);
+        let changed = "@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@\nHost key verification failed.";
+        assert_eq!(classify_text(changed).0, HostState::HostKeyChanged);
+        assert_eq!(
+            classify_text("root@10.77.0.2: Permission denied (publickey).").0,
+            HostState::AuthFailed
+        );
+        assert_eq!(
+            classify_text("connect to host 10.77.0.2 port 22: Connection timed out").0,
+            HostState::Unreachable
+        );
+        assert_eq!(
+            last_meaningful_line(changed),
+            "Host key verification failed."
+        );
+    }
+
+    /// Property tests (cases per run: 512 each).
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any ssh stderr: one state and one line, never a panic.
+            #[test]
+            fn any_ssh_stderr(text in "(.{0,60}\n){0,8}") {
+                let _ = classify_text(&text);
+                let l = last_meaningful_line(&text);
+                prop_assert!(!l.contains('\n'));
+                let c = changed_key(&text);
+                if let Some(fp) = c.offered {
+                    prop_assert!(fp.starts_with("SHA256:"));
+                }
+                let f = classify("d", &openssh::Error::Connect(std::io::Error::other(text.clone())));
+                prop_assert!(f.reason.starts_with("ssh d: "));
+            }
+
+            /// Any known_hosts line: an entry only when its key decodes, and
+            /// then its fingerprint is ssh's form.
+            #[test]
+            fn known_hosts_any_line(line in ".{0,120}", names in "[a-z0-9.,]{1,20}", blob in proptest::collection::vec(any::<u8>(), 1..64)) {
+                let _ = known_hosts_entry(&line);
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&blob);
+                let l = format!("{names} ssh-ed25519 {b64} comment");
+                let (n, k, key) = known_hosts_entry(&l).expect("a well-formed line");
+                prop_assert_eq!((n, k, key), (names.as_str(), "ssh-ed25519", b64.as_str()));
+                let fp = key_fingerprint(key).unwrap_or_default();
+                prop_assert!(fp.starts_with("SHA256:") && fp.len() == 50 && !fp.ends_with('='));
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! One long-lived task per host: keeps its link open, observes on a timer
+//! and on Docker events, reconnects with backoff. It never exits on a
+//! failure; it reports it and tries again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::bucardo::BucardoEvent;
+use crate::host::{Context, HostLink};
+use archtui_core::config::Host;
+use archtui_core::model::HostState;
+use archtui_core::observation::HostObservation;
+
+/// Lets a burst of Bucardo notifications arrive before looking.
+const EVENT_SETTLE: Duration = Duration::from_millis(50);
+
+/// Starts one supervisor per configured host; they stop when the
+/// receiver is dropped.
+pub fn spawn_all(
+    ctx: Arc<Context>,
+    every: Duration,
+) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
+    spawn_all_with_links(ctx, every, Vec::new())
+}
+
+/// Like `spawn_all`; also publishes each host's Docker client on its
+/// `links` entry (by config order) while the host's link is open, so
+/// others (log tails) can use the same forward.
+pub fn spawn_all_with_links(
+    ctx: Arc<Context>,
+    every: Duration,
+    mut links: Vec<watch::Sender<Option<Docker>>>,
+) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel(64);
+    links.reverse();
+    let handles = ctx
+        .config
+        .hosts()
+        .into_iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let link = links.pop();
+            tokio::spawn(supervise(ctx.clone(), host, i, every, tx.clone(), link))
+        })
+        .collect();
+    (rx, handles)
+}
+
+async fn supervise(
+    ctx: Arc<Context>,
+    host: Host,
+    index: usize,
+    every: Duration,
+    tx: mpsc::Sender<HostObservation>,
+    docker_tx: Option<watch::Sender<Option<Docker>>>,
+) {
+    let publish = |d: Option<Docker>| {
+        if let Some(t) = &docker_tx {
+            t.send_replace(d);
+        }
+    };
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    if tx
+        .send(HostObservation::connecting(&host, chrono::Utc::now()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        let mut link = match HostLink::open(ctx.clone(), &host, index).await {
+            Ok(link) => link,
+            Err(f) => {
+                if tx
+                    .send(HostObservation::failed(&host, f, chrono::Utc::now()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        publish(Some(link.docker()));
+        let mut events = link.container_events();
+        let mut bucardo_events = link.take_bucardo_events();
+        loop {
+            let obs = link.observe().await;
+            let state = obs.state;
+            if tx.send(obs).await.is_err() {
+                link.close().await;
+                return;
+            }
+            if state == HostState::Unreachable || (state != HostState::Up && !link.alive().await) {
+                break;
+            }
+            // An event means a container changed: look again now, after a
+            // short pause that lets a burst of events settle.
+            // A sync completion (Bucardo's NOTIFY) means its row changed:
+            // look again at once, without waiting for the poll.
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                Some(_) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
+                Some(_) = next_event(&mut bucardo_events) => {
+                    tokio::time::sleep(EVENT_SETTLE).await;
+                    drain(&mut bucardo_events);
+                }
+            }
+        }
+        publish(None);
+        // Closing a dead session can hang on the mux; do not wait for it.
+        tokio::spawn(link.close());
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+async fn next_event(
+    rx: &mut Option<mpsc::UnboundedReceiver<BucardoEvent>>,
+) -> Option<BucardoEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn drain(rx: &mut Option<mpsc::UnboundedReceiver<BucardoEvent>>) {
+    if let Some(rx) = rx {
+        while rx.try_recv().is_ok() {}
+    }
+}

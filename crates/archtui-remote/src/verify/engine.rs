@@ -1,0 +1,936 @@
+//! Runs a verify over the hosts' links: the tables of each slave's
+//! relgroup, chunk by chunk, then the recheck of every key that looked
+//! different or was in flight. See `super` for the method; the pure
+//! rules are in `chunk`, `sql` and `settle`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chunk::{self, Digest, Key, Range};
+use super::report::{Outcome, Report, SlaveReport, TableReport};
+use super::settle::{self, Open, Seen, Verdict};
+use super::sql::{self, Column, Query, TableSpec};
+use crate::actions::Progress;
+use crate::bucardo;
+use crate::host::{next_link, Context, HostLink};
+use crate::pg::{col, first, Pg};
+use archtui_core::config::{Config, Host, Role};
+use archtui_core::credentials::Password;
+use archtui_core::model::Time;
+
+/// Rows a range may hold on each side to be compared row by row.
+pub const LEAF: i64 = 256;
+/// Differing keys followed per table; past it the table is reported as
+/// incomplete (its counts are lower bounds) and a repair copies it whole.
+pub const MAX_DIFFS: usize = 20_000;
+/// Keys in flight for one chunk past which the slave is too far behind
+/// to compare that chunk.
+pub const MAX_PENDING: i64 = 50_000;
+/// Keys per recheck query.
+const BATCH: usize = 1_000;
+/// Looks at an unsettled key, after the first.
+pub const ROUNDS: usize = 4;
+/// How often the slave's lag is read between chunks.
+const LAG_EVERY: Duration = Duration::from_secs(5);
+/// Progress lines at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// What to verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Slaves of the config; empty: every slave.
+    pub slaves: Vec<String>,
+    /// `table` or `schema.table`; None: the whole relgroup.
+    pub tables: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Verify pauses while the slave's lag is at or over this.
+    pub lag_warning_secs: f64,
+    /// And gives up when it stays there this long.
+    pub max_pause: Duration,
+    /// How long a recheck waits for the slave's heartbeat to pass a time.
+    pub catch_up: Duration,
+    /// Every statement's limit, on the server (statement_timeout) too.
+    pub statement_timeout: Duration,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Limits {
+        let lag = config.thresholds.lag_warning_secs;
+        Limits {
+            lag_warning_secs: lag,
+            max_pause: Duration::from_secs(600),
+            catch_up: Duration::from_secs_f64((lag * 2.0).clamp(60.0, 3600.0)),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The context verify runs in: the config's, with the client's query
+/// bound a little over the server's statement_timeout (the server stops
+/// a slow statement first, and says why).
+pub fn context(
+    config: &Config,
+    password: Password,
+    limits: &Limits,
+) -> std::io::Result<Arc<Context>> {
+    let mut c = config.clone();
+    c.database.query_timeout_secs = limits.statement_timeout.as_secs().max(1) + 5;
+    Context::new(c, password)
+}
+
+/// The slaves a request names, from the config; an unknown one is bad input.
+pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
+    let slaves: Vec<Host> = config
+        .hosts()
+        .into_iter()
+        .filter(|h| h.role == Role::Slave)
+        .collect();
+    if req.slaves.is_empty() {
+        if slaves.is_empty() {
+            return Err("the config has no slave to verify".into());
+        }
+        return Ok(slaves);
+    }
+    req.slaves
+        .iter()
+        .map(|n| {
+            slaves
+                .iter()
+                .find(|h| &h.name == n)
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<&str> = slaves.iter().map(|h| h.name.as_str()).collect();
+                    format!(
+                        "{n:?} is not a slave of the config (slaves: {})",
+                        names.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Verifies every slave the request names, one after the other.
+pub async fn run(ctx: Arc<Context>, req: &Request, limits: Limits, progress: &Progress) -> Report {
+    let started = chrono::Utc::now();
+    let slaves = match slaves_of(&ctx.config, req) {
+        Ok(s) => s,
+        Err(e) => {
+            return Report::new(
+                started,
+                vec![SlaveReport::failed("-", started, Outcome::Refused, e)],
+            )
+        }
+    };
+    let Some(master) = ctx
+        .config
+        .hosts()
+        .into_iter()
+        .find(|h| h.role == Role::Master)
+    else {
+        let e = "the config has no master".to_string();
+        return Report::new(
+            started,
+            vec![SlaveReport::failed("-", started, Outcome::Refused, e)],
+        );
+    };
+    let mlink = match HostLink::open(ctx.clone(), &master, next_link()).await {
+        Ok(l) => l,
+        Err(f) => {
+            let why = format!("master {}: {}", master.name, f.reason);
+            let all = slaves
+                .iter()
+                .map(|s| SlaveReport::failed(&s.name, started, Outcome::Unreachable, why.clone()))
+                .collect();
+            return Report::new(started, all);
+        }
+    };
+    let mut reports = Vec::new();
+    for s in &slaves {
+        let begun = chrono::Utc::now();
+        let clock = Instant::now();
+        let mut r = match HostLink::open(ctx.clone(), s, next_link()).await {
+            Err(f) => SlaveReport::failed(&s.name, begun, Outcome::Unreachable, f.reason),
+            Ok(slink) => {
+                let r = slave(&ctx, &mlink, &slink, req, limits, progress).await;
+                slink.close().await;
+                r
+            }
+        };
+        r.seconds = clock.elapsed().as_secs_f64();
+        let _ = progress.send(super::report::slave_text(&r).join("\n"));
+        reports.push(r);
+    }
+    mlink.close().await;
+    Report::new(started, reports)
+}
+
+/// Why a slave's verify stopped before its end.
+enum Stop {
+    /// This table cannot be compared (a timeout, a type error).
+    Refused(String),
+    /// The slave lagged too long: no table of it can be.
+    Lagging(String),
+    Unreachable(String),
+}
+
+/// A verify session: the verify settings, read-only, bounded statements,
+/// and a transaction left open by a killed archtui ends by itself.
+pub async fn session(link: &HostLink, db: &str, limits: &Limits) -> Result<Pg, String> {
+    let pg = link.connect(db).await?;
+    let ms = limits.statement_timeout.as_millis();
+    pg.execute_batch(&format!(
+        "{}; {}; SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {}",
+        sql::SESSION,
+        sql::READ_ONLY,
+        ms.saturating_mul(2).max(60_000)
+    ))
+    .await?;
+    Ok(pg)
+}
+
+async fn slave(
+    ctx: &Context,
+    mlink: &HostLink,
+    slink: &HostLink,
+    req: &Request,
+    limits: Limits,
+    progress: &Progress,
+) -> SlaveReport {
+    let name = slink.host.name.clone();
+    let started = chrono::Utc::now();
+    let db = &ctx.config.database;
+    let unreachable = |e: String| SlaveReport::failed(&name, started, Outcome::Unreachable, e);
+    let (master, slave, control) = tokio::join!(
+        session(mlink, &db.name, &limits),
+        session(slink, &db.name, &limits),
+        session(slink, &db.bucardo_db, &limits)
+    );
+    let master = match master {
+        Ok(p) => p,
+        Err(e) => return unreachable(format!("master: {e}")),
+    };
+    let (slave, control) = match (slave, control) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => return unreachable(e),
+    };
+    let sync = archtui_core::fleet::sync_of(&name);
+    let names = match relgroup(&control, &sync, &db.heartbeat_table, req).await {
+        Ok(n) => n,
+        Err(e) => return SlaveReport::failed(&name, started, Outcome::Refused, e),
+    };
+    drop(control);
+    let mut v = Verifier {
+        master,
+        slave,
+        target: format!("dbgroup {name}_grp"),
+        sync,
+        name: name.clone(),
+        heartbeat: db.heartbeat_table.clone(),
+        limits,
+        progress: progress.clone(),
+        lag_checked: None,
+        said: None,
+    };
+    let mut out = SlaveReport::new(&name, started);
+    let mut tables = Vec::new();
+    for (schema, table) in names {
+        let mut rep = TableReport {
+            table: format!("{schema}.{table}"),
+            ..Default::default()
+        };
+        let clock = Instant::now();
+        let spec = match v.spec(&schema, &table).await {
+            Ok(s) => s,
+            Err(e) => {
+                rep.error = Some(e);
+                out.tables.push(rep);
+                continue;
+            }
+        };
+        rep.key_columns = spec.key.iter().map(|c| c.name.clone()).collect();
+        let open = match v.scan(&spec, &mut rep).await {
+            Ok(o) => o,
+            Err(Stop::Refused(e)) => {
+                rep.error = Some(e);
+                HashMap::new()
+            }
+            Err(Stop::Unreachable(e)) => {
+                out.tables.push(rep);
+                out.error = Some(e);
+                out.outcome = Outcome::Unreachable;
+                return out;
+            }
+            Err(Stop::Lagging(e)) => {
+                out.tables.push(rep);
+                out.error = Some(e);
+                out.outcome = Outcome::Refused;
+                return out;
+            }
+        };
+        rep.seconds = clock.elapsed().as_secs_f64();
+        tables.push((spec, rep, open));
+    }
+    if let Err(Stop::Unreachable(e)) = v.recheck(&mut tables).await {
+        out.error = Some(e);
+        out.outcome = Outcome::Unreachable;
+    }
+    for (spec, mut rep, _) in tables {
+        for k in [
+            &mut rep.missing,
+            &mut rep.extra,
+            &mut rep.changed,
+            &mut rep.unsettled,
+        ] {
+            k.sort();
+        }
+        rep.spec = Some(spec);
+        out.tables.push(rep);
+    }
+    out.tables.sort_by(|a, b| a.table.cmp(&b.table));
+    out.conclude();
+    out
+}
+
+/// Waits until the slave's heartbeat (`table`, read on the slave) is at
+/// or past `at`, a master time: the master writes it every few seconds and
+/// a sync run applies every change committed before the heartbeat it
+/// carries, so then the slave holds everything the master had at `at`.
+pub async fn wait_heartbeat(
+    slave: &Pg,
+    name: &str,
+    table: &str,
+    at: Time,
+    within: Duration,
+) -> Result<(), String> {
+    let since = Instant::now();
+    loop {
+        let hb = bucardo::heartbeat(slave, table)
+            .await
+            .map_err(|e| format!("{name}'s heartbeat: {e}"))?;
+        if hb.is_some_and(|h| h >= at) {
+            return Ok(());
+        }
+        if since.elapsed() >= within {
+            return Err(format!(
+                "{name}'s heartbeat did not reach {} within {} s (is its sync running? archtui status)",
+                at.format("%H:%M:%S%.3f UTC"),
+                within.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The sync's relgroup tables (less the heartbeat, whose lag is measured
+/// on its own), or those of them the request names.
+async fn relgroup(
+    control: &Pg,
+    sync: &str,
+    heartbeat: &str,
+    req: &Request,
+) -> Result<Vec<(String, String)>, String> {
+    let rows = control
+        .query(bucardo::verify::RELGROUP_TABLES, &[&sync])
+        .await
+        .map_err(|e| format!("the relgroup of {sync}: {e}"))?;
+    let all: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect::<Result<_, String>>()
+        .map_err(|e| format!("bucardo.goat: {e}"))?;
+    if all.is_empty() {
+        return Err(format!(
+            "sync {sync} has no tables in its relgroup (is it registered? docker compose logs bucardo on the slave)"
+        ));
+    }
+    let all: Vec<(String, String)> = all
+        .into_iter()
+        .filter(|(s, t)| format!("{s}.{t}") != heartbeat)
+        .collect();
+    let Some(wanted) = &req.tables else {
+        return Ok(all);
+    };
+    wanted
+        .iter()
+        .map(|w| {
+            all.iter()
+                .find(|(s, t)| w == t || *w == format!("{s}.{t}"))
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<String> = all.iter().map(|(s, t)| format!("{s}.{t}")).collect();
+                    format!(
+                        "table {w:?} is not replicated by {sync} (its relgroup: {})",
+                        names.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+struct Verifier {
+    master: Pg,
+    slave: Pg,
+    /// `dbgroup <slave>_grp`: the track tables' name for this slave.
+    target: String,
+    sync: String,
+    name: String,
+    heartbeat: String,
+    limits: Limits,
+    progress: Progress,
+    lag_checked: Option<Instant>,
+    said: Option<Instant>,
+}
+
+/// A query's rows as keys (the first `width` columns) and, when `hash`,
+/// the row hash after them.
+fn keyed(
+    rows: &[tokio_postgres::Row],
+    width: usize,
+    hash: bool,
+) -> Result<Vec<(Key, i64)>, String> {
+    rows.iter()
+        .map(|r| {
+            let key = (0..width)
+                .map(|i| col::<Option<String>, _>(r, i).map(Option::unwrap_or_default))
+                .collect::<Result<Key, String>>()?;
+            let h = if hash { col::<i64, _>(r, width)? } else { 0 };
+            Ok((key, h))
+        })
+        .collect()
+}
+
+impl Verifier {
+    fn say(&mut self, line: String, force: bool) {
+        if force || self.said.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+            self.said = Some(Instant::now());
+            let _ = self.progress.send(line);
+        }
+    }
+
+    /// A failed query: the slave or master gone is the end of this slave's
+    /// verify; anything else (a timeout, a type error) ends the table.
+    fn stop(&self, e: String) -> Stop {
+        if self.master.is_closed() {
+            Stop::Unreachable(format!("master: {e}"))
+        } else if self.slave.is_closed() {
+            Stop::Unreachable(format!("{}: {e}", self.name))
+        } else {
+            Stop::Refused(e)
+        }
+    }
+
+    async fn run(&self, pg: &Pg, q: &Query) -> Result<Vec<tokio_postgres::Row>, String> {
+        pg.query(&q.sql, &q.refs()).await
+    }
+
+    /// The table's key, columns and delta tables, from the master; the
+    /// slave must have the same columns (in any order).
+    async fn spec(&self, schema: &str, table: &str) -> Result<TableSpec, String> {
+        let qualified = format!("{}.{}", crate::pg::ident(schema), crate::pg::ident(table));
+        let columns = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<Column>, String> {
+            rows.iter()
+                .map(|r| {
+                    Ok(Column {
+                        name: col(r, 0)?,
+                        ty: col(r, 1)?,
+                    })
+                })
+                .collect()
+        };
+        let p: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&qualified];
+        let (m, s, k) = tokio::join!(
+            self.master.query(sql::COLUMNS, &p),
+            self.slave.query(sql::COLUMNS, &p),
+            self.master.query(sql::PRIMARY_KEY, &p)
+        );
+        let (m, s, key) = (columns(m?)?, columns(s?)?, columns(k?)?);
+        if m.is_empty() {
+            return Err("the master has no such table".into());
+        }
+        if s.is_empty() {
+            return Err(format!(
+                "{} has no such table: run the same migrations as the master",
+                self.name
+            ));
+        }
+        if key.is_empty() {
+            return Err("no primary key on the master: Bucardo cannot replicate it either".into());
+        }
+        let mut ms: Vec<&Column> = m.iter().collect();
+        let mut ss: Vec<&Column> = s.iter().collect();
+        ms.sort_by(|a, b| a.name.cmp(&b.name));
+        ss.sort_by(|a, b| a.name.cmp(&b.name));
+        if ms != ss {
+            let show = |v: &[&Column]| {
+                v.iter()
+                    .map(|c| format!("{} {}", c.name, c.ty))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(format!(
+                "its columns differ: master ({}), {} ({}): run the same migrations on both",
+                show(&ms),
+                self.name,
+                show(&ss)
+            ));
+        }
+        let plain = format!("{schema}.{table}");
+        let names = self
+            .master
+            .query(
+                bucardo::verify::DELTA_NAMES,
+                &[&self.sync, &plain, &qualified],
+            )
+            .await?;
+        let delta = match names.first() {
+            Some(r) => Some((col(r, 0)?, col(r, 1)?)),
+            None => None,
+        };
+        Ok(TableSpec {
+            schema: schema.to_string(),
+            name: table.to_string(),
+            key,
+            columns: m,
+            delta,
+        })
+    }
+
+    /// Both snapshots, the slave's first; the master's time.
+    async fn begin(&self) -> Result<Time, String> {
+        self.slave
+            .execute_batch(&format!("{}; SELECT 1", sql::BEGIN))
+            .await?;
+        self.master.execute_batch(sql::BEGIN).await?;
+        let rows = self.master.query("SELECT now()", &[]).await?;
+        first::<Time>(&rows)?.ok_or_else(|| "now() returned nothing".to_string())
+    }
+
+    async fn end(&self) {
+        let _ = tokio::join!(
+            self.slave.execute_batch("ROLLBACK"),
+            self.master.execute_batch("ROLLBACK")
+        );
+    }
+
+    /// Pauses while the slave's lag (from the master's delta and track
+    /// tables) is at or over the warning threshold; gives up past
+    /// `max_pause`.
+    async fn pause_if_lagging(&mut self) -> Result<(), Stop> {
+        if self.lag_checked.is_some_and(|t| t.elapsed() < LAG_EVERY) {
+            return Ok(());
+        }
+        let since = Instant::now();
+        loop {
+            let p = bucardo::pending(
+                &self.master,
+                &self.sync,
+                &format!("{}_grp", self.name),
+                &self.heartbeat,
+            )
+            .await
+            .map_err(|e| self.stop(format!("the lag of {}: {e}", self.sync)))?;
+            self.lag_checked = Some(Instant::now());
+            let lag = p.map_or(0.0, |p| p.lag_seconds);
+            if lag < self.limits.lag_warning_secs {
+                return Ok(());
+            }
+            if since.elapsed() >= self.limits.max_pause {
+                return Err(Stop::Lagging(format!(
+                    "{}'s lag stayed at or over {} s for {} s (now {lag:.0} s): verify needs a slave that keeps up; see archtui status",
+                    self.name,
+                    self.limits.lag_warning_secs,
+                    self.limits.max_pause.as_secs()
+                )));
+            }
+            self.say(
+                format!(
+                    "{}: paused: lag {lag:.0} s >= {} s (warning threshold); waiting",
+                    self.name, self.limits.lag_warning_secs
+                ),
+                false,
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    async fn digest(&self, pg: &Pg, q: &Query) -> Result<(Digest, Duration), String> {
+        let start = Instant::now();
+        let rows = self.run(pg, q).await?;
+        let r = rows.first().ok_or("the digest returned no row")?;
+        let d = Digest {
+            rows: col(r, 0)?,
+            sum: chunk::parse_sum(&col::<String, _>(r, 1)?)?,
+        };
+        Ok((d, start.elapsed()))
+    }
+
+    /// Both sides' digests of a range, at once.
+    async fn digests(&self, q: &Query) -> Result<(Digest, Digest, Duration), String> {
+        let (m, s) = tokio::join!(self.digest(&self.master, q), self.digest(&self.slave, q));
+        let ((m, tm), (s, ts)) = (m?, s?);
+        Ok((m, s, tm.max(ts)))
+    }
+
+    /// One table, chunk by chunk; returns the keys to settle.
+    async fn scan(
+        &mut self,
+        spec: &TableSpec,
+        rep: &mut TableReport,
+    ) -> Result<HashMap<Key, Open>, Stop> {
+        let estimate = self
+            .master
+            .query(sql::ESTIMATE, &[&sql::qualified(spec)])
+            .await
+            .ok()
+            .and_then(|r| first::<i64>(&r).ok().flatten())
+            .unwrap_or(0);
+        let mut open = HashMap::new();
+        let mut lo: Option<Key> = None;
+        let mut size = chunk::FIRST_CHUNK;
+        loop {
+            self.pause_if_lagging().await?;
+            let t = self.begin().await.map_err(|e| self.stop(e))?;
+            let done = self.chunk(spec, &lo, size, t, rep, &mut open).await;
+            self.end().await;
+            let (hi, rows, took) = done.map_err(|e| self.stop(e))?;
+            size = chunk::next_size(rows, size, took);
+            let pct = if estimate > 0 {
+                format!(
+                    " of ~{estimate} ({}%)",
+                    (rep.rows * 100 / estimate).min(100)
+                )
+            } else {
+                String::new()
+            };
+            self.say(
+                format!(
+                    "{}: {}: {} rows{pct}, {} chunks, next {size} rows; {} keys to recheck",
+                    self.name,
+                    rep.table,
+                    rep.rows,
+                    rep.chunks,
+                    open.len()
+                ),
+                hi.is_none(),
+            );
+            match hi {
+                Some(h) => lo = Some(h),
+                None => return Ok(open),
+            }
+        }
+    }
+
+    /// One chunk from `lo`, in the open snapshots: its end, its rows on
+    /// the master and the slower side's time.
+    async fn chunk(
+        &self,
+        spec: &TableSpec,
+        lo: &Option<Key>,
+        size: i64,
+        t: Time,
+        rep: &mut TableReport,
+        open: &mut HashMap<Key, Open>,
+    ) -> Result<(Option<Key>, i64, Duration), String> {
+        let from = Range {
+            lo: lo.clone(),
+            hi: None,
+        };
+        let end = self
+            .run(&self.master, &sql::key_at(spec, &from, size - 1))
+            .await?;
+        let hi = keyed(&end, spec.key.len(), false)?.pop().map(|(k, _)| k);
+        let range = Range {
+            lo: lo.clone(),
+            hi: hi.clone(),
+        };
+        let txntimes: Vec<String> =
+            match bucardo::verify::pending_txntimes(spec, &self.target, MAX_PENDING + 1) {
+                Some(q) => keyed(&self.run(&self.master, &q).await?, 1, false)?
+                    .into_iter()
+                    .filter_map(|(k, _)| k.into_iter().next())
+                    .collect(),
+                None => Vec::new(),
+            };
+        if txntimes.len() as i64 > MAX_PENDING {
+            return Err(format!(
+                "more than {MAX_PENDING} transactions are pending for {}: it is too far behind to compare",
+                self.name
+            ));
+        }
+        let pending: Vec<Key> = match bucardo::verify::pending_in_range(spec, &range, &txntimes) {
+            Some(q) if !txntimes.is_empty() => {
+                keyed(&self.run(&self.master, &q).await?, spec.key.len(), false)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if pending.len() as i64 > MAX_PENDING {
+            return Err(format!(
+                "more than {MAX_PENDING} changes of one chunk are pending for {}: it is too far behind to compare",
+                self.name
+            ));
+        }
+        let (m, s, took) = self.digests(&sql::digest(spec, &range, &pending)).await?;
+        rep.rows += m.rows;
+        rep.chunks += 1;
+        for k in &pending {
+            open.insert(
+                k.clone(),
+                Open {
+                    at: t,
+                    seen: Seen::Pending,
+                },
+            );
+        }
+        if m != s {
+            self.bisect(spec, range, (m, s), &pending, t, rep, open)
+                .await?;
+        }
+        Ok((hi, m.rows, took))
+    }
+
+    /// Narrows a differing range down to its differing rows.
+    #[allow(clippy::too_many_arguments)]
+    async fn bisect(
+        &self,
+        spec: &TableSpec,
+        range: Range,
+        digests: (Digest, Digest),
+        pending: &[Key],
+        t: Time,
+        rep: &mut TableReport,
+        open: &mut HashMap<Key, Open>,
+    ) -> Result<(), String> {
+        let width = spec.key.len();
+        let mut stack = vec![(range, digests.0, digests.1)];
+        while let Some((r, m, s)) = stack.pop() {
+            if m == s {
+                continue;
+            }
+            let found = open.values().filter(|o| o.seen != Seen::Pending).count();
+            if found >= MAX_DIFFS {
+                rep.incomplete = true;
+                continue;
+            }
+            let one_sided = m.rows == 0 || s.rows == 0;
+            if !one_sided && (m.rows > LEAF || s.rows > LEAF) {
+                let (side, n) = if m.rows >= s.rows {
+                    (&self.master, m.rows)
+                } else {
+                    (&self.slave, s.rows)
+                };
+                let mid = self.run(side, &sql::key_at(spec, &r, n / 2 - 1)).await?;
+                let mid = keyed(&mid, width, false)?.pop().map(|(k, _)| k);
+                if let Some(mid) = mid.filter(|k| Some(k) != r.hi.as_ref()) {
+                    let (a, b) = r.split_at(mid);
+                    let (am, asl, _) = self.digests(&sql::digest(spec, &a, pending)).await?;
+                    stack.push((b, m - am, s - asl));
+                    stack.push((a, am, asl));
+                    continue;
+                }
+            }
+            // Row by row: both sides' rows, or the one side that has any.
+            let limit = (MAX_DIFFS - found) as i64 + 1;
+            let q = sql::rows(spec, &r, pending, limit);
+            let (rm, rs) = match (m.rows, s.rows) {
+                (0, _) => (Vec::new(), self.run(&self.slave, &q).await?),
+                (_, 0) => (self.run(&self.master, &q).await?, Vec::new()),
+                _ => {
+                    let (a, b) =
+                        tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
+                    (a?, b?)
+                }
+            };
+            let (rm, rs) = (keyed(&rm, width, true)?, keyed(&rs, width, true)?);
+            if rm.len() as i64 >= limit || rs.len() as i64 >= limit {
+                rep.incomplete = true;
+            }
+            for (k, seen) in settle::compare_rows(&rm, &rs) {
+                open.insert(k, Open { at: t, seen });
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the slave has caught up to `at` (see `wait_heartbeat`).
+    async fn caught_up(&self, at: Time) -> Result<(), Stop> {
+        match wait_heartbeat(
+            &self.slave,
+            &self.name,
+            &self.heartbeat,
+            at,
+            self.limits.catch_up,
+        )
+        .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if self.slave.is_closed() => Err(Stop::Unreachable(e)),
+            Err(e) => Err(Stop::Refused(e)),
+        }
+    }
+
+    /// Looks at every open key again, until each is settled or the looks
+    /// run out; what is left is unsettled.
+    async fn recheck(
+        &mut self,
+        tables: &mut [(TableSpec, TableReport, HashMap<Key, Open>)],
+    ) -> Result<(), Stop> {
+        let mut result = Ok(());
+        for round in 0..ROUNDS {
+            let Some(need) = tables
+                .iter()
+                .flat_map(|(_, _, o)| o.values().map(|o| o.at))
+                .max()
+            else {
+                break;
+            };
+            let left: usize = tables.iter().map(|(_, _, o)| o.len()).sum();
+            self.say(
+                format!(
+                    "{}: rechecking {left} keys (look {} of {ROUNDS}) once the slave has caught up to {}",
+                    self.name,
+                    round + 1,
+                    need.format("%H:%M:%S%.3f UTC")
+                ),
+                true,
+            );
+            if let Err(e) = self.caught_up(need).await {
+                result = Err(e);
+                break;
+            }
+            for (spec, rep, open) in tables.iter_mut() {
+                if let Err(e) = self.look(spec, rep, open).await {
+                    match self.stop(e) {
+                        Stop::Refused(e) | Stop::Lagging(e) => {
+                            rep.error = Some(format!("recheck: {e}"))
+                        }
+                        u => return Err(u),
+                    }
+                }
+            }
+        }
+        for (_, rep, open) in tables.iter_mut() {
+            let mut left: Vec<Key> = open.drain().map(|(k, _)| k).collect();
+            left.sort();
+            for k in left {
+                rep.unsettled.push(k);
+            }
+        }
+        match result {
+            Err(Stop::Refused(e) | Stop::Lagging(e)) => {
+                for (_, rep, _) in tables.iter_mut().filter(|(_, r, _)| r.unsettled.count > 0) {
+                    rep.error.get_or_insert_with(|| format!("recheck: {e}"));
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// One more look at a table's open keys.
+    async fn look(
+        &self,
+        spec: &TableSpec,
+        rep: &mut TableReport,
+        open: &mut HashMap<Key, Open>,
+    ) -> Result<(), String> {
+        let width = spec.key.len();
+        let keys: Vec<Key> = open.keys().cloned().collect();
+        for batch in keys.chunks(BATCH) {
+            let t = self.begin().await?;
+            let read = async {
+                let pending: Vec<Key> =
+                    match bucardo::verify::pending_among(spec, batch, &self.target) {
+                        Some(q) => keyed(&self.run(&self.master, &q).await?, width, false)?
+                            .into_iter()
+                            .map(|(k, _)| k)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                let q = sql::rows_by_keys(spec, batch);
+                let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
+                Ok::<_, String>((pending, keyed(&m?, width, true)?, keyed(&s?, width, true)?))
+            };
+            let read = read.await;
+            self.end().await;
+            let (pending, m, s) = read?;
+            let m: HashMap<Key, i64> = m.into_iter().collect();
+            let s: HashMap<Key, i64> = s.into_iter().collect();
+            for k in batch {
+                let now = if pending.contains(k) {
+                    Seen::Pending
+                } else {
+                    Seen::of(m.get(k).copied(), s.get(k).copied())
+                };
+                let Some(before) = open.get(k).map(|o| o.seen) else {
+                    continue;
+                };
+                match settle::settle(before, now) {
+                    Verdict::Resolved => {
+                        open.remove(k);
+                    }
+                    Verdict::Confirmed(kind) => {
+                        open.remove(k);
+                        rep.keys_mut(kind).push(k.clone());
+                    }
+                    Verdict::Again => {
+                        open.insert(k.clone(), Open { at: t, seen: now });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::parse(
+            "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m\"\n[[hosts]]\nname = \"jukebox\"\nrole = \"slave\"\nssh = \"j\"\n[[hosts]]\nname = \"turntable\"\nrole = \"slave\"\nssh = \"t\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn slaves_come_from_the_config() {
+        let c = config();
+        let all = slaves_of(&c, &Request::default()).unwrap();
+        assert_eq!(
+            all.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            ["jukebox", "turntable"]
+        );
+        let one = Request {
+            slaves: vec!["turntable".into()],
+            tables: None,
+        };
+        assert_eq!(slaves_of(&c, &one).unwrap()[0].name, "turntable");
+        for bad in ["m", "nope"] {
+            let r = Request {
+                slaves: vec![bad.into()],
+                tables: None,
+            };
+            let e = slaves_of(&c, &r).unwrap_err();
+            assert!(
+                e.contains("not a slave") && e.contains("jukebox, turntable"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_follow_the_thresholds() {
+        let l = Limits::from_config(&config());
+        assert_eq!(l.lag_warning_secs, 30.0);
+        assert_eq!(l.catch_up, Duration::from_secs(60));
+    }
+}

@@ -65,6 +65,14 @@ pub fn json_out<T: serde::Serialize>(value: &T) -> String {
     archtui_core::sanitize::json(&v).unwrap_or_else(|_| "null".into())
 }
 
+/// A `--json` document on stdout, as `json_out` made it: whole. `say`
+/// would cut its one long line at `MAX_LINE_CHARS` and break the JSON.
+pub fn say_json<T: serde::Serialize>(value: &T) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", json_out(value)).and_then(|_| out.flush());
+}
+
 /// How the progress printer shows a line.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {

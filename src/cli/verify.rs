@@ -152,10 +152,10 @@ pub async fn run(config: Config, args: VerifyArgs, read_only_flag: bool) -> i32 
     drop(tx);
     let _ = printer.await;
     if args.json {
-        super::say(&super::json_out(&Document {
+        crate::output::say_json(&Document {
             verify: &report,
             repairs,
-        }));
+        });
     } else {
         super::say(&report::text(&report));
         for r in &repairs {

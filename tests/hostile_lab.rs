@@ -433,3 +433,49 @@ fn placeholder_passwords_are_refused_by_name() {
     assert!(line.contains("BUCARDO_PASSWORD"), "{line}");
     assert!(text.contains("fix: set BUCARDO_PASSWORD"), "{text}");
 }
+
+/// Item 7: a dockerd stopped with SIGSTOP on the new host while pre-flight
+/// probes it. The probe's docker calls are bounded (5 s each): pre-flight
+/// names the engine as not answering, refuses, and changes nothing.
+#[test]
+fn a_stopped_dockerd_during_preflight_is_named_and_bounded() {
+    let Some(lab) = lab("a_stopped_dockerd_during_preflight_is_named_and_bounded") else {
+        return;
+    };
+    let s = Scratch::new("stopped");
+    let from = checkout(&lab, &s, |t| t);
+    let config = s.config(&lab, "config.toml", |t| t);
+    let before = registered(&lab);
+    let dockerd = lab.sh_ok(NEW, "cat /run/docker.pid");
+    let cont = format!("kill -CONT {dockerd}");
+    let _cont = restore(|| {
+        let _ = lab.sh(NEW, &cont);
+    });
+    lab.sh_ok(NEW, &format!("kill -STOP {dockerd}"));
+    let start = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .args([
+            "provision",
+            NEW,
+            "--check",
+            "--from",
+            from.to_str().unwrap(),
+        ])
+        .env("ARCHTUI_CONFIG", &config)
+        .env("XDG_STATE_HOME", s.root.join("state"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    lab.sh_ok(NEW, &cont);
+    let text = all_text(&o);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("FAIL docker engine"), "{text}");
+    assert!(text.contains("did not answer"), "{text}");
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "pre-flight took {took:?} against a stopped dockerd"
+    );
+    eprintln!("figure: pre-flight against a SIGSTOPped dockerd refused after {took:?}");
+    assert_eq!(registered(&lab), before, "nothing changed on the master");
+}

@@ -778,3 +778,85 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
         took.as_secs_f64() / dump_took.as_secs_f64()
     );
 }
+
+/// Every text a provision leaves, and every command line while it runs,
+/// grepped for the lab's passwords (issue 12 item 4): archtui's output,
+/// its state dir (audit, journal, debug log), the config it rewrites, the
+/// jobs' logs and metadata on the hosts, the new slave's container logs,
+/// and `ps` of this machine every 100 ms (the lab's hosts share its pid
+/// namespace, so that is every host's and container's processes too).
+#[test]
+fn no_secret_appears_anywhere_during_a_provision() {
+    let Some(lab) = lab("no_secret_appears_anywhere_during_a_provision") else {
+        return;
+    };
+    make_bare(&lab);
+    let _bare = restore(|| make_bare(&lab));
+    let secrets: Vec<(String, String)> = std::fs::read_dir(lab.state.join("secrets"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let v = std::fs::read_to_string(e.path()).unwrap().trim().to_string();
+            (e.file_name().to_string_lossy().into_owned(), v)
+        })
+        .filter(|(_, v)| v.len() >= 8)
+        .collect();
+    assert!(secrets.len() >= 3, "the lab's secrets: {secrets:?}");
+    let s = Scratch::new(&lab, "secrets");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let journal = s.journal();
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut samples = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(o) = Command::new("ps").args(["-eww", "-o", "args="]).output() {
+                    seen.push(String::from_utf8_lossy(&o.stdout).into_owned());
+                    samples += 1;
+                }
+                if let Ok(j) = std::fs::read_to_string(&journal) {
+                    seen.push(j);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (seen, samples)
+        })
+    };
+    let out = s.run(&["provision", NEW, "--yes"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut texts, samples) = sampler.join().unwrap();
+    assert!(out.status.success(), "provision: {}", all(&out));
+    texts.push(all(&out));
+    texts.push(std::fs::read_to_string(s.config()).unwrap());
+    let mut files = vec![s.root.join("state")];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(b) = std::fs::read(&p) {
+            texts.push(String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+    for h in [MASTER, SLAVE, NEW] {
+        texts.push(text(&lab.sh(h, &format!("cat {DIR}/.archtui/jobs/* 2>/dev/null"))));
+    }
+    texts.push(text(&lab.sh(
+        NEW,
+        "for c in $(docker ps -aq --filter label=com.docker.compose.project=archive); do docker logs $c 2>&1; done",
+    )));
+    let all_texts = texts.join("\n");
+    assert!(samples >= 50, "ps was sampled only {samples} times");
+    assert!(all_texts.len() > 10_000, "too little was read to mean anything");
+    for (name, value) in &secrets {
+        assert!(
+            !all_texts.contains(value.as_str()),
+            "the lab's {name} appears in what a provision leaves or shows"
+        );
+    }
+    eprintln!(
+        "figure: {} bytes of output, files, job logs, container logs and {samples} ps listings grepped for {} secrets: none found",
+        all_texts.len(),
+        secrets.len()
+    );
+}

@@ -95,6 +95,9 @@ pub fn copy_progress(table: &str, done: i64, estimate: Option<i64>) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Probe {
     pub docker: Option<String>,
+    /// `docker version` did not answer within the probe's 5 s: a dockerd
+    /// that is stopped, hung or overloaded, not a missing one.
+    pub docker_hung: bool,
     pub compose: Option<String>,
     pub disk_kib: Option<u64>,
     pub disk_path: Option<String>,
@@ -119,6 +122,7 @@ pub fn parse_probe(text: &str) -> Probe {
         let some = || (!v.is_empty()).then(|| v.chars().take(80).collect::<String>());
         match k.trim() {
             "docker" => p.docker = some(),
+            "docker_hung" => p.docker_hung = v == "1",
             "compose" => p.compose = some(),
             "disk" => p.disk_kib = v.parse().ok(),
             "disk_path" => p.disk_path = some(),
@@ -159,6 +163,11 @@ pub fn host_checks(p: &Probe, e: &Expect) -> Vec<Check> {
     let mut out = Vec::new();
     out.push(match &p.docker {
         Some(v) => Check::pass("docker engine", format!("version {v}")),
+        None if p.docker_hung => Check::fail(
+            "docker engine",
+            "dockerd did not answer `docker version` within 5 s (stopped, hung or overloaded)",
+            "look at dockerd on the host (systemctl status docker; restart it if it hangs), then run provision again",
+        ),
         None => Check::fail(
             "docker engine",
             "no answer from `docker version`",
@@ -502,6 +511,25 @@ listen=0.0.0.0:22 [::]:22 127.0.0.1:631\nours=0\nmaster=ok\ntime=1000.5\nexistin
         assert!(c[0].detail.contains("20.10"));
         assert_eq!(c[1].detail, "v2.26.1-4");
         assert!(c[5].detail.contains("+0.5"));
+    }
+
+    #[test]
+    fn a_hung_dockerd_is_named_as_hung_not_missing() {
+        let text = PROBE.replace("docker=20.10.24+dfsg1", "docker_hung=1\ndocker=");
+        let p = parse_probe(&text);
+        assert!(p.docker_hung);
+        let c = host_checks(&p, &expect());
+        assert_eq!(c[0].verdict, Verdict::Fail);
+        assert!(c[0].detail.contains("did not answer"), "{:?}", c[0]);
+        let missing = host_checks(
+            &parse_probe(&PROBE.replace("docker=20.10.24+dfsg1", "docker=")),
+            &expect(),
+        );
+        assert!(
+            missing[0].detail.contains("no answer from"),
+            "{:?}",
+            missing[0]
+        );
     }
 
     #[test]

@@ -733,20 +733,21 @@ impl Runner {
     }
 }
 
-/// The probe's own waits are a few seconds (the master's port: 5 s); a
-/// hung dockerd must not hold the pre-flight longer than this.
+/// The probe's own waits are 5 s each (dockerd's answers, the master's
+/// port); this bounds the whole probe should the host itself hang.
 const PROBE_WITHIN: Duration = Duration::from_secs(30);
 
 /// Read-only probe of the new host: `key=value` lines (see checks::parse_probe).
 /// $1 deploy dir, $2 compose project, $3 master address, $4 its port.
 const PROBE: &str = r#"
-echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
-echo "compose=$(docker compose version --short 2>/dev/null)"
+v=$(timeout 5 docker version --format '{{.Server.Version}}' 2>/dev/null); [ $? = 124 ] && echo docker_hung=1
+echo "docker=$v"
+echo "compose=$(timeout 5 docker compose version --short 2>/dev/null)"
 d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 echo "disk_path=$d"
 echo "disk=$(df -Pk "$d" 2>/dev/null | awk 'NR==2{print $4}')"
 echo "listen=$(ss -Hltn 2>/dev/null | awk '{print $4}' | tr '\n' ' ')"
-echo "ours=$(docker ps -q --filter "label=com.docker.compose.project=$2" 2>/dev/null | wc -l)"
+echo "ours=$(timeout 5 docker ps -q --filter "label=com.docker.compose.project=$2" 2>/dev/null | wc -l)"
 if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$3" "$4" 2>/dev/null; then echo master=ok; else echo master=fail; fi
 echo "time=$(date +%s.%N)"
 [ -f "$1/docker-compose.yml" ] && echo existing=1

@@ -26,7 +26,10 @@ macro_rules! say {
 
 pub async fn run(path: &Path) -> i32 {
     let config = match Config::load(path) {
-        Ok(c) => c,
+        Ok(c) => {
+            super::start_log(None, None, c.log.file.as_deref());
+            c
+        }
         Err(e) => {
             say!("config  FAIL  {e}");
             say!("        fix: edit that line; `config.example.toml` documents every key");

@@ -101,7 +101,9 @@ impl Driver {
         let worker = tokio::spawn(async move {
             while let Some((effect, input)) = rx.recv().await {
                 // Every effect is answered, so the driver knows when it is idle.
+                tracing::info!(effect = ?effect, "wizard step begins");
                 let answer = runner.answer(&input, &effect).await;
+                tracing::info!(effect = ?effect, "wizard step answered");
                 if answers.send(Note::Answered(answer)).is_err() {
                     break;
                 }

@@ -38,6 +38,18 @@ pub struct Config {
     /// action's defaults.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, Spanned<KeyList>>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[log]`: the debug log (connects, reconnects, timeouts, remote commands,
+/// action steps; secrets redacted). Off unless a file is named here, by
+/// `--log-file` or by `ARCHTUI_LOG`, which take precedence in that order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// The file appended to; a leading `~/` is the home directory.
+    pub file: Option<PathBuf>,
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -695,6 +707,16 @@ docker_socket = "/run/docker.sock"
         assert_eq!(ssh_destination("root@h:2222").unwrap(), "ssh://root@h:2222");
         assert!(ssh_destination("-oProxyCommand=x").is_err());
         assert!(ssh_destination("root@h:").is_err());
+    }
+
+    #[test]
+    fn log_file_is_optional_and_nothing_else_is_taken() {
+        let base = "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.log.file, None);
+        let c = parse(&format!("[log]\nfile = \"~/a.log\"\n{base}")).unwrap();
+        assert_eq!(c.log.file.as_deref(), Some(Path::new("~/a.log")));
+        assert!(parse(&format!("[log]\nlevel = \"debug\"\n{base}")).is_err());
     }
 
     #[test]

@@ -69,11 +69,29 @@ impl Pg {
             cfg.password(pw.expose());
         }
         let connecting = tokio::time::timeout(p.timeout, cfg.connect(NoTls));
+        tracing::debug!(
+            db = p.dbname,
+            user = p.user,
+            port = p.port,
+            "postgres connect"
+        );
         let (client, mut conn) = match connecting.await {
-            Err(_) => return Err(format!("no answer within {} s", p.timeout.as_secs())),
-            Ok(Err(e)) => return Err(describe(&e)),
+            Err(_) => {
+                tracing::warn!(
+                    db = p.dbname,
+                    limit_s = p.timeout.as_secs(),
+                    "postgres connect timed out"
+                );
+                return Err(format!("no answer within {} s", p.timeout.as_secs()));
+            }
+            Ok(Err(e)) => {
+                let why = describe(&e);
+                tracing::warn!(db = p.dbname, reason = %why, "postgres connect failed");
+                return Err(why);
+            }
             Ok(Ok(pair)) => pair,
         };
+        tracing::debug!(db = p.dbname, "postgres connected");
         let (tx, _) = broadcast::channel(NOTIFICATION_BACKLOG);
         let notifications = tx.clone();
         let driver = tokio::spawn(async move {
@@ -119,6 +137,10 @@ impl Pg {
         match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r.map_err(|e| describe(&e)),
             Err(_) => {
+                tracing::warn!(
+                    limit_s = self.timeout.as_secs(),
+                    "postgres statement timed out; cancelling it"
+                );
                 let token = self.client.cancel_token();
                 let _ =
                     tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;

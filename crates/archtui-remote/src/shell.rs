@@ -45,6 +45,16 @@ fn too_slow(limit: Duration) -> String {
     format!("ssh: the host did not finish within {} s", limit.as_secs())
 }
 
+/// The program a script runs, for the debug log: its first word only,
+/// never its arguments (they may be data or secrets).
+pub fn program(script: &str) -> &str {
+    let word = script
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '|' || c == '&')
+        .find(|w| !w.is_empty() && !w.contains('='))
+        .unwrap_or("sh");
+    word.rsplit('/').next().unwrap_or(word)
+}
+
 /// `sh -c SCRIPT sh ARGS...` on the host, bounded by `limit`; the caller
 /// reads status and output. Exit status 124 means the host's `timeout`
 /// stopped it.
@@ -55,16 +65,36 @@ pub async fn sh(
     limit: Duration,
 ) -> Result<std::process::Output, String> {
     let line = bounded_line(script, args, limit)?;
+    let program = program(script);
+    tracing::debug!(
+        program,
+        args = args.len(),
+        limit_s = limit.as_secs(),
+        "remote command"
+    );
     #[allow(clippy::disallowed_methods)] // the one place commands are made
     let mut cmd = session.raw_command(line);
     cmd.stdin(openssh::Stdio::null());
     let out = match tokio::time::timeout(limit + KILL_AFTER + MARGIN, cmd.output()).await {
-        Err(_) => return Err(too_slow(limit)),
+        Err(_) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out"
+            );
+            return Err(too_slow(limit));
+        }
         Ok(r) => r.map_err(|e| format!("ssh: {e}"))?,
     };
     if out.status.code() == Some(124) {
+        tracing::warn!(
+            program,
+            limit_s = limit.as_secs(),
+            "remote command timed out on the host"
+        );
         return Err(too_slow(limit));
     }
+    tracing::debug!(program, status = ?out.status.code(), "remote command ended");
     Ok(out)
 }
 
@@ -94,6 +124,13 @@ pub async fn sh_with_input<R: AsyncRead + Unpin>(
     limit: Duration,
 ) -> Result<std::process::Output, String> {
     let line = bounded_line(script, args, limit)?;
+    let program = program(script);
+    tracing::debug!(
+        program,
+        args = args.len(),
+        limit_s = limit.as_secs(),
+        "remote command with input"
+    );
     let run = async {
         #[allow(clippy::disallowed_methods)] // the one place commands are made
         let mut cmd = session.raw_command(line);
@@ -115,8 +152,22 @@ pub async fn sh_with_input<R: AsyncRead + Unpin>(
         Ok(out)
     };
     match tokio::time::timeout(limit + KILL_AFTER + MARGIN, run).await {
-        Err(_) => Err(too_slow(limit)),
-        Ok(Ok(out)) if out.status.code() == Some(124) => Err(too_slow(limit)),
+        Err(_) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out"
+            );
+            Err(too_slow(limit))
+        }
+        Ok(Ok(out)) if out.status.code() == Some(124) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out on the host"
+            );
+            Err(too_slow(limit))
+        }
         Ok(r) => r,
     }
 }
@@ -147,6 +198,11 @@ impl Channel {
         let mut argv = vec!["bash", "-c", script, "bash"];
         argv.extend_from_slice(args);
         let line = command_line(&argv)?;
+        tracing::debug!(
+            program = program(script),
+            args = args.len(),
+            "remote channel"
+        );
         #[allow(clippy::disallowed_methods)] // the one place commands are made
         let mut cmd = Session::to_raw_command(session, line);
         cmd.stdin(openssh::Stdio::piped())
@@ -154,10 +210,14 @@ impl Channel {
             .stderr(openssh::Stdio::null());
         let mut child = match tokio::time::timeout(SPAWN_WITHIN, cmd.spawn()).await {
             Err(_) => {
+                tracing::warn!(
+                    program = program(script),
+                    "remote channel timed out opening"
+                );
                 return Err(format!(
                     "ssh: no channel opened within {} s",
                     SPAWN_WITHIN.as_secs()
-                ))
+                ));
             }
             Ok(r) => r.map_err(|e| format!("ssh: {e}"))?,
         };
@@ -263,6 +323,14 @@ mod tests {
     fn a_nul_byte_is_refused_not_truncated() {
         let err = command_line(&["a\0b"]).unwrap_err();
         assert!(err.contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn the_logged_program_is_the_first_word_only() {
+        assert_eq!(program("docker compose up -d"), "docker");
+        assert_eq!(program("  PGPASSWORD=x /usr/bin/psql -c 'select'"), "psql");
+        assert_eq!(program("set -e; cat > \"$1\""), "set");
+        assert_eq!(program(""), "sh");
     }
 
     #[test]

@@ -283,7 +283,7 @@ pub async fn preview(
         .await
         .map_err(|e| Outcome::new(Status::Unreachable, e))?;
     for line in plan.render(&host.name) {
-        let _ = progress.send(line);
+        super::step(progress, line);
     }
     Ok(plan)
 }
@@ -316,10 +316,10 @@ pub async fn run(
         }
         Ok(job::Acquired::Held(l)) => l,
     };
-    let _ = progress.send(format!(
-        "copying the stack to {}:{}",
-        host.name, host.deploy_dir
-    ));
+    super::step(
+        progress,
+        format!("copying the stack to {}:{}", host.name, host.deploy_dir),
+    );
     if let Err(e) = copy(session, host, from).await {
         lock.release().await;
         return Outcome::failed(e);
@@ -331,7 +331,7 @@ pub async fn run(
             return Outcome::failed(e);
         }
     };
-    let _ = progress.send("docker compose up -d --build".to_string());
+    super::step(progress, "docker compose up -d --build".to_string());
     let r = lock.run(&spec, progress).await;
     lock.release().await;
     finish(docker_client, host, r, "", progress).await
@@ -356,7 +356,10 @@ async fn finish(
         };
         return o;
     }
-    let _ = progress.send("waiting for the services to be healthy".to_string());
+    super::step(
+        progress,
+        "waiting for the services to be healthy".to_string(),
+    );
     match wait_healthy(docker_client, host).await {
         Ok(s) => Outcome::ok(format!("deployed to {}: {s}{note}", host.name)),
         Err(e) => Outcome::new(

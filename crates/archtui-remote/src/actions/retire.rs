@@ -167,9 +167,10 @@ async fn postconditions(
             left.join(", ")
         ));
     }
-    let _ = progress.send(format!(
-        "{name}: gone from the master's registry and its delta targets"
-    ));
+    super::step(
+        progress,
+        format!("{name}: gone from the master's registry and its delta targets"),
+    );
     Ok(())
 }
 

@@ -450,14 +450,16 @@ pub fn ssh_destination(dest: &str) -> Result<String, String> {
     }
 }
 
-/// `--config`/`ARCHTUI_CONFIG` (clap merges both), else the XDG location.
+/// `--config`/`ARCHTUI_CONFIG` (clap merges both), else the XDG location
+/// (`$XDG_CONFIG_HOME`, an absolute one, else `~/.config`; etcetera's XDG
+/// rules), else `./archtui/config.toml` when no home is known.
 pub fn default_path() -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("archtui").join("config.toml")
+    use etcetera::BaseStrategy as _;
+    etcetera::base_strategy::Xdg::new()
+        .map(|x| x.config_dir())
+        .unwrap_or_else(|_| PathBuf::from("."))
+        .join("archtui")
+        .join("config.toml")
 }
 
 #[derive(Debug, Clone, PartialEq)]

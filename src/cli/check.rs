@@ -181,7 +181,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
                 format!("no {} row here yet", db.heartbeat_table),
                 "this slave's sync has not copied it yet: see its bucardo line above",
             ),
-            Err(e) => r.fail("heartbeat", e, ""),
+            Err(e) => r.fail("heartbeat", e.to_string(), ""),
         }
     }
     drop(archive);
@@ -213,7 +213,7 @@ async fn check_registry(pg: &archtui_remote::pg::Pg, heartbeat_table: &str, r: &
                 ),
             )
         }
-        Err(e) => r.fail("registry", e, ""),
+        Err(e) => r.fail("registry", e.to_string(), ""),
     }
 }
 
@@ -230,7 +230,7 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
         }
     };
     if let Err(e) = bucardo::ensure_schema(&pg, name).await {
-        r.fail("bucardo", e, "");
+        r.fail("bucardo", e.to_string(), "");
         return;
     }
     let version = bucardo::version(&pg)
@@ -256,7 +256,7 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
                 host.ssh, host.deploy_dir, host.compose_project
             ),
         ),
-        (Err(e), _) | (_, Err(e)) => r.fail("bucardo", e, ""),
+        (Err(e), _) | (_, Err(e)) => r.fail("bucardo", e.to_string(), ""),
     }
 }
 

@@ -479,7 +479,7 @@ pub async fn acquire(
     let unreachable = |e: String| Outcome::new(Status::Unreachable, format!("{}: {e}", host.name));
     let mut channel = Channel::spawn(session.clone(), HOLDER, &args)
         .await
-        .map_err(unreachable)?;
+        .map_err(|e| unreachable(e.to_string()))?;
     let deadline = Instant::now() + HOLDER_STARTUP;
     let mut lines = Vec::new();
     loop {
@@ -785,7 +785,7 @@ pub async fn follow(
             let off = offset.to_string();
             let mut ch = Channel::spawn(session.clone(), STREAM, &[&log, &off, &pid])
                 .await
-                .map_err(lost)?;
+                .map_err(|e| lost(e.to_string()))?;
             loop {
                 match ch.chunk(silent_for).await {
                     Ok(bytes) => {
@@ -807,7 +807,7 @@ pub async fn follow(
         let off = offset.to_string();
         let out = shell::sh(session, STATUS, &[&dir, &meta.id, &off], shell::QUICK)
             .await
-            .map_err(lost)?;
+            .map_err(|e| lost(e.to_string()))?;
         let (state, rest) = split_status(&out.stdout);
         offset += rest.len() as u64;
         lines.feed(rest, progress);

@@ -14,7 +14,7 @@ use super::sql::{self, Column, Query, TableSpec};
 use crate::actions::Progress;
 use crate::bucardo;
 use crate::host::{next_link, Context, HostLink};
-use crate::pg::{col, first, Pg};
+use crate::pg::{col, first, Pg, PgError};
 use archtui_core::config::{Config, Host, Role};
 use archtui_core::credentials::Password;
 use archtui_core::model::Time;
@@ -396,7 +396,7 @@ fn keyed(
         .map(|r| {
             let key = (0..width)
                 .map(|i| col::<Option<String>, _>(r, i).map(Option::unwrap_or_default))
-                .collect::<Result<Key, String>>()?;
+                .collect::<Result<Key, PgError>>()?;
             let h = if hash { col::<i64, _>(r, width)? } else { 0 };
             Ok((key, h))
         })
@@ -424,7 +424,7 @@ impl Verifier {
     }
 
     async fn run(&self, pg: &Pg, q: &Query) -> Result<Vec<tokio_postgres::Row>, String> {
-        pg.query(&q.sql, &q.refs()).await
+        Ok(pg.query(&q.sql, &q.refs()).await?)
     }
 
     /// The table's key, columns and delta tables, from the master; the

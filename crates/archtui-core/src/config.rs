@@ -297,7 +297,7 @@ impl Config {
                 ));
             }
             if let Err(why) = ssh_destination(h.ssh.get_ref()) {
-                return Err(err(h.ssh.span(), why));
+                return Err(err(h.ssh.span(), why.to_string()));
             }
             if h.role == Role::Master {
                 if let Some(m) = master {
@@ -431,20 +431,34 @@ pub fn valid_host_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// An ssh destination the config or the wizard cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    #[error("ssh destination {0:?} must be an ssh config alias, user@host or user@host:port")]
+    Shape(String),
+    #[error("ssh destination {dest:?}: {port:?} is not a port number")]
+    Port { dest: String, port: String },
+}
+
+impl From<DestinationError> for String {
+    fn from(e: DestinationError) -> String {
+        e.to_string()
+    }
+}
+
 /// Turns the config's destination into what `openssh` accepts:
 /// `user@host:port` becomes `ssh://user@host:port`; aliases pass through.
-pub fn ssh_destination(dest: &str) -> Result<String, String> {
+pub fn ssh_destination(dest: &str) -> Result<String, DestinationError> {
     if dest.is_empty() || dest.contains(char::is_whitespace) || dest.starts_with('-') {
-        return Err(format!(
-            "ssh destination {dest:?} must be an ssh config alias, user@host or user@host:port"
-        ));
+        return Err(DestinationError::Shape(dest.to_string()));
     }
     match dest.rsplit_once(':') {
         Some((_, port)) if dest.contains('@') || !port.is_empty() => match port.parse::<u16>() {
             Ok(p) if p > 0 => Ok(format!("ssh://{dest}")),
-            _ => Err(format!(
-                "ssh destination {dest:?}: {port:?} is not a port number"
-            )),
+            _ => Err(DestinationError::Port {
+                dest: dest.to_string(),
+                port: port.to_string(),
+            }),
         },
         _ => Ok(dest.to_string()),
     }
@@ -708,7 +722,17 @@ docker_socket = "/run/docker.sock"
         assert_eq!(ssh_destination("root@h").unwrap(), "root@h");
         assert_eq!(ssh_destination("root@h:2222").unwrap(), "ssh://root@h:2222");
         assert!(ssh_destination("-oProxyCommand=x").is_err());
-        assert!(ssh_destination("root@h:").is_err());
+        assert_eq!(
+            ssh_destination("root@h:"),
+            Err(DestinationError::Port {
+                dest: "root@h:".into(),
+                port: String::new()
+            })
+        );
+        assert!(matches!(
+            ssh_destination("-oProxyCommand=x"),
+            Err(DestinationError::Shape(_))
+        ));
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Driver {
             }
             if let Err(e) = journal::apply(&jpath, &self.wizard.input, f) {
                 if self.strict_journal {
-                    self.journal_error = Some(e);
+                    self.journal_error = Some(e.to_string());
                     break;
                 }
                 self.wizard
@@ -230,7 +230,7 @@ impl Driver {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        w.problems = vec![e];
+                        w.problems = vec![e.to_string()];
                         return false;
                     }
                 }

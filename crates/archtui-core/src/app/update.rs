@@ -35,7 +35,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::VerifyDone { id, outcome } => {
             crate::app::verify::done(m, id, outcome);
-            crate::app::actions::reload_when_idle(m)
+            quit_when_idle(m).unwrap_or_else(|| crate::app::actions::reload_when_idle(m))
         }
         Msg::ActionOutput { id, line } => {
             crate::app::actions::output(m, id, line);
@@ -47,7 +47,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             outcome,
         } => {
             crate::app::actions::done(m, id, &action, outcome);
-            crate::app::actions::reload_when_idle(m)
+            quit_when_idle(m).unwrap_or_else(|| crate::app::actions::reload_when_idle(m))
         }
         Msg::LogNote {
             stream,
@@ -137,6 +137,9 @@ fn reassemble(m: &mut Model) {
 
 fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     m.flash = None;
+    if m.actions.quit_ask {
+        return quit_answer(m, k);
+    }
     if let Some(fx) = crate::app::actions::intercept(m, &k) {
         return fx;
     }
@@ -193,11 +196,52 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
+/// Quits, or, while actions run, asks whether to wait for them or leave
+/// them running on their hosts.
 fn quit(m: &mut Model) -> Vec<Effect> {
+    if !m.actions.running.is_empty() {
+        m.actions.quit_ask = true;
+        return Vec::new();
+    }
+    quit_now(m)
+}
+
+fn quit_now(m: &mut Model) -> Vec<Effect> {
     m.quit = true;
+    m.actions.quit_ask = false;
     let mut fx = close_log(m);
     fx.push(Effect::Quit);
     fx
+}
+
+/// The answer to "wait, or leave it running on the host?".
+fn quit_answer(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Char('w') | KeyCode::Enter => {
+            m.actions.quit_ask = false;
+            m.actions.quit_when_idle = true;
+            m.flash = Some("quitting once the running action ends (q again to choose)".into());
+            Vec::new()
+        }
+        KeyCode::Char('l') => {
+            let mut fx = vec![Effect::LeaveRunning];
+            fx.extend(quit_now(m));
+            fx
+        }
+        KeyCode::Esc | KeyCode::Char('c') => {
+            m.actions.quit_ask = false;
+            m.actions.quit_when_idle = false;
+            m.flash = Some("not quitting".into());
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// After an action ended: the quit the operator chose to wait for, once
+/// none runs.
+fn quit_when_idle(m: &mut Model) -> Option<Vec<Effect>> {
+    (m.actions.quit_when_idle && m.actions.running.is_empty()).then(|| quit_now(m))
 }
 
 fn panes(m: &Model) -> Vec<Pane> {

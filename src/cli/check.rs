@@ -158,6 +158,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
                 Some(pg)
             }
             Err(e) => {
+                let e = e.to_string();
                 let fix = pg_fix(&ctx.config, host, &e);
                 r.fail("postgres", e, fix);
                 None
@@ -224,6 +225,7 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
     let pg = match connect_db(ctx, host, dir, name).await {
         Ok(pg) => pg,
         Err(e) => {
+            let e = e.to_string();
             let fix = pg_fix(&ctx.config, host, &e);
             r.fail("bucardo", e, fix);
             return;

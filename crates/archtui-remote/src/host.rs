@@ -632,7 +632,7 @@ pub async fn connect_db(
     host: &Host,
     dir: &Path,
     dbname: &str,
-) -> Result<Pg, String> {
+) -> Result<Pg, PgError> {
     connect_db_as(ctx, host, dir, dbname, None).await
 }
 
@@ -642,7 +642,7 @@ async fn connect_db_as(
     dir: &Path,
     dbname: &str,
     application_name: Option<&str>,
-) -> Result<Pg, String> {
+) -> Result<Pg, PgError> {
     let db = &ctx.config.database;
     let password = ctx
         .password
@@ -657,20 +657,20 @@ async fn connect_db_as(
         application_name,
     })
     .await
-    .map_err(|e| format!("postgres {}@{dbname}: {e}", db.user))
+    .map_err(|e| e.within(format!("postgres {}@{dbname}", db.user)))
 }
 
 /// What actions (src/actions) use of a link: their own connections, so
 /// an action never disturbs the observing ones.
 impl HostLink {
     /// A new connection to `dbname` on this host over the link's forward.
-    pub async fn connect(&self, dbname: &str) -> Result<Pg, String> {
+    pub async fn connect(&self, dbname: &str) -> Result<Pg, PgError> {
         connect_db(&self.ctx, &self.host, &self.dir, dbname).await
     }
 
     /// Like `connect`, naming the operator in pg_stat_activity: what a
     /// slave's supervisor records as who paused or resumed its sync.
-    pub async fn connect_as_operator(&self, dbname: &str) -> Result<Pg, String> {
+    pub async fn connect_as_operator(&self, dbname: &str) -> Result<Pg, PgError> {
         let app = format!("archtui ({})", crate::job::operator());
         let app: String = app
             .chars()

@@ -29,6 +29,9 @@ pub enum LocalError {
     /// A journal that does not parse.
     #[error("journal {}: {why} (remove it to start over)", path.display())]
     JournalBad { path: PathBuf, why: String },
+    /// Another action holds the target's lock.
+    #[error("another action on {0} is running; one action per target at a time")]
+    Busy(String),
     /// A config edit whose result would not load.
     #[error("edited config invalid: {0}")]
     EditInvalid(String),

@@ -142,7 +142,7 @@ impl Runner {
 
     async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
         let db = db.to_string();
-        self.link(input, master).await?.connect(&db).await
+        Ok(self.link(input, master).await?.connect(&db).await?)
     }
 
     /// Carries out an effect that needs the hosts and returns the event

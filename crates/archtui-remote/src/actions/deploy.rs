@@ -212,7 +212,7 @@ pub use crate::job::failure_lines;
 /// (builds what changed, starts what is not running), then it waits until
 /// every service is healthy (on a slave also the sync's first good run).
 /// A master is deployed with `--allow-empty` only when asked.
-pub fn up_spec(host: &Host, action: &str, allow_empty: bool) -> Result<job::Spec, String> {
+pub fn up_spec(host: &Host, action: &str, allow_empty: bool) -> Result<job::Spec, job::SpecError> {
     let mut argv = vec![format!("./{}", deploy_script(host))];
     if allow_empty && host.role == archtui_core::config::Role::Master {
         argv.push("--allow-empty".into());

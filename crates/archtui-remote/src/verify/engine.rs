@@ -179,7 +179,7 @@ enum Stop {
 
 /// A verify session: the verify settings, read-only, bounded statements,
 /// and a transaction left open by a killed archtui ends by itself.
-pub async fn session(link: &HostLink, db: &str, limits: &Limits) -> Result<Pg, String> {
+pub async fn session(link: &HostLink, db: &str, limits: &Limits) -> Result<Pg, PgError> {
     let pg = link.connect(db).await?;
     let ms = limits.statement_timeout.as_millis();
     pg.execute_batch(&format!(
@@ -215,7 +215,7 @@ async fn slave(
     };
     let (slave, control) = match (slave, control) {
         (Ok(s), Ok(c)) => (s, c),
-        (Err(e), _) | (_, Err(e)) => return unreachable(e),
+        (Err(e), _) | (_, Err(e)) => return unreachable(e.to_string()),
     };
     let sync = archtui_core::fleet::sync_of(&name);
     let names = match relgroup(&control, &sync, &db.heartbeat_table, req).await {

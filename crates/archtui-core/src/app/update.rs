@@ -166,13 +166,38 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     let Some(input) = m.input.as_mut() else {
         return Vec::new();
     };
+    use tui_input::InputRequest as R;
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let edit = match k.code {
+        KeyCode::Backspace if ctrl => Some(R::DeletePrevWord),
+        KeyCode::Backspace => Some(R::DeletePrevChar),
+        KeyCode::Delete => Some(R::DeleteNextChar),
+        KeyCode::Left if ctrl => Some(R::GoToPrevWord),
+        KeyCode::Left => Some(R::GoToPrevChar),
+        KeyCode::Right if ctrl => Some(R::GoToNextWord),
+        KeyCode::Right => Some(R::GoToNextChar),
+        KeyCode::Home => Some(R::GoToStart),
+        KeyCode::End => Some(R::GoToEnd),
+        KeyCode::Char('a') if ctrl => Some(R::GoToStart),
+        KeyCode::Char('e') if ctrl => Some(R::GoToEnd),
+        KeyCode::Char('w') if ctrl => Some(R::DeletePrevWord),
+        KeyCode::Char('u') if ctrl => Some(R::DeleteFromStart),
+        KeyCode::Char(c)
+            if !ctrl && !c.is_control() && input.text.value().chars().count() < 200 =>
+        {
+            Some(R::InsertChar(c))
+        }
+        _ => None,
+    };
+    if let Some(req) = edit {
+        input.text.handle(req);
+        return Vec::new();
+    }
     match k.code {
         KeyCode::Esc => m.input = None,
-        KeyCode::Backspace => {
-            input.text.pop();
-        }
         KeyCode::Enter => {
             let Input { kind, text } = m.input.take().expect("checked above");
+            let text = text.value().to_string();
             let height = m.log_height();
             if let Some(v) = m.log.as_mut() {
                 match kind {
@@ -187,10 +212,7 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
                 }
             }
         }
-        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => m.input = None,
-        KeyCode::Char(c) if !c.is_control() && input.text.chars().count() < 200 => {
-            input.text.push(c)
-        }
+        KeyCode::Char('c') if ctrl => m.input = None,
         _ => {}
     }
     Vec::new()
@@ -317,7 +339,7 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
                 };
                 m.input = Some(Input {
                     kind,
-                    text: text.unwrap_or_default(),
+                    text: tui_input::Input::new(text.unwrap_or_default()),
                 });
                 m.focus = Pane::Logs;
             } else {

@@ -83,7 +83,22 @@ pub fn context(
 }
 
 /// The slaves a request names, from the config; an unknown one is bad input.
-pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
+/// A verify request that names no slave of the config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlavesError {
+    #[error("the config has no slave to verify")]
+    None,
+    #[error("{name:?} is not a slave of the config (slaves: {slaves})")]
+    NotASlave { name: String, slaves: String },
+}
+
+impl From<SlavesError> for String {
+    fn from(e: SlavesError) -> String {
+        e.to_string()
+    }
+}
+
+pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, SlavesError> {
     let slaves: Vec<Host> = config
         .hosts()
         .into_iter()
@@ -91,7 +106,7 @@ pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
         .collect();
     if req.slaves.is_empty() {
         if slaves.is_empty() {
-            return Err("the config has no slave to verify".into());
+            return Err(SlavesError::None);
         }
         return Ok(slaves);
     }
@@ -104,10 +119,10 @@ pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
                 .cloned()
                 .ok_or_else(|| {
                     let names: Vec<&str> = slaves.iter().map(|h| h.name.as_str()).collect();
-                    format!(
-                        "{n:?} is not a slave of the config (slaves: {})",
-                        names.join(", ")
-                    )
+                    SlavesError::NotASlave {
+                        name: n.clone(),
+                        slaves: names.join(", "),
+                    }
                 })
         })
         .collect()
@@ -121,7 +136,12 @@ pub async fn run(ctx: Arc<Context>, req: &Request, limits: Limits, progress: &Pr
         Err(e) => {
             return Report::new(
                 started,
-                vec![SlaveReport::failed("-", started, Outcome::Refused, e)],
+                vec![SlaveReport::failed(
+                    "-",
+                    started,
+                    Outcome::Refused,
+                    e.into(),
+                )],
             )
         }
     };
@@ -920,6 +940,8 @@ mod tests {
                 tables: None,
             };
             let e = slaves_of(&c, &r).unwrap_err();
+            assert!(matches!(&e, SlavesError::NotASlave { name, .. } if name == bad));
+            let e = e.to_string();
             assert!(
                 e.contains("not a slave") && e.contains("jukebox, turntable"),
                 "{e}"

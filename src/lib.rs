@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod cli;
+pub mod debuglog;
 pub mod output;
 pub mod term;
 pub mod tui;

@@ -222,6 +222,7 @@ async fn console(
         tails_tx: None,
         leave: None,
         config_path: config_path.to_path_buf(),
+        work: Vec::new(),
     };
     let result = event_loop(terminal, &mut model, observations, &mut exec).await;
     for (_, tails) in exec.tails.drain() {
@@ -245,6 +246,9 @@ struct Executor {
     /// Set when the fleet screen must end for the wizard or a reload.
     leave: Option<Leave>,
     config_path: PathBuf,
+    /// The running actions' and verifies' tasks (finished ones linger
+    /// until the console ends; aborting those does nothing).
+    work: Vec<JoinHandle<()>>,
 }
 
 impl Executor {
@@ -268,12 +272,16 @@ impl Executor {
             }
             Effect::RunAction { id, action, guard } => {
                 if let Some(tx) = &self.tx {
-                    spawn_action(self.ctx.clone(), id, action, guard, tx.clone());
+                    self.work.retain(|t| !t.is_finished());
+                    let task = spawn_action(self.ctx.clone(), id, action, guard, tx.clone());
+                    self.work.push(task);
                 }
             }
             Effect::RunVerify { id, slave } => {
                 if let Some(tx) = &self.tx {
-                    spawn_verify(self.ctx.clone(), id, slave, tx.clone());
+                    self.work.retain(|t| !t.is_finished());
+                    let task = spawn_verify(self.ctx.clone(), id, slave, tx.clone());
+                    self.work.push(task);
                 }
             }
             Effect::AuditCancelled { action } => {
@@ -288,6 +296,19 @@ impl Executor {
                     ))
                 }
             },
+            Effect::LeaveRunning => {
+                // Audited while the actions' guards still live, then let go:
+                // a remote job goes on on its host, as each line says.
+                let why = "the operator quit the console and left it running";
+                let said = archtui_remote::local::audit::interrupted(
+                    why,
+                    &archtui_remote::job::in_flight(),
+                );
+                for line in &said {
+                    tracing::info!(line = %line, "left running");
+                }
+                self.work.drain(..).for_each(|t| t.abort());
+            }
             Effect::Quit => {}
         }
         None
@@ -302,7 +323,7 @@ fn spawn_action(
     action: archtui_remote::actions::Action,
     guard: archtui_remote::actions::Guard,
     tx: mpsc::Sender<Msg>,
-) {
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let (progress, mut lines) = mpsc::unbounded_channel::<String>();
         let forward = {
@@ -325,13 +346,18 @@ fn spawn_action(
                 outcome,
             })
             .await;
-    });
+    })
 }
 
 /// Runs a verify off the loop, in a context of its own (its statements'
 /// longer bound); progress and report lines come back as `ActionOutput`,
 /// its end as `VerifyDone`, like an action's.
-fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::Sender<Msg>) {
+fn spawn_verify(
+    ctx: std::sync::Arc<Context>,
+    id: u64,
+    slave: String,
+    tx: mpsc::Sender<Msg>,
+) -> JoinHandle<()> {
     use archtui_remote::verify::engine;
     tokio::spawn(async move {
         let (progress, mut lines) = mpsc::unbounded_channel::<String>();
@@ -378,7 +404,7 @@ fn spawn_verify(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::
         drop(progress);
         let _ = forward.await;
         let _ = tx.send(Msg::VerifyDone { id, outcome }).await;
-    });
+    })
 }
 
 fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {

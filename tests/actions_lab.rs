@@ -160,6 +160,7 @@ fn started_at(lab: &common::Lab, host: &str, container: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
     let Some(lab) = common::lab("kick_waits_for_the_outcome") else {
         return;
@@ -195,6 +196,7 @@ fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn pause_stops_replication_and_resume_drains_it() {
     let Some(lab) = common::lab("pause_stops_replication") else {
         return;
@@ -317,6 +319,7 @@ fn wait_healthy_service(lab: &common::Lab, host: &str, role: &str, service: &str
 /// recover from each state a sync can be in: the supervisor's own repairs
 /// are off meanwhile, so the state holds until recover acts.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn recover_works_from_every_state() {
     let Some(lab) = common::lab("recover_works_from_every_state") else {
         return;
@@ -413,6 +416,7 @@ fn recover_works_from_every_state() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn restart_changes_the_start_time_and_returns_healthy() {
     let Some(lab) = common::lab("restart_changes_the_start_time") else {
         return;
@@ -441,6 +445,7 @@ fn restart_changes_the_start_time_and_returns_healthy() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn read_only_refuses_every_action() {
     let Some(lab) = common::lab("read_only_refuses_every_action") else {
         return;
@@ -561,6 +566,7 @@ fn redeploy_original(lab: &common::Lab, original: &Checkout) {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn deploy_shows_the_plan_and_applies_an_env_change() {
     let Some(lab) = common::lab("deploy_applies_an_env_change") else {
         return;
@@ -629,6 +635,7 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn deploy_with_a_broken_dockerfile_fails_and_keeps_serving() {
     let Some(lab) = common::lab("deploy_with_a_broken_dockerfile") else {
         return;
@@ -687,6 +694,7 @@ fn start_console(name: &str, env: &str, config: &Path, state: &Path, w: u16, h: 
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn console_restart_key_confirms_cancels_and_restarts() {
     let Some(lab) = common::lab("console_restart_key_confirms_cancels_and_restarts") else {
         return;
@@ -744,6 +752,7 @@ fn console_restart_key_confirms_cancels_and_restarts() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn console_deploy_pane_streams_compose_output() {
     let Some(lab) = common::lab("console_deploy_pane_streams_compose_output") else {
         return;
@@ -792,6 +801,7 @@ fn console_deploy_pane_streams_compose_output() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn stop_then_start_a_container() {
     let Some(lab) = common::lab("stop_then_start_a_container") else {
         return;

@@ -26,6 +26,7 @@ fn variant(lab: &common::Lab, name: &str, edit: impl Fn(String) -> String) -> Pa
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn check_passes_on_the_lab() {
     let Some(lab) = common::lab("check_passes_on_the_lab") else {
         return;
@@ -51,6 +52,7 @@ fn check_passes_on_the_lab() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn malformed_config_names_the_line() {
     let Some(lab) = common::lab("malformed_config_names_the_line") else {
         return;
@@ -71,6 +73,7 @@ fn malformed_config_names_the_line() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn unknown_host_key_gives_fingerprint_and_command() {
     let Some(lab) = common::lab("unknown_host_key_gives_fingerprint_and_command") else {
         return;
@@ -117,6 +120,7 @@ fn unknown_host_key_gives_fingerprint_and_command() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn wrong_password_is_named_and_never_printed() {
     let Some(lab) = common::lab("wrong_password_is_named_and_never_printed") else {
         return;
@@ -155,6 +159,7 @@ fn wrong_password_is_named_and_never_printed() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn database_without_bucardo_schema() {
     let Some(lab) = common::lab("database_without_bucardo_schema") else {
         return;

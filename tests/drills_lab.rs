@@ -402,6 +402,7 @@ const DURING_LOSS: &[&str] = &[
 ];
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_slave_db_container_recreated() {
     let Some(lab) = common::lab("drill: slave db recreated") else {
         return;
@@ -420,6 +421,7 @@ fn drill_slave_db_container_recreated() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_slave_dockerd_restarted() {
     let Some(lab) = common::lab("drill: slave dockerd restarted") else {
         return;
@@ -436,6 +438,7 @@ fn drill_slave_dockerd_restarted() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_slave_link_down_60_s() {
     let Some(lab) = common::lab("drill: slave link down") else {
         return;
@@ -457,6 +460,7 @@ fn drill_slave_link_down_60_s() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_slave_link_flapping() {
     let Some(lab) = common::lab("drill: link flapping") else {
         return;
@@ -481,6 +485,7 @@ fn drill_slave_link_flapping() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_master_bucardo_container_restarted() {
     let Some(lab) = common::lab("drill: master bucardo restarted") else {
         return;
@@ -498,6 +503,7 @@ fn drill_master_bucardo_container_restarted() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_master_db_restarted() {
     let Some(lab) = common::lab("drill: master db restarted") else {
         return;
@@ -514,6 +520,7 @@ fn drill_master_db_restarted() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_daemon_killed_9() {
     let Some(lab) = common::lab("drill: daemon killed") else {
         return;
@@ -536,6 +543,7 @@ fn drill_daemon_killed_9() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_deploy_interrupted_during_the_recreate() {
     let Some(lab) = common::lab("drill: deploy interrupted") else {
         return;
@@ -574,6 +582,7 @@ fn drill_deploy_interrupted_during_the_recreate() {
 /// slaves down at once. turntable is deployed as a second slave first and
 /// retired after.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn drill_one_slave_down_3_min_the_other_keeps_its_latency_then_two_down() {
     let Some(lab) = common::lab("drill: one slave down, the other's latency") else {
         return;

@@ -76,6 +76,7 @@ fn no_panic(text: &str) {
 /// 101). Now that host is database_unavailable with an error naming the
 /// table and column, and the rest of the fleet is still read.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn an_undecodable_value_is_a_named_error_not_a_panic() {
     let Some(lab) = lab("an_undecodable_value_is_a_named_error_not_a_panic") else {
         return;
@@ -130,6 +131,7 @@ fn an_undecodable_value_is_a_named_error_not_a_panic() {
 /// sequences. `status` printed them raw; now the table holds the name's
 /// text and no ESC, no CSI/OSC residue, no C1.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn escape_sequences_in_labels_never_reach_the_terminal() {
     let Some(lab) = lab("escape_sequences_in_labels_never_reach_the_terminal") else {
         return;
@@ -175,6 +177,7 @@ fn escape_sequences_in_labels_never_reach_the_terminal() {
 /// changed key is refused, with the known and the offered fingerprints,
 /// and known_hosts is left as it was.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn a_changed_host_key_is_refused_even_when_not_strict() {
     let Some(lab) = lab("a_changed_host_key_is_refused_even_when_not_strict") else {
         return;
@@ -266,6 +269,7 @@ fn a_changed_host_key_is_refused_even_when_not_strict() {
 /// (DATABASE_URL) showed in a deploy's plan. Now the value of every
 /// secret variable is redacted wherever it appears: plan, audit line.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn secret_values_are_redacted_wherever_they_appear() {
     let Some(lab) = lab("secret_values_are_redacted_wherever_they_appear") else {
         return;
@@ -354,6 +358,7 @@ fn registered(lab: &Lab) -> String {
 /// host with that password, is refused, compares env.common with the
 /// master's, and refuses before any change, with no secret shown.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn a_password_that_differs_from_the_fleets_is_refused_in_preflight() {
     let Some(lab) = lab("a_password_that_differs_from_the_fleets_is_refused_in_preflight") else {
         return;
@@ -403,6 +408,7 @@ fn a_password_that_differs_from_the_fleets_is_refused_in_preflight() {
 /// Item 9: the shipped placeholder passwords in the env.common about to be
 /// uploaded are refused by name, before anything is touched.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn placeholder_passwords_are_refused_by_name() {
     let Some(lab) = lab("placeholder_passwords_are_refused_by_name") else {
         return;
@@ -438,6 +444,7 @@ fn placeholder_passwords_are_refused_by_name() {
 /// probes it. The probe's docker calls are bounded (5 s each): pre-flight
 /// names the engine as not answering, refuses, and changes nothing.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn a_stopped_dockerd_during_preflight_is_named_and_bounded() {
     let Some(lab) = lab("a_stopped_dockerd_during_preflight_is_named_and_bounded") else {
         return;

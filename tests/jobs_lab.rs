@@ -30,6 +30,7 @@ fn operator() -> String {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn two_operators_deploying_one_host_the_second_is_refused_naming_the_first() {
     let Some(lab) = common::lab("two_operators_deploying_one_host") else {
         return;
@@ -78,6 +79,7 @@ fn two_operators_deploying_one_host_the_second_is_refused_naming_the_first() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn sigterm_during_the_recreate_leaves_the_host_healthy_and_audits_interrupted() {
     let Some(lab) = common::lab("sigterm_during_the_recreate") else {
         return;
@@ -140,6 +142,7 @@ fn sigterm_during_the_recreate_leaves_the_host_healthy_and_audits_interrupted() 
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn a_second_deploy_while_one_runs_unattended_re_attaches_to_it() {
     let Some(lab) = common::lab("a_second_deploy_re_attaches") else {
         return;
@@ -182,6 +185,7 @@ fn a_second_deploy_while_one_runs_unattended_re_attaches_to_it() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn a_retire_whose_dockerd_hangs_gives_up_within_the_bound_and_frees_the_lock() {
     let Some(lab) = common::lab("a_retire_whose_dockerd_hangs") else {
         return;

@@ -62,6 +62,7 @@ fn ensure_master_data(lab: &Lab) {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn quick_start_on_the_master_with_deploy_sh() {
     let Some(lab) = lab("quick start on the master") else {
         return;
@@ -104,6 +105,7 @@ fn quick_start_on_the_master_with_deploy_sh() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn deploy_slave_sh_on_the_bare_host_makes_a_replicating_slave() {
     let Some(lab) = lab("deploy_slave.sh on the bare host") else {
         return;
@@ -142,6 +144,7 @@ fn deploy_slave_sh_on_the_bare_host_makes_a_replicating_slave() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn deploy_slave_sh_refuses_a_host_whose_database_holds_data() {
     let Some(lab) = lab("deploy_slave.sh refuses data") else {
         return;
@@ -168,6 +171,7 @@ fn deploy_slave_sh_refuses_a_host_whose_database_holds_data() {
 /// The runbook's "Adding New Slaves", to the letter: env.slave sourced
 /// alone (env.common is only beside it), then `docker compose up -d`.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn adding_new_slaves_to_the_letter() {
     let Some(lab) = lab("adding new slaves") else {
         return;

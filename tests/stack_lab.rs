@@ -51,6 +51,7 @@ fn wait_count(lab: &Lab, host: &str, sql: &str, want: i64, timeout: Duration) ->
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn thousand_rows_inserted_updated_deleted_on_master_reach_the_slave() {
     let Some(lab) = lab("replication") else {
         return;
@@ -132,6 +133,7 @@ async fn connect(lab: &Lab, host: &str) -> tokio_postgres::Client {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn single_row_latency_master_to_slave() {
     let Some(lab) = lab("latency") else { return };
     let coll = new_collection(&lab, &tag("latency"));
@@ -181,6 +183,7 @@ fn single_row_latency_master_to_slave() {
 /// goes on without it. The slave's own daemon stopped, rows wait, and
 /// arrive once it starts again.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn rows_written_while_the_slaves_bucardo_is_stopped_arrive_after_it_starts() {
     let Some(lab) = lab("bucardo outage") else {
         return;
@@ -243,6 +246,7 @@ fn wait_healthy(lab: &Lab, host: &str, role: &str, service: &str, timeout: Durat
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn compose_config_validates_for_both_roles_both_ways() {
     let Some(lab) = lab("compose config") else {
         return;
@@ -268,6 +272,7 @@ fn compose_config_validates_for_both_roles_both_ways() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn the_seeds_status_and_troubleshooting_commands_work_on_both_hosts() {
     let Some(lab) = lab("seed commands") else {
         return;
@@ -329,6 +334,7 @@ fn registered(lab: &Lab, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn bad_input_makes_bucardo_log_one_clear_line_and_stay_unhealthy() {
     let Some(lab) = lab("bad input") else { return };
     // 10.77.0.254 is the lab's own bridge: nothing listens on 5432 there.
@@ -389,6 +395,7 @@ fn bad_input_makes_bucardo_log_one_clear_line_and_stay_unhealthy() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn seed_procedure_adds_a_slave_on_the_third_host_and_retire_removes_it() {
     let Some(lab) = lab("add a slave") else {
         return;

@@ -73,6 +73,7 @@ fn wait_healthy(lab: &common::Lab, secs: u64) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn status_on_the_healthy_lab() {
     let Some(lab) = common::lab("status_on_the_healthy_lab") else {
         return;
@@ -106,6 +107,7 @@ fn status_on_the_healthy_lab() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn paused_sync_shows_pending_rows_and_growing_lag() {
     let Some(lab) = common::lab("paused_sync_shows_pending_rows_and_growing_lag") else {
         return;
@@ -185,6 +187,7 @@ fn paused_sync_shows_pending_rows_and_growing_lag() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn stopped_db_container_shows_within_5_s() {
     let Some(lab) = common::lab("stopped_db_container_shows_within_5_s") else {
         return;
@@ -219,6 +222,7 @@ fn stopped_db_container_shows_within_5_s() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn link_down_makes_only_that_host_unreachable_and_it_recovers() {
     let Some(lab) = common::lab("link_down_makes_only_that_host_unreachable_and_it_recovers")
     else {
@@ -307,6 +311,7 @@ fn link_down_makes_only_that_host_unreachable_and_it_recovers() {
 /// under 3 s old, which only the LISTEN on `bucardo_syncdone_<sync>` can
 /// deliver; a poll-only console would print data about 10 s old.
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn sync_completions_show_without_waiting_for_a_poll() {
     let Some(lab) = common::lab("sync_completions_show_without_waiting_for_a_poll") else {
         return;

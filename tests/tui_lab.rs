@@ -41,6 +41,7 @@ fn good_age(sync_row: &str) -> Option<u64> {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn console_shows_fleet_logs_and_exits_cleanly() {
     let Some(lab) = lab("console_shows_fleet_logs_and_exits_cleanly") else {
         return;
@@ -92,6 +93,7 @@ fn console_shows_fleet_logs_and_exits_cleanly() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn escape_sequences_and_huge_lines_do_not_disturb_the_screen() {
     let Some(lab) = lab("escape_sequences_and_huge_lines_do_not_disturb_the_screen") else {
         return;
@@ -162,6 +164,7 @@ sleep 1; done"#;
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
     let Some(lab) = lab("ctrl_r_reloads_the_config") else {
         return;

@@ -166,6 +166,7 @@ fn verify_passes(lab: &Lab, state: &State, args: &[&str]) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn verify_finds_slave_damage_by_table_and_key_and_repair_mends_it() {
     let Some(lab) = lab("verify_finds_slave_damage_by_table_and_key_and_repair_mends_it") else {
         return;
@@ -349,6 +350,7 @@ fn verify_finds_slave_damage_by_table_and_key_and_repair_mends_it() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn verify_under_a_write_load_reports_no_false_difference() {
     let Some(lab) = lab("verify_under_a_write_load_reports_no_false_difference") else {
         return;
@@ -526,6 +528,7 @@ impl Drop for Child {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn metrics_pass_promtool_and_prometheus_reads_the_lag_from_serve() {
     let Some(lab) = lab("metrics_pass_promtool_and_prometheus_reads_the_lag_from_serve") else {
         return;

@@ -194,6 +194,7 @@ fn assert_replicating(lab: &Lab) {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn provision_makes_a_replicating_slave_and_retire_removes_it() {
     let Some(lab) = lab("provision") else { return };
     make_bare(&lab);
@@ -299,6 +300,7 @@ fn end_orphaned_masters(pid: u32) {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn killed_during_compose_up_resumes_without_duplicates() {
     let Some(lab) = lab("resume") else { return };
     make_bare(&lab);
@@ -362,6 +364,7 @@ fn killed_during_compose_up_resumes_without_duplicates() {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn bad_input_is_refused_before_any_change() {
     let Some(lab) = lab("bad input") else { return };
     make_bare(&lab);
@@ -457,6 +460,7 @@ fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_console() {
     let Some(lab) = lab("wizard tui") else { return };
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -576,6 +580,7 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
 }
 
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn an_unknown_host_key_is_shown_and_trusted_only_by_its_fingerprint() {
     let Some(lab) = lab("host key") else { return };
     make_bare(&lab);
@@ -786,6 +791,7 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
 /// and `ps` of this machine every 100 ms (the lab's hosts share its pid
 /// namespace, so that is every host's and container's processes too).
 #[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn no_secret_appears_anywhere_during_a_provision() {
     let Some(lab) = lab("no_secret_appears_anywhere_during_a_provision") else {
         return;
@@ -796,7 +802,10 @@ fn no_secret_appears_anywhere_during_a_provision() {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            let v = std::fs::read_to_string(e.path()).unwrap().trim().to_string();
+            let v = std::fs::read_to_string(e.path())
+                .unwrap()
+                .trim()
+                .to_string();
             (e.file_name().to_string_lossy().into_owned(), v)
         })
         .filter(|(_, v)| v.len() >= 8)
@@ -839,7 +848,9 @@ fn no_secret_appears_anywhere_during_a_provision() {
         }
     }
     for h in [MASTER, SLAVE, NEW] {
-        texts.push(text(&lab.sh(h, &format!("cat {DIR}/.archtui/jobs/* 2>/dev/null"))));
+        texts.push(text(
+            &lab.sh(h, &format!("cat {DIR}/.archtui/jobs/* 2>/dev/null")),
+        ));
     }
     texts.push(text(&lab.sh(
         NEW,
@@ -847,7 +858,10 @@ fn no_secret_appears_anywhere_during_a_provision() {
     )));
     let all_texts = texts.join("\n");
     assert!(samples >= 50, "ps was sampled only {samples} times");
-    assert!(all_texts.len() > 10_000, "too little was read to mean anything");
+    assert!(
+        all_texts.len() > 10_000,
+        "too little was read to mean anything"
+    );
     for (name, value) in &secrets {
         assert!(
             !all_texts.contains(value.as_str()),

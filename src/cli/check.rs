@@ -26,7 +26,10 @@ macro_rules! say {
 
 pub async fn run(path: &Path) -> i32 {
     let config = match Config::load(path) {
-        Ok(c) => c,
+        Ok(c) => {
+            super::start_log(None, None, c.log.file.as_deref());
+            c
+        }
         Err(e) => {
             say!("config  FAIL  {e}");
             say!("        fix: edit that line; `config.example.toml` documents every key");
@@ -155,6 +158,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
                 Some(pg)
             }
             Err(e) => {
+                let e = e.to_string();
                 let fix = pg_fix(&ctx.config, host, &e);
                 r.fail("postgres", e, fix);
                 None
@@ -178,7 +182,7 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
                 format!("no {} row here yet", db.heartbeat_table),
                 "this slave's sync has not copied it yet: see its bucardo line above",
             ),
-            Err(e) => r.fail("heartbeat", e, ""),
+            Err(e) => r.fail("heartbeat", e.to_string(), ""),
         }
     }
     drop(archive);
@@ -210,7 +214,7 @@ async fn check_registry(pg: &archtui_remote::pg::Pg, heartbeat_table: &str, r: &
                 ),
             )
         }
-        Err(e) => r.fail("registry", e, ""),
+        Err(e) => r.fail("registry", e.to_string(), ""),
     }
 }
 
@@ -221,13 +225,14 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
     let pg = match connect_db(ctx, host, dir, name).await {
         Ok(pg) => pg,
         Err(e) => {
+            let e = e.to_string();
             let fix = pg_fix(&ctx.config, host, &e);
             r.fail("bucardo", e, fix);
             return;
         }
     };
     if let Err(e) = bucardo::ensure_schema(&pg, name).await {
-        r.fail("bucardo", e, "");
+        r.fail("bucardo", e.to_string(), "");
         return;
     }
     let version = bucardo::version(&pg)
@@ -253,7 +258,7 @@ async fn check_bucardo(ctx: &Context, host: &Host, dir: &Path, r: &mut Report) {
                 host.ssh, host.deploy_dir, host.compose_project
             ),
         ),
-        (Err(e), _) | (_, Err(e)) => r.fail("bucardo", e, ""),
+        (Err(e), _) | (_, Err(e)) => r.fail("bucardo", e.to_string(), ""),
     }
 }
 

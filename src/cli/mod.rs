@@ -27,6 +27,11 @@ pub struct Cli {
     /// Refuse every action (also `read_only = true` in the config).
     #[arg(long, global = true)]
     read_only: bool,
+    /// Append a debug log (connects, timeouts, remote commands, action steps;
+    /// secrets redacted) to FILE [also ARCHTUI_LOG=FILE, or 1 for
+    /// $XDG_STATE_HOME/archtui/archtui.log; or `[log] file` in the config]
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -135,6 +140,8 @@ pub fn usage_exit_code(e: &clap::Error, argv: impl IntoIterator<Item = String>) 
 
 pub async fn run(cli: Cli) -> i32 {
     let path = cli.config.unwrap_or_else(config::default_path);
+    let env = std::env::var(crate::debuglog::LOG_ENV).ok();
+    start_log(cli.log_file.as_deref(), env.as_deref(), None);
     match cli.command {
         Some(Command::Status(args)) => match load(&path) {
             Some(config) => status::run(config, args).await,
@@ -275,9 +282,30 @@ async fn signalled() -> &'static str {
     }
 }
 
+/// Starts the debug log if the command line, the environment or the
+/// config asks for one; a log that cannot be opened is a warning.
+pub(crate) fn start_log(
+    flag: Option<&std::path::Path>,
+    env: Option<&str>,
+    config: Option<&std::path::Path>,
+) {
+    if crate::debuglog::started() {
+        return;
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if let Some(file) = crate::debuglog::choose(flag, env, config, home.as_deref()) {
+        if let Err(e) = crate::debuglog::start(&file) {
+            warn(&format!("archtui: debug log {}: {e}", file.display()));
+        }
+    }
+}
+
 fn load(path: &std::path::Path) -> Option<Config> {
     match Config::load(path) {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            start_log(None, None, c.log.file.as_deref());
+            Some(c)
+        }
         Err(e) => {
             warn(&format!("archtui: {e}"));
             None

@@ -13,6 +13,45 @@ use archtui_core::actions::Status;
 use archtui_core::app::actions::{ActionPane, Confirm};
 use archtui_core::app::Model;
 
+/// "Quit while actions run: wait, or leave them running on the host?"
+pub fn quit_ask(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
+    let mut targets: Vec<&str> = m.actions.running.values().map(String::as_str).collect();
+    targets.sort_unstable();
+    let running = match targets.len() {
+        1 => format!("An action is running on {}.", clean(targets[0])),
+        n => format!("{n} actions are running: {}.", clean(&targets.join(", "))),
+    };
+    let lines = vec![
+        Line::from(Span::styled(
+            running,
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(""),
+        Line::from("w  wait for it to end, then quit"),
+        Line::from("l  leave it running on the host and quit (audited as interrupted)"),
+        Line::from(Span::styled("Esc  stay in the console", t.stale())),
+    ];
+    let w = 72.min(area.width);
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let h = (rows as u16 + 2).min(area.height);
+    let popup = super::centered(area, w, h);
+    let block = Block::bordered().title(" quit? ").border_style(
+        t.paint(
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ),
+    );
+    f.render_widget(Clear, popup);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        popup,
+    );
+}
+
 pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
     let w = (c.question.chars().count() as u16 + 4)
         .clamp(52, 76)
@@ -176,6 +215,27 @@ mod tests {
             yes_selected: false,
             option: None,
         }
+    }
+
+    #[test]
+    fn quitting_while_an_action_runs_asks_wait_or_leave() {
+        let mut m = healthy();
+        m.actions.running.insert(1, "jukebox".into());
+        m.actions.quit_ask = true;
+        let screen = render(&mut m, 100, 30);
+        assert!(screen.contains("quit?"), "{screen}");
+        assert!(
+            screen.contains("An action is running on jukebox."),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("w  wait for it to end, then quit"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("l  leave it running on the host and quit"),
+            "{screen}"
+        );
     }
 
     #[test]

@@ -49,4 +49,7 @@ pub fn view(m: &Model, f: &mut Frame) {
     if let Some(c) = &m.actions.confirm {
         actions::confirm(c, &theme, f, f.area());
     }
+    if m.actions.quit_ask {
+        actions::quit_ask(m, &theme, f, f.area());
+    }
 }

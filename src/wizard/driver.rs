@@ -101,7 +101,9 @@ impl Driver {
         let worker = tokio::spawn(async move {
             while let Some((effect, input)) = rx.recv().await {
                 // Every effect is answered, so the driver knows when it is idle.
+                tracing::info!(effect = ?effect, "wizard step begins");
                 let answer = runner.answer(&input, &effect).await;
+                tracing::info!(effect = ?effect, "wizard step answered");
                 if answers.send(Note::Answered(answer)).is_err() {
                     break;
                 }
@@ -144,7 +146,7 @@ impl Driver {
             }
             if let Err(e) = journal::apply(&jpath, &self.wizard.input, f) {
                 if self.strict_journal {
-                    self.journal_error = Some(e);
+                    self.journal_error = Some(e.to_string());
                     break;
                 }
                 self.wizard
@@ -228,7 +230,7 @@ impl Driver {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        w.problems = vec![e];
+                        w.problems = vec![e.to_string()];
                         return false;
                     }
                 }

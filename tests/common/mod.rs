@@ -1,6 +1,8 @@
 //! Shared by the integration tests that run against the local fleet lab
 //! (tests/lab). `ARCHTUI_LAB=1` says the lab is expected: then a missing lab
-//! is a failure, never a silent pass. Without it, lab tests are skipped.
+//! is a failure, never a silent pass. Unset or `0`, the lab tests are
+//! reported as ignored (build.rs gives them `#[ignore]`); any other value
+//! is a failure that names it.
 #![allow(dead_code)]
 
 pub mod cli;
@@ -27,11 +29,34 @@ pub struct Lab {
     _guard: MutexGuard<'static, ()>,
 }
 
+/// What `ARCHTUI_LAB` asks for: `Ok(true)` for `1` (the lab is expected),
+/// `Ok(false)` unset or `0` (lab tests are not run), and an error naming
+/// the value and the fix for anything else, which used to skip every lab
+/// test without a word.
+pub fn lab_expected(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(format!(
+            "ARCHTUI_LAB={other:?} is not understood: set ARCHTUI_LAB=1 to run \
+             the lab tests against the lab (tests/run does), or unset it (or 0) \
+             to leave them ignored"
+        )),
+    }
+}
+
 /// The lab, or None (with a note on stderr) when lab tests are not expected.
+/// Without `ARCHTUI_LAB` the lab tests carry `#[ignore]` (build.rs), so this
+/// None is only reached under `--include-ignored`.
 pub fn lab(test: &str) -> Option<Lab> {
-    if std::env::var("ARCHTUI_LAB").ok().as_deref() != Some("1") {
-        eprintln!("{test}: skipped: lab tests run with ARCHTUI_LAB=1 (see README)");
-        return None;
+    let value = std::env::var("ARCHTUI_LAB").ok();
+    match lab_expected(value.as_deref()) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("{test}: skipped: lab tests run with ARCHTUI_LAB=1 (see README)");
+            return None;
+        }
+        Err(e) => panic!("{test}: {e}"),
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab");
     let state = std::env::var_os("ARCHLAB_STATE")
@@ -239,5 +264,17 @@ impl<F: FnMut()> Drop for Restore<F> {
         if let Some(mut undo) = self.0.take() {
             undo();
         }
+    }
+}
+
+#[test]
+fn archtui_lab_takes_unset_0_or_1_and_names_anything_else() {
+    assert_eq!(lab_expected(None), Ok(false));
+    assert_eq!(lab_expected(Some("0")), Ok(false));
+    assert_eq!(lab_expected(Some("1")), Ok(true));
+    for bad in ["yes", "true", "", " 1"] {
+        let e = lab_expected(Some(bad)).expect_err(bad);
+        assert!(e.contains(&format!("{bad:?}")), "{e}");
+        assert!(e.contains("ARCHTUI_LAB=1"), "{e}");
     }
 }

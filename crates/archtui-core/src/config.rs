@@ -38,6 +38,18 @@ pub struct Config {
     /// action's defaults.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, Spanned<KeyList>>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[log]`: the debug log (connects, reconnects, timeouts, remote commands,
+/// action steps; secrets redacted). Off unless a file is named here, by
+/// `--log-file` or by `ARCHTUI_LOG`, which take precedence in that order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// The file appended to; a leading `~/` is the home directory.
+    pub file: Option<PathBuf>,
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -285,7 +297,7 @@ impl Config {
                 ));
             }
             if let Err(why) = ssh_destination(h.ssh.get_ref()) {
-                return Err(err(h.ssh.span(), why));
+                return Err(err(h.ssh.span(), why.to_string()));
             }
             if h.role == Role::Master {
                 if let Some(m) = master {
@@ -419,33 +431,49 @@ pub fn valid_host_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// An ssh destination the config or the wizard cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    #[error("ssh destination {0:?} must be an ssh config alias, user@host or user@host:port")]
+    Shape(String),
+    #[error("ssh destination {dest:?}: {port:?} is not a port number")]
+    Port { dest: String, port: String },
+}
+
+impl From<DestinationError> for String {
+    fn from(e: DestinationError) -> String {
+        e.to_string()
+    }
+}
+
 /// Turns the config's destination into what `openssh` accepts:
 /// `user@host:port` becomes `ssh://user@host:port`; aliases pass through.
-pub fn ssh_destination(dest: &str) -> Result<String, String> {
+pub fn ssh_destination(dest: &str) -> Result<String, DestinationError> {
     if dest.is_empty() || dest.contains(char::is_whitespace) || dest.starts_with('-') {
-        return Err(format!(
-            "ssh destination {dest:?} must be an ssh config alias, user@host or user@host:port"
-        ));
+        return Err(DestinationError::Shape(dest.to_string()));
     }
     match dest.rsplit_once(':') {
         Some((_, port)) if dest.contains('@') || !port.is_empty() => match port.parse::<u16>() {
             Ok(p) if p > 0 => Ok(format!("ssh://{dest}")),
-            _ => Err(format!(
-                "ssh destination {dest:?}: {port:?} is not a port number"
-            )),
+            _ => Err(DestinationError::Port {
+                dest: dest.to_string(),
+                port: port.to_string(),
+            }),
         },
         _ => Ok(dest.to_string()),
     }
 }
 
-/// `--config`/`ARCHTUI_CONFIG` (clap merges both), else the XDG location.
+/// `--config`/`ARCHTUI_CONFIG` (clap merges both), else the XDG location
+/// (`$XDG_CONFIG_HOME`, an absolute one, else `~/.config`; etcetera's XDG
+/// rules), else `./archtui/config.toml` when no home is known.
 pub fn default_path() -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("archtui").join("config.toml")
+    use etcetera::BaseStrategy as _;
+    etcetera::base_strategy::Xdg::new()
+        .map(|x| x.config_dir())
+        .unwrap_or_else(|_| PathBuf::from("."))
+        .join("archtui")
+        .join("config.toml")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -694,7 +722,27 @@ docker_socket = "/run/docker.sock"
         assert_eq!(ssh_destination("root@h").unwrap(), "root@h");
         assert_eq!(ssh_destination("root@h:2222").unwrap(), "ssh://root@h:2222");
         assert!(ssh_destination("-oProxyCommand=x").is_err());
-        assert!(ssh_destination("root@h:").is_err());
+        assert_eq!(
+            ssh_destination("root@h:"),
+            Err(DestinationError::Port {
+                dest: "root@h:".into(),
+                port: String::new()
+            })
+        );
+        assert!(matches!(
+            ssh_destination("-oProxyCommand=x"),
+            Err(DestinationError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn log_file_is_optional_and_nothing_else_is_taken() {
+        let base = "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.log.file, None);
+        let c = parse(&format!("[log]\nfile = \"~/a.log\"\n{base}")).unwrap();
+        assert_eq!(c.log.file.as_deref(), Some(Path::new("~/a.log")));
+        assert!(parse(&format!("[log]\nlevel = \"debug\"\n{base}")).is_err());
     }
 
     #[test]

@@ -126,15 +126,31 @@ pub enum Password {
     Pgpass(Vec<PgpassEntry>),
 }
 
+/// Why the configured password could not be had; never holds it.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("[database] password_env = {0:?}, but that environment variable is not set; export it or use password_file")]
+    EnvUnset(String),
+    #[error("[database] password_file {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<PasswordError> for String {
+    fn from(e: PasswordError) -> String {
+        e.to_string()
+    }
+}
+
 impl Password {
-    pub fn resolve(db: &DatabaseConfig) -> Result<Password, String> {
+    pub fn resolve(db: &DatabaseConfig) -> Result<Password, PasswordError> {
         if let Some(var) = &db.password_env {
             let var = var.get_ref();
             return match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(Password::Given(Secret::known(v))),
-                _ => Err(format!(
-                    "[database] password_env = {var:?}, but that environment variable is not set; export it or use password_file"
-                )),
+                _ => Err(PasswordError::EnvUnset(var.clone())),
             };
         }
         if let Some(path) = &db.password_file {
@@ -143,7 +159,10 @@ impl Password {
                 Ok(text) => Ok(Password::Given(Secret::known(
                     text.lines().next().unwrap_or("").to_string(),
                 ))),
-                Err(e) => Err(format!("[database] password_file {}: {e}", path.display())),
+                Err(source) => Err(PasswordError::File {
+                    path: path.clone(),
+                    source,
+                }),
             };
         }
         let path = std::env::var_os("PGPASSFILE")

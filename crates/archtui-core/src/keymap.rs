@@ -158,8 +158,31 @@ pub struct Key {
     pub alt: bool,
 }
 
+/// A key name or a `[keys]` table that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A space or a control character given as itself.
+    #[error("key {0:?}: use a name (space, tab, ...)")]
+    Unnamed(String),
+    #[error("unknown key {0:?}: use a character, ctrl-/alt- plus a key, f1..f12, or one of enter esc tab backtab space up down left right pageup pagedown home end backspace delete")]
+    Unknown(String),
+    /// The user gave one key to two actions.
+    #[error("key {key} is given to both {first} and {second}")]
+    Twice {
+        key: Key,
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
+impl From<KeyError> for String {
+    fn from(e: KeyError) -> String {
+        e.to_string()
+    }
+}
+
 impl Key {
-    pub fn parse(s: &str) -> Result<Key, String> {
+    pub fn parse(s: &str) -> Result<Key, KeyError> {
         let mut ctrl = false;
         let mut alt = false;
         let mut rest = s;
@@ -190,21 +213,20 @@ impl Key {
             "end" => KeyCode::End,
             "backspace" => KeyCode::Backspace,
             "delete" => KeyCode::Delete,
-            f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            f if f.len() > 1
+                && f.starts_with('f')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             c if c.chars().count() == 1 => {
                 let ch = c.chars().next().unwrap_or(' ');
                 if ch.is_control() || ch == ' ' {
-                    return Err(format!("key {s:?}: use a name (space, tab, ...)"));
+                    return Err(KeyError::Unnamed(s.to_string()));
                 }
                 KeyCode::Char(ch)
             }
-            _ => {
-                return Err(format!(
-                    "unknown key {s:?}: use a character, ctrl-/alt- plus a key, f1..f12, or one of enter esc tab backtab space up down left right pageup pagedown home end backspace delete"
-                ))
-            }
+            _ => return Err(KeyError::Unknown(s.to_string())),
         };
         Ok(Key { code, ctrl, alt })
     }
@@ -270,17 +292,17 @@ impl Keymap {
     /// Defaults, with some actions' keys replaced. A key the user gives to
     /// one action is taken away from the default of another; a key given
     /// to two actions by the user is an error.
-    pub fn with_overrides(overrides: &[(Action, Vec<Key>)]) -> Result<Keymap, String> {
+    pub fn with_overrides(overrides: &[(Action, Vec<Key>)]) -> Result<Keymap, KeyError> {
         let mut user: HashMap<Key, Action> = HashMap::new();
         for (action, keys) in overrides {
             for k in keys {
                 if let Some(other) = user.insert(*k, *action) {
                     if other != *action {
-                        return Err(format!(
-                            "key {k} is given to both {} and {}",
-                            other.name(),
-                            action.name()
-                        ));
+                        return Err(KeyError::Twice {
+                            key: *k,
+                            first: other.name(),
+                            second: action.name(),
+                        });
                     }
                 }
             }
@@ -397,7 +419,15 @@ mod tests {
         let x = Key::parse("x").unwrap();
         let e = Keymap::with_overrides(&[(Action::Quit, vec![x]), (Action::Help, vec![x])])
             .unwrap_err();
-        assert!(e.contains("quit") && e.contains("help"), "{e}");
+        assert_eq!(
+            e,
+            KeyError::Twice {
+                key: x,
+                first: "quit",
+                second: "help"
+            }
+        );
+        assert_eq!(e.to_string(), "key x is given to both quit and help");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::bucardo::health;
 use crate::bucardo::{self, BucardoEvent};
-use crate::pg::{self, Pg};
+use crate::pg::{self, Pg, PgError};
 use crate::{docker, ssh};
 use archtui_core::config::{Config, Host, Role};
 use archtui_core::credentials::Password;
@@ -381,17 +381,17 @@ impl HostLink {
         };
         match health::sequences(pg, &schema).await {
             Ok(s) => h.sequences = s,
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
         match self.host.role {
             Role::Master => {
                 match health::delta_tables(pg).await {
                     Ok(d) => h.delta = d,
-                    Err(e) => errors.push(e),
+                    Err(e) => errors.push(e.to_string()),
                 }
                 match health::estimates(pg, &schema).await {
                     Ok(e) => h.estimates = e,
-                    Err(e) => errors.push(e),
+                    Err(e) => errors.push(e.to_string()),
                 }
                 let rows: Vec<(String, i64)> = h
                     .delta
@@ -410,7 +410,7 @@ impl HostLink {
             Role::Slave => {
                 match health::copy(pg).await {
                     Ok(c) => h.copy = c,
-                    Err(e) => errors.push(e),
+                    Err(e) => errors.push(e.to_string()),
                 }
                 if let (true, Some(ctl)) = (control, self.control.as_ref()) {
                     match health::control(ctl).await {
@@ -433,7 +433,7 @@ impl HostLink {
                                 h.conflicts.push(c);
                             }
                         }
-                        Err(e) => errors.push(e),
+                        Err(e) => errors.push(e.to_string()),
                     }
                 }
             }
@@ -449,11 +449,11 @@ impl HostLink {
         let table = &self.ctx.config.database.heartbeat_table;
         let read = match self.archive.as_ref() {
             Some(pg) => bucardo::registry(pg, table).await,
-            None => Err("archive database not connected".into()),
+            None => Err(PgError::Unexpected("archive database not connected".into())),
         };
         let (slaves, error) = match read {
             Ok(s) => (s, None),
-            Err(e) => (Vec::new(), Some(e)),
+            Err(e) => (Vec::new(), Some(e.to_string())),
         };
         FleetRead { slaves, error }
     }
@@ -632,7 +632,7 @@ pub async fn connect_db(
     host: &Host,
     dir: &Path,
     dbname: &str,
-) -> Result<Pg, String> {
+) -> Result<Pg, PgError> {
     connect_db_as(ctx, host, dir, dbname, None).await
 }
 
@@ -642,7 +642,7 @@ async fn connect_db_as(
     dir: &Path,
     dbname: &str,
     application_name: Option<&str>,
-) -> Result<Pg, String> {
+) -> Result<Pg, PgError> {
     let db = &ctx.config.database;
     let password = ctx
         .password
@@ -657,20 +657,20 @@ async fn connect_db_as(
         application_name,
     })
     .await
-    .map_err(|e| format!("postgres {}@{dbname}: {e}", db.user))
+    .map_err(|e| e.within(format!("postgres {}@{dbname}", db.user)))
 }
 
 /// What actions (src/actions) use of a link: their own connections, so
 /// an action never disturbs the observing ones.
 impl HostLink {
     /// A new connection to `dbname` on this host over the link's forward.
-    pub async fn connect(&self, dbname: &str) -> Result<Pg, String> {
+    pub async fn connect(&self, dbname: &str) -> Result<Pg, PgError> {
         connect_db(&self.ctx, &self.host, &self.dir, dbname).await
     }
 
     /// Like `connect`, naming the operator in pg_stat_activity: what a
     /// slave's supervisor records as who paused or resumed its sync.
-    pub async fn connect_as_operator(&self, dbname: &str) -> Result<Pg, String> {
+    pub async fn connect_as_operator(&self, dbname: &str) -> Result<Pg, PgError> {
         let app = format!("archtui ({})", crate::job::operator());
         let app: String = app
             .chars()

@@ -82,25 +82,43 @@ pub struct Spec {
     pub idle: Duration,
 }
 
+/// A job that archtui will not start: what the host would be given is
+/// not a plain command line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("a job needs a command")]
+    NoCommand,
+    #[error("a job's action and arguments are single lines: {action:?} {argv:?}")]
+    NotOneLine { action: String, argv: Vec<String> },
+    /// An argument would show a secret in the host's process list.
+    #[error("refusing to put a secret ({0}=...) on a host's command line: pass it in a file")]
+    SecretArgument(String),
+}
+
+impl From<SpecError> for String {
+    fn from(e: SpecError) -> String {
+        e.to_string()
+    }
+}
+
 impl Spec {
-    pub fn new(action: &str, argv: Vec<String>, idle: Duration) -> Result<Spec, String> {
+    pub fn new(action: &str, argv: Vec<String>, idle: Duration) -> Result<Spec, SpecError> {
         if argv.is_empty() {
-            return Err("a job needs a command".into());
+            return Err(SpecError::NoCommand);
         }
         let one_line = |s: &str| !s.contains(['\n', '\r', '\0']);
         if !one_line(action) || !argv.iter().all(|a| one_line(a)) {
-            return Err(format!(
-                "a job's action and arguments are single lines: {action:?} {argv:?}"
-            ));
+            return Err(SpecError::NotOneLine {
+                action: action.to_string(),
+                argv,
+            });
         }
         if let Some(a) = argv
             .iter()
             .find(|a| archtui_core::envfile::redact_text(a) != **a)
         {
             let key = a.split('=').next().unwrap_or("");
-            return Err(format!(
-                "refusing to put a secret ({key}=...) on a host's command line: pass it in a file"
-            ));
+            return Err(SpecError::SecretArgument(key.to_string()));
         }
         Ok(Spec {
             action: action.to_string(),
@@ -479,7 +497,7 @@ pub async fn acquire(
     let unreachable = |e: String| Outcome::new(Status::Unreachable, format!("{}: {e}", host.name));
     let mut channel = Channel::spawn(session.clone(), HOLDER, &args)
         .await
-        .map_err(unreachable)?;
+        .map_err(|e| unreachable(e.to_string()))?;
     let deadline = Instant::now() + HOLDER_STARTUP;
     let mut lines = Vec::new();
     loop {
@@ -785,7 +803,7 @@ pub async fn follow(
             let off = offset.to_string();
             let mut ch = Channel::spawn(session.clone(), STREAM, &[&log, &off, &pid])
                 .await
-                .map_err(lost)?;
+                .map_err(|e| lost(e.to_string()))?;
             loop {
                 match ch.chunk(silent_for).await {
                     Ok(bytes) => {
@@ -807,7 +825,7 @@ pub async fn follow(
         let off = offset.to_string();
         let out = shell::sh(session, STATUS, &[&dir, &meta.id, &off], shell::QUICK)
             .await
-            .map_err(lost)?;
+            .map_err(|e| lost(e.to_string()))?;
         let (state, rest) = split_status(&out.stdout);
         offset += rest.len() as u64;
         lines.feed(rest, progress);

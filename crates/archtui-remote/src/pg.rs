@@ -16,6 +16,54 @@ use archtui_core::credentials::Secret;
 /// Marks a query that was cancelled for taking too long.
 const TIMED_OUT: &str = "query cancelled after";
 
+/// Why a connect, a statement or a column read failed. Its text is what
+/// the operator reads; `String::from` keeps callers that still pass text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PgError {
+    /// The connect got no answer in time.
+    #[error("no answer within {secs} s")]
+    NoAnswer { secs: u64 },
+    /// A statement ran past its timeout and was cancelled on the server.
+    #[error("{} {secs} s", TIMED_OUT)]
+    TimedOut { secs: u64 },
+    /// The server or the connection refused (`describe`'s text).
+    #[error("{0}")]
+    Failed(String),
+    /// A column whose value the client cannot decode.
+    #[error("column {column}: {why}")]
+    Column { column: String, why: String },
+    /// What the answer means for archtui (a schema or registry missing).
+    #[error("{0}")]
+    Unexpected(String),
+    /// Another error, with what was being read when it happened.
+    #[error("{what}: {source}")]
+    Within { what: String, source: Box<PgError> },
+}
+
+impl PgError {
+    /// This error, said to have happened while reading `what`.
+    pub fn within(self, what: impl Into<String>) -> PgError {
+        PgError::Within {
+            what: what.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The error under its contexts.
+    pub fn root(&self) -> &PgError {
+        match self {
+            PgError::Within { source, .. } => source.root(),
+            e => e,
+        }
+    }
+}
+
+impl From<PgError> for String {
+    fn from(e: PgError) -> String {
+        e.to_string()
+    }
+}
+
 pub struct Pg {
     client: Client,
     timeout: Duration,
@@ -57,7 +105,7 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 impl Pg {
-    pub async fn connect(p: Params<'_>) -> Result<Pg, String> {
+    pub async fn connect(p: Params<'_>) -> Result<Pg, PgError> {
         let mut cfg = tokio_postgres::Config::new();
         cfg.host_path(p.socket_dir)
             .port(p.port)
@@ -69,11 +117,31 @@ impl Pg {
             cfg.password(pw.expose());
         }
         let connecting = tokio::time::timeout(p.timeout, cfg.connect(NoTls));
+        tracing::debug!(
+            db = p.dbname,
+            user = p.user,
+            port = p.port,
+            "postgres connect"
+        );
         let (client, mut conn) = match connecting.await {
-            Err(_) => return Err(format!("no answer within {} s", p.timeout.as_secs())),
-            Ok(Err(e)) => return Err(describe(&e)),
+            Err(_) => {
+                tracing::warn!(
+                    db = p.dbname,
+                    limit_s = p.timeout.as_secs(),
+                    "postgres connect timed out"
+                );
+                return Err(PgError::NoAnswer {
+                    secs: p.timeout.as_secs(),
+                });
+            }
+            Ok(Err(e)) => {
+                let why = describe(&e);
+                tracing::warn!(db = p.dbname, reason = %why, "postgres connect failed");
+                return Err(PgError::Failed(why));
+            }
             Ok(Ok(pair)) => pair,
         };
+        tracing::debug!(db = p.dbname, "postgres connected");
         let (tx, _) = broadcast::channel(NOTIFICATION_BACKLOG);
         let notifications = tx.clone();
         let driver = tokio::spawn(async move {
@@ -101,12 +169,12 @@ impl Pg {
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, String> {
+    ) -> Result<Vec<Row>, PgError> {
         self.bounded(self.client.query(sql, params)).await
     }
 
     /// Runs statements; past the timeout the server is told to cancel them.
-    pub async fn execute_batch(&self, sql: &str) -> Result<(), String> {
+    pub async fn execute_batch(&self, sql: &str) -> Result<(), PgError> {
         self.bounded(self.client.batch_execute(sql)).await
     }
 
@@ -115,14 +183,20 @@ impl Pg {
     async fn bounded<T>(
         &self,
         work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, String> {
+    ) -> Result<T, PgError> {
         match tokio::time::timeout(self.timeout, work).await {
-            Ok(r) => r.map_err(|e| describe(&e)),
+            Ok(r) => r.map_err(|e| PgError::Failed(describe(&e))),
             Err(_) => {
+                tracing::warn!(
+                    limit_s = self.timeout.as_secs(),
+                    "postgres statement timed out; cancelling it"
+                );
                 let token = self.client.cancel_token();
                 let _ =
                     tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;
-                Err(format!("{TIMED_OUT} {} s", self.timeout.as_secs()))
+                Err(PgError::TimedOut {
+                    secs: self.timeout.as_secs(),
+                })
             }
         }
     }
@@ -161,17 +235,19 @@ pub async fn wait_notification(
 /// One column of a remote row, decoded; a value the client cannot decode
 /// (an unexpected type, a NULL where none belongs) is an error that names
 /// the column and the mismatch, never a panic.
-pub fn col<'a, T, I>(row: &'a Row, idx: I) -> Result<T, String>
+pub fn col<'a, T, I>(row: &'a Row, idx: I) -> Result<T, PgError>
 where
     T: tokio_postgres::types::FromSql<'a>,
     I: tokio_postgres::row::RowIndex + std::fmt::Display + Copy,
 {
-    row.try_get(idx)
-        .map_err(|e| format!("column {idx}: {}", describe(&e)))
+    row.try_get(idx).map_err(|e| PgError::Column {
+        column: idx.to_string(),
+        why: describe(&e),
+    })
 }
 
 /// The first row's first column, if there is a row.
-pub fn first<'a, T>(rows: &'a [Row]) -> Result<Option<T>, String>
+pub fn first<'a, T>(rows: &'a [Row]) -> Result<Option<T>, PgError>
 where
     T: tokio_postgres::types::FromSql<'a>,
 {
@@ -181,4 +257,28 @@ where
 /// A channel or identifier name quoted for SQL (tokio-postgres has none).
 pub fn ident(name: &str) -> String {
     postgres_protocol::escape::escape_identifier(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PgError;
+
+    #[test]
+    fn errors_say_what_the_text_said_and_keep_their_kind_under_context() {
+        let t = PgError::TimedOut { secs: 5 }.within("sync archive_jukebox");
+        assert_eq!(
+            t.to_string(),
+            "sync archive_jukebox: query cancelled after 5 s"
+        );
+        assert_eq!(t.root(), &PgError::TimedOut { secs: 5 });
+        let c = PgError::Column {
+            column: "status".into(),
+            why: "unexpected NULL".into(),
+        };
+        assert_eq!(String::from(c), "column status: unexpected NULL");
+        assert_eq!(
+            PgError::NoAnswer { secs: 3 }.to_string(),
+            "no answer within 3 s"
+        );
+    }
 }

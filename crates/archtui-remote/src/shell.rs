@@ -23,16 +23,44 @@ pub const QUICK: Duration = Duration::from_secs(20);
 /// Opening a channel over the (local) mux master; a hung host shows here.
 pub const SPAWN_WITHIN: Duration = Duration::from_secs(15);
 
+/// Why a command on a host did not give an answer to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellError {
+    /// An argument holds a NUL byte, which no command line can carry.
+    #[error("cannot pass an argument with a NUL byte to a host: {0}")]
+    Nul(String),
+    /// The command ran past its limit (killed on the host, or dropped).
+    #[error("ssh: the host did not finish within {secs} s")]
+    TooSlow { secs: u64 },
+    /// No channel opened in time over the mux.
+    #[error("ssh: no channel opened within {secs} s")]
+    NoChannel { secs: u64 },
+    /// The session or its channel failed (openssh's text).
+    #[error("ssh: {0}")]
+    Ssh(String),
+    /// Copying the input to the command failed.
+    #[error("copying: {0}")]
+    Copy(String),
+    /// The command exited non-zero: its stderr, cleaned.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ShellError> for String {
+    fn from(e: ShellError) -> String {
+        e.to_string()
+    }
+}
+
 /// The command line for `argv`: every word shell-quoted, so the remote
 /// shell hands the program exactly these words. A NUL cannot be passed.
-pub fn command_line<S: AsRef<str>>(argv: &[S]) -> Result<String, String> {
-    shlex::try_join(argv.iter().map(AsRef::as_ref))
-        .map_err(|e| format!("cannot pass an argument with a NUL byte to a host: {e}"))
+pub fn command_line<S: AsRef<str>>(argv: &[S]) -> Result<String, ShellError> {
+    shlex::try_join(argv.iter().map(AsRef::as_ref)).map_err(|e| ShellError::Nul(e.to_string()))
 }
 
 /// `timeout -k K LIMIT sh -c SCRIPT sh ARGS...`: killed on the host once its
 /// time is up, so a hung command does not outlive archtui's interest in it.
-fn bounded_line(script: &str, args: &[&str], limit: Duration) -> Result<String, String> {
+fn bounded_line(script: &str, args: &[&str], limit: Duration) -> Result<String, ShellError> {
     let secs = limit.as_secs().max(1).to_string();
     let kill = format!("{}s", KILL_AFTER.as_secs());
     let mut argv = vec!["timeout", "-k", &kill, &secs, "sh", "-c", script, "sh"];
@@ -41,8 +69,20 @@ fn bounded_line(script: &str, args: &[&str], limit: Duration) -> Result<String, 
 }
 
 /// What a host said when a bounded command ran out of time.
-fn too_slow(limit: Duration) -> String {
-    format!("ssh: the host did not finish within {} s", limit.as_secs())
+fn too_slow(limit: Duration) -> ShellError {
+    ShellError::TooSlow {
+        secs: limit.as_secs(),
+    }
+}
+
+/// The program a script runs, for the debug log: its first word only,
+/// never its arguments (they may be data or secrets).
+pub fn program(script: &str) -> &str {
+    let word = script
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '|' || c == '&')
+        .find(|w| !w.is_empty() && !w.contains('='))
+        .unwrap_or("sh");
+    word.rsplit('/').next().unwrap_or(word)
 }
 
 /// `sh -c SCRIPT sh ARGS...` on the host, bounded by `limit`; the caller
@@ -53,18 +93,38 @@ pub async fn sh(
     script: &str,
     args: &[&str],
     limit: Duration,
-) -> Result<std::process::Output, String> {
+) -> Result<std::process::Output, ShellError> {
     let line = bounded_line(script, args, limit)?;
+    let program = program(script);
+    tracing::debug!(
+        program,
+        args = args.len(),
+        limit_s = limit.as_secs(),
+        "remote command"
+    );
     #[allow(clippy::disallowed_methods)] // the one place commands are made
     let mut cmd = session.raw_command(line);
     cmd.stdin(openssh::Stdio::null());
     let out = match tokio::time::timeout(limit + KILL_AFTER + MARGIN, cmd.output()).await {
-        Err(_) => return Err(too_slow(limit)),
-        Ok(r) => r.map_err(|e| format!("ssh: {e}"))?,
+        Err(_) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out"
+            );
+            return Err(too_slow(limit));
+        }
+        Ok(r) => r.map_err(|e| ShellError::Ssh(e.to_string()))?,
     };
     if out.status.code() == Some(124) {
+        tracing::warn!(
+            program,
+            limit_s = limit.as_secs(),
+            "remote command timed out on the host"
+        );
         return Err(too_slow(limit));
     }
+    tracing::debug!(program, status = ?out.status.code(), "remote command ended");
     Ok(out)
 }
 
@@ -75,12 +135,14 @@ pub async fn sh_ok(
     script: &str,
     args: &[&str],
     limit: Duration,
-) -> Result<String, String> {
+) -> Result<String, ShellError> {
     let out = sh(session, script, args, limit).await?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(clean(String::from_utf8_lossy(&out.stderr).trim()))
+        Err(ShellError::Failed(clean(
+            String::from_utf8_lossy(&out.stderr).trim(),
+        )))
     }
 }
 
@@ -92,17 +154,27 @@ pub async fn sh_with_input<R: AsyncRead + Unpin>(
     args: &[&str],
     input: &mut R,
     limit: Duration,
-) -> Result<std::process::Output, String> {
+) -> Result<std::process::Output, ShellError> {
     let line = bounded_line(script, args, limit)?;
+    let program = program(script);
+    tracing::debug!(
+        program,
+        args = args.len(),
+        limit_s = limit.as_secs(),
+        "remote command with input"
+    );
     let run = async {
         #[allow(clippy::disallowed_methods)] // the one place commands are made
         let mut cmd = session.raw_command(line);
         cmd.stdin(openssh::Stdio::piped())
             .stdout(openssh::Stdio::piped())
             .stderr(openssh::Stdio::piped());
-        let mut child = cmd.spawn().await.map_err(|e| format!("ssh: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .await
+            .map_err(|e| ShellError::Ssh(e.to_string()))?;
         let Some(mut dst) = child.stdin().take() else {
-            return Err("ssh: no stdin pipe".to_string());
+            return Err(ShellError::Ssh("no stdin pipe".into()));
         };
         let copied = tokio::io::copy(input, &mut dst).await;
         let _ = dst.shutdown().await;
@@ -110,13 +182,27 @@ pub async fn sh_with_input<R: AsyncRead + Unpin>(
         let out = child
             .wait_with_output()
             .await
-            .map_err(|e| format!("ssh: {e}"))?;
-        copied.map_err(|e| format!("copying: {e}"))?;
+            .map_err(|e| ShellError::Ssh(e.to_string()))?;
+        copied.map_err(|e| ShellError::Copy(e.to_string()))?;
         Ok(out)
     };
     match tokio::time::timeout(limit + KILL_AFTER + MARGIN, run).await {
-        Err(_) => Err(too_slow(limit)),
-        Ok(Ok(out)) if out.status.code() == Some(124) => Err(too_slow(limit)),
+        Err(_) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out"
+            );
+            Err(too_slow(limit))
+        }
+        Ok(Ok(out)) if out.status.code() == Some(124) => {
+            tracing::warn!(
+                program,
+                limit_s = limit.as_secs(),
+                "remote command timed out on the host"
+            );
+            Err(too_slow(limit))
+        }
         Ok(r) => r,
     }
 }
@@ -143,10 +229,19 @@ pub enum ReadEnd {
 impl Channel {
     /// Starts `bash -c SCRIPT bash ARGS...` with piped stdin and stdout
     /// (stderr discarded); the channel must open within `SPAWN_WITHIN`.
-    pub async fn spawn(session: Arc<Session>, script: &str, args: &[&str]) -> Result<Self, String> {
+    pub async fn spawn(
+        session: Arc<Session>,
+        script: &str,
+        args: &[&str],
+    ) -> Result<Self, ShellError> {
         let mut argv = vec!["bash", "-c", script, "bash"];
         argv.extend_from_slice(args);
         let line = command_line(&argv)?;
+        tracing::debug!(
+            program = program(script),
+            args = args.len(),
+            "remote channel"
+        );
         #[allow(clippy::disallowed_methods)] // the one place commands are made
         let mut cmd = Session::to_raw_command(session, line);
         cmd.stdin(openssh::Stdio::piped())
@@ -154,18 +249,21 @@ impl Channel {
             .stderr(openssh::Stdio::null());
         let mut child = match tokio::time::timeout(SPAWN_WITHIN, cmd.spawn()).await {
             Err(_) => {
-                return Err(format!(
-                    "ssh: no channel opened within {} s",
-                    SPAWN_WITHIN.as_secs()
-                ))
+                tracing::warn!(
+                    program = program(script),
+                    "remote channel timed out opening"
+                );
+                return Err(ShellError::NoChannel {
+                    secs: SPAWN_WITHIN.as_secs(),
+                });
             }
-            Ok(r) => r.map_err(|e| format!("ssh: {e}"))?,
+            Ok(r) => r.map_err(|e| ShellError::Ssh(e.to_string()))?,
         };
         let stdin = child.stdin().take();
         let stdout = child
             .stdout()
             .take()
-            .ok_or_else(|| "ssh: no stdout pipe".to_string())?;
+            .ok_or_else(|| ShellError::Ssh("no stdout pipe".into()))?;
         Ok(Self {
             child,
             stdin,
@@ -262,7 +360,16 @@ mod tests {
     #[test]
     fn a_nul_byte_is_refused_not_truncated() {
         let err = command_line(&["a\0b"]).unwrap_err();
-        assert!(err.contains("NUL"), "{err}");
+        assert!(matches!(err, ShellError::Nul(_)), "{err:?}");
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn the_logged_program_is_the_first_word_only() {
+        assert_eq!(program("docker compose up -d"), "docker");
+        assert_eq!(program("  PGPASSWORD=x /usr/bin/psql -c 'select'"), "psql");
+        assert_eq!(program("set -e; cat > \"$1\""), "set");
+        assert_eq!(program(""), "sh");
     }
 
     #[test]

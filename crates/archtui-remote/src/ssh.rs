@@ -70,13 +70,24 @@ pub async fn connect(
         .map_err(|e| HostFailure::new(HostState::Unreachable, e))?;
     let limit = Duration::from_secs(config.ssh.connect_timeout_secs + 3);
     let b = builder(config, control_dir);
+    tracing::debug!(host = %host.name, ssh = %host.ssh, "ssh connect");
     match tokio::time::timeout(limit, b.connect_mux(&dest)).await {
-        Err(_) => Err(HostFailure::new(
-            HostState::Unreachable,
-            format!("ssh {}: no answer within {} s", host.ssh, limit.as_secs()),
-        )),
-        Ok(Err(e)) => Err(classify(&host.ssh, &e)),
-        Ok(Ok(session)) => Ok(session),
+        Err(_) => {
+            tracing::warn!(host = %host.name, limit_s = limit.as_secs(), "ssh connect timed out");
+            Err(HostFailure::new(
+                HostState::Unreachable,
+                format!("ssh {}: no answer within {} s", host.ssh, limit.as_secs()),
+            ))
+        }
+        Ok(Err(e)) => {
+            let f = classify(&host.ssh, &e);
+            tracing::warn!(host = %host.name, state = ?f.state, reason = %f.reason, "ssh connect failed");
+            Err(f)
+        }
+        Ok(Ok(session)) => {
+            tracing::info!(host = %host.name, "ssh connected");
+            Ok(session)
+        }
     }
 }
 
@@ -279,6 +290,7 @@ pub async fn resolve(config: &Config, dest: &str) -> Option<String> {
         cmd.arg("-F").arg(f);
     }
     cmd.arg("-G").arg(dest).kill_on_drop(true);
+    tracing::debug!(program = "ssh -G", "local command");
     let out = tokio::time::timeout(Duration::from_secs(3), cmd.output())
         .await
         .ok()?

@@ -77,6 +77,7 @@ async fn supervise(
         let mut link = match HostLink::open(ctx.clone(), &host, index).await {
             Ok(link) => link,
             Err(f) => {
+                tracing::info!(host = %host.name, state = ?f.state, reason = %f.reason, "host link failed");
                 if tx
                     .send(HostObservation::failed(&host, f, chrono::Utc::now()))
                     .await
@@ -84,10 +85,13 @@ async fn supervise(
                 {
                     return;
                 }
-                tokio::time::sleep(backoff.next_delay()).await;
+                let delay = backoff.next_delay();
+                tracing::info!(host = %host.name, retry_in_ms = delay.as_millis(), "reconnecting");
+                tokio::time::sleep(delay).await;
                 continue;
             }
         };
+        tracing::info!(host = %host.name, "host link open");
         backoff.reset();
         publish(Some(link.docker()));
         let mut events = link.container_events();
@@ -118,7 +122,9 @@ async fn supervise(
         publish(None);
         // Closing a dead session can hang on the mux; do not wait for it.
         tokio::spawn(link.close());
-        tokio::time::sleep(backoff.next_delay()).await;
+        let delay = backoff.next_delay();
+        tracing::info!(host = %host.name, retry_in_ms = delay.as_millis(), "host link lost; reconnecting");
+        tokio::time::sleep(delay).await;
     }
 }
 

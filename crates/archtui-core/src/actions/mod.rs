@@ -109,6 +109,34 @@ impl fmt::Display for Status {
     }
 }
 
+/// An action whose target is not in the config, or whose arguments are
+/// not names archtui passes to a host.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("no host named {0:?} in the config")]
+    NoHost(String),
+    #[error(
+        "no slave named {name:?} in the config (every slave runs its own daemon; slaves: {slaves})"
+    )]
+    NoSlave { name: String, slaves: String },
+    #[error("no slave in the config runs sync {sync:?}: each slave's daemon runs archive_<slave> (slaves: {slaves})")]
+    NoSyncSlave { sync: String, slaves: String },
+    #[error("no master host in the config")]
+    NoMaster,
+    #[error("{0:?} is not a sync name (letters, digits and _; a letter first)")]
+    BadSync(String),
+    #[error("{0:?} is not a service name")]
+    BadService(String),
+    #[error("{0:?} is not a slave name (lowercase letters, digits and _)")]
+    BadSlaveName(String),
+}
+
+impl From<ActionError> for String {
+    fn from(e: ActionError) -> String {
+        e.to_string()
+    }
+}
+
 /// What came of an action: its status and one line for the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -275,7 +303,7 @@ impl Action {
 
     /// The host the action runs on. A sync runs on its slave's own daemon
     /// (sync `archive_<slave>`); retire works from the master.
-    pub fn resolve_host(&self, config: &Config) -> Result<Host, String> {
+    pub fn resolve_host(&self, config: &Config) -> Result<Host, ActionError> {
         let hosts = config.hosts();
         let slave = |name: &str| {
             hosts
@@ -299,12 +327,10 @@ impl Action {
                 .iter()
                 .find(|h| &h.name == host)
                 .cloned()
-                .ok_or_else(|| format!("no host named {host:?} in the config")),
-            Action::Reload { slave: name } => slave(name).ok_or_else(|| {
-                format!(
-                    "no slave named {name:?} in the config (every slave runs its own daemon; slaves: {})",
-                    slaves()
-                )
+                .ok_or_else(|| ActionError::NoHost(host.clone())),
+            Action::Reload { slave: name } => slave(name).ok_or_else(|| ActionError::NoSlave {
+                name: name.clone(),
+                slaves: slaves(),
             }),
             Action::Kick { sync, .. }
             | Action::Pause { sync }
@@ -312,27 +338,23 @@ impl Action {
             | Action::Recover { sync, .. } => sync
                 .strip_prefix("archive_")
                 .and_then(slave)
-                .ok_or_else(|| {
-                    format!(
-                        "no slave in the config runs sync {sync:?}: each slave's daemon runs archive_<slave> (slaves: {})",
-                        slaves()
-                    )
+                .ok_or_else(|| ActionError::NoSyncSlave {
+                    sync: sync.clone(),
+                    slaves: slaves(),
                 }),
             Action::Retire { .. } => hosts
                 .iter()
                 .find(|h| h.role == Role::Master)
                 .cloned()
-                .ok_or_else(|| "no master host in the config".to_string()),
+                .ok_or(ActionError::NoMaster),
         }
     }
 
     /// Checks the arguments without touching anything.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ActionError> {
         if let Some(sync) = self.sync() {
             if !valid_sync_name(sync) {
-                return Err(format!(
-                    "{sync:?} is not a sync name (letters, digits and _; a letter first)"
-                ));
+                return Err(ActionError::BadSync(sync.to_string()));
             }
         }
         match self {
@@ -341,11 +363,11 @@ impl Action {
             | Action::Start { service, .. }
                 if !valid_service_name(service) =>
             {
-                Err(format!("{service:?} is not a service name"))
+                Err(ActionError::BadService(service.clone()))
             }
-            Action::Retire { name, .. } if !crate::config::valid_host_name(name) => Err(format!(
-                "{name:?} is not a slave name (lowercase letters, digits and _)"
-            )),
+            Action::Retire { name, .. } if !crate::config::valid_host_name(name) => {
+                Err(ActionError::BadSlaveName(name.clone()))
+            }
             _ => Ok(()),
         }
     }
@@ -439,12 +461,16 @@ mod tests {
             sync: "x y".into(),
             wait_secs: None,
         };
-        assert!(bad.validate().is_err());
+        assert_eq!(bad.validate(), Err(ActionError::BadSync("x y".into())));
         let bad = Action::Restart {
             host: "h".into(),
             service: "a b".into(),
         };
-        assert!(bad.validate().is_err());
+        assert_eq!(bad.validate(), Err(ActionError::BadService("a b".into())));
+        assert_eq!(
+            bad.validate().map_err(String::from),
+            Err("\"a b\" is not a service name".to_string())
+        );
     }
 
     #[test]

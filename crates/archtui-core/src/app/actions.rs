@@ -154,6 +154,11 @@ pub struct Actions {
     /// The config file changed under the console (a slave retired): it
     /// reloads once no action is running.
     pub reload: bool,
+    /// Quit was asked while actions run: "wait, or leave it running on
+    /// the host?" is up.
+    pub quit_ask: bool,
+    /// The operator chose to wait: the console quits once none runs.
+    pub quit_when_idle: bool,
 }
 
 /// Keys while a confirmation or the action pane is up; `None` lets the
@@ -489,6 +494,62 @@ mod tests {
         assert!(press(&mut m, KeyCode::Char('R')).is_empty());
         assert!(m.actions.confirm.is_none());
         assert!(m.flash.as_deref().unwrap().contains("already running"));
+    }
+
+    /// A restart of jukebox's app confirmed and running; its id and action.
+    fn running_restart(m: &mut Model) -> (u64, Action) {
+        press(m, KeyCode::Char('R'));
+        let fx = press(m, KeyCode::Char('y'));
+        let Effect::RunAction { id, action, .. } = fx[0].clone() else {
+            panic!("{fx:?}")
+        };
+        (id, action)
+    }
+
+    #[test]
+    fn quit_while_an_action_runs_asks_and_leaving_audits_it() {
+        let mut m = on_jukebox_app();
+        running_restart(&mut m);
+        assert!(press(&mut m, KeyCode::Char('q')).is_empty(), "asks first");
+        assert!(m.actions.quit_ask && !m.quit);
+        // Other keys do nothing while it asks; Esc stays.
+        assert!(press(&mut m, KeyCode::Char('R')).is_empty());
+        assert!(m.actions.confirm.is_none());
+        press(&mut m, KeyCode::Esc);
+        assert!(!m.actions.quit_ask && !m.quit);
+        press(&mut m, KeyCode::Char('q'));
+        let fx = press(&mut m, KeyCode::Char('l'));
+        assert_eq!(fx.first(), Some(&Effect::LeaveRunning), "{fx:?}");
+        assert_eq!(fx.last(), Some(&Effect::Quit), "{fx:?}");
+        assert!(m.quit);
+    }
+
+    #[test]
+    fn quit_choosing_wait_quits_once_the_action_ends() {
+        let mut m = on_jukebox_app();
+        let (id, action) = running_restart(&mut m);
+        press(&mut m, KeyCode::Char('q'));
+        assert!(press(&mut m, KeyCode::Char('w')).is_empty());
+        assert!(!m.quit && m.actions.quit_when_idle);
+        let fx = update(
+            &mut m,
+            Msg::ActionDone {
+                id,
+                action,
+                outcome: Outcome::ok("restarted"),
+            },
+        );
+        assert_eq!(fx.last(), Some(&Effect::Quit), "{fx:?}");
+        assert!(!fx.contains(&Effect::LeaveRunning), "{fx:?}");
+        assert!(m.quit);
+    }
+
+    #[test]
+    fn quit_with_nothing_running_quits_at_once() {
+        let mut m = on_jukebox_app();
+        let fx = press(&mut m, KeyCode::Char('q'));
+        assert_eq!(fx.last(), Some(&Effect::Quit));
+        assert!(m.quit && !m.actions.quit_ask);
     }
 
     #[test]

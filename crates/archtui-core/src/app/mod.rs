@@ -92,6 +92,10 @@ pub enum Effect {
     /// The config file changed (a slave retired): load it again and
     /// watch the hosts it lists now.
     Reload,
+    /// The operator quit while actions ran and left them running on their
+    /// hosts: audit each as `interrupted`, naming the job it left, and
+    /// stop following them.
+    LeaveRunning,
     Quit,
 }
 

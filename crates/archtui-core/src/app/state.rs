@@ -48,10 +48,11 @@ pub enum InputKind {
     Filter,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The search or filter prompt: tui-input keeps its text and cursor.
+#[derive(Debug, Clone)]
 pub struct Input {
     pub kind: InputKind,
-    pub text: String,
+    pub text: tui_input::Input,
 }
 
 #[derive(Debug, Clone, Copy)]

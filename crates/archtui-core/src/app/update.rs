@@ -35,7 +35,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::VerifyDone { id, outcome } => {
             crate::app::verify::done(m, id, outcome);
-            crate::app::actions::reload_when_idle(m)
+            quit_when_idle(m).unwrap_or_else(|| crate::app::actions::reload_when_idle(m))
         }
         Msg::ActionOutput { id, line } => {
             crate::app::actions::output(m, id, line);
@@ -47,7 +47,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             outcome,
         } => {
             crate::app::actions::done(m, id, &action, outcome);
-            crate::app::actions::reload_when_idle(m)
+            quit_when_idle(m).unwrap_or_else(|| crate::app::actions::reload_when_idle(m))
         }
         Msg::LogNote {
             stream,
@@ -137,6 +137,9 @@ fn reassemble(m: &mut Model) {
 
 fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     m.flash = None;
+    if m.actions.quit_ask {
+        return quit_answer(m, k);
+    }
     if let Some(fx) = crate::app::actions::intercept(m, &k) {
         return fx;
     }
@@ -163,13 +166,38 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     let Some(input) = m.input.as_mut() else {
         return Vec::new();
     };
+    use tui_input::InputRequest as R;
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let edit = match k.code {
+        KeyCode::Backspace if ctrl => Some(R::DeletePrevWord),
+        KeyCode::Backspace => Some(R::DeletePrevChar),
+        KeyCode::Delete => Some(R::DeleteNextChar),
+        KeyCode::Left if ctrl => Some(R::GoToPrevWord),
+        KeyCode::Left => Some(R::GoToPrevChar),
+        KeyCode::Right if ctrl => Some(R::GoToNextWord),
+        KeyCode::Right => Some(R::GoToNextChar),
+        KeyCode::Home => Some(R::GoToStart),
+        KeyCode::End => Some(R::GoToEnd),
+        KeyCode::Char('a') if ctrl => Some(R::GoToStart),
+        KeyCode::Char('e') if ctrl => Some(R::GoToEnd),
+        KeyCode::Char('w') if ctrl => Some(R::DeletePrevWord),
+        KeyCode::Char('u') if ctrl => Some(R::DeleteFromStart),
+        KeyCode::Char(c)
+            if !ctrl && !c.is_control() && input.text.value().chars().count() < 200 =>
+        {
+            Some(R::InsertChar(c))
+        }
+        _ => None,
+    };
+    if let Some(req) = edit {
+        input.text.handle(req);
+        return Vec::new();
+    }
     match k.code {
         KeyCode::Esc => m.input = None,
-        KeyCode::Backspace => {
-            input.text.pop();
-        }
         KeyCode::Enter => {
             let Input { kind, text } = m.input.take().expect("checked above");
+            let text = text.value().to_string();
             let height = m.log_height();
             if let Some(v) = m.log.as_mut() {
                 match kind {
@@ -184,20 +212,58 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
                 }
             }
         }
-        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => m.input = None,
-        KeyCode::Char(c) if !c.is_control() && input.text.chars().count() < 200 => {
-            input.text.push(c)
-        }
+        KeyCode::Char('c') if ctrl => m.input = None,
         _ => {}
     }
     Vec::new()
 }
 
+/// Quits, or, while actions run, asks whether to wait for them or leave
+/// them running on their hosts.
 fn quit(m: &mut Model) -> Vec<Effect> {
+    if !m.actions.running.is_empty() {
+        m.actions.quit_ask = true;
+        return Vec::new();
+    }
+    quit_now(m)
+}
+
+fn quit_now(m: &mut Model) -> Vec<Effect> {
     m.quit = true;
+    m.actions.quit_ask = false;
     let mut fx = close_log(m);
     fx.push(Effect::Quit);
     fx
+}
+
+/// The answer to "wait, or leave it running on the host?".
+fn quit_answer(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Char('w') | KeyCode::Enter => {
+            m.actions.quit_ask = false;
+            m.actions.quit_when_idle = true;
+            m.flash = Some("quitting once the running action ends (q again to choose)".into());
+            Vec::new()
+        }
+        KeyCode::Char('l') => {
+            let mut fx = vec![Effect::LeaveRunning];
+            fx.extend(quit_now(m));
+            fx
+        }
+        KeyCode::Esc | KeyCode::Char('c') => {
+            m.actions.quit_ask = false;
+            m.actions.quit_when_idle = false;
+            m.flash = Some("not quitting".into());
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// After an action ended: the quit the operator chose to wait for, once
+/// none runs.
+fn quit_when_idle(m: &mut Model) -> Option<Vec<Effect>> {
+    (m.actions.quit_when_idle && m.actions.running.is_empty()).then(|| quit_now(m))
 }
 
 fn panes(m: &Model) -> Vec<Pane> {
@@ -273,7 +339,7 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
                 };
                 m.input = Some(Input {
                     kind,
-                    text: text.unwrap_or_default(),
+                    text: tui_input::Input::new(text.unwrap_or_default()),
                 });
                 m.focus = Pane::Logs;
             } else {

@@ -57,10 +57,21 @@ impl std::ops::Sub for Digest {
 
 /// PostgreSQL's `sum(bigint)` is numeric: its text, as an i128 (2^64 rows
 /// of i64 hashes would be needed to overflow it).
-pub fn parse_sum(text: &str) -> Result<i128, String> {
+pub fn parse_sum(text: &str) -> Result<i128, NotASum> {
     text.trim()
         .parse::<i128>()
-        .map_err(|_| format!("hash sum {text:?} is not an integer"))
+        .map_err(|_| NotASum(text.to_string()))
+}
+
+/// A hash sum whose text is no integer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("hash sum {0:?} is not an integer")]
+pub struct NotASum(pub String);
+
+impl From<NotASum> for String {
+    fn from(e: NotASum) -> String {
+        e.to_string()
+    }
 }
 
 /// What a chunk aims to take on the slower side.

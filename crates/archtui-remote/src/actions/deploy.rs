@@ -212,7 +212,7 @@ pub use crate::job::failure_lines;
 /// (builds what changed, starts what is not running), then it waits until
 /// every service is healthy (on a slave also the sync's first good run).
 /// A master is deployed with `--allow-empty` only when asked.
-pub fn up_spec(host: &Host, action: &str, allow_empty: bool) -> Result<job::Spec, String> {
+pub fn up_spec(host: &Host, action: &str, allow_empty: bool) -> Result<job::Spec, job::SpecError> {
     let mut argv = vec![format!("./{}", deploy_script(host))];
     if allow_empty && host.role == archtui_core::config::Role::Master {
         argv.push("--allow-empty".into());
@@ -283,7 +283,7 @@ pub async fn preview(
         .await
         .map_err(|e| Outcome::new(Status::Unreachable, e))?;
     for line in plan.render(&host.name) {
-        let _ = progress.send(line);
+        super::step(progress, line);
     }
     Ok(plan)
 }
@@ -316,10 +316,10 @@ pub async fn run(
         }
         Ok(job::Acquired::Held(l)) => l,
     };
-    let _ = progress.send(format!(
-        "copying the stack to {}:{}",
-        host.name, host.deploy_dir
-    ));
+    super::step(
+        progress,
+        format!("copying the stack to {}:{}", host.name, host.deploy_dir),
+    );
     if let Err(e) = copy(session, host, from).await {
         lock.release().await;
         return Outcome::failed(e);
@@ -331,7 +331,7 @@ pub async fn run(
             return Outcome::failed(e);
         }
     };
-    let _ = progress.send("docker compose up -d --build".to_string());
+    super::step(progress, "docker compose up -d --build".to_string());
     let r = lock.run(&spec, progress).await;
     lock.release().await;
     finish(docker_client, host, r, "", progress).await
@@ -356,7 +356,10 @@ async fn finish(
         };
         return o;
     }
-    let _ = progress.send("waiting for the services to be healthy".to_string());
+    super::step(
+        progress,
+        "waiting for the services to be healthy".to_string(),
+    );
     match wait_healthy(docker_client, host).await {
         Ok(s) => Outcome::ok(format!("deployed to {}: {s}{note}", host.name)),
         Err(e) => Outcome::new(

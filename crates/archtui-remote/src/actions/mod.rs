@@ -13,3 +13,11 @@ pub mod run;
 pub mod sync;
 
 pub use crate::Progress;
+
+/// One step of a running action: shown on `progress` (the console's pane,
+/// headless stdout) and written to the debug log.
+pub fn step(progress: &Progress, line: impl Into<String>) {
+    let line = line.into();
+    tracing::info!(step = %line, "action step");
+    let _ = progress.send(line);
+}

@@ -167,9 +167,10 @@ async fn postconditions(
             left.join(", ")
         ));
     }
-    let _ = progress.send(format!(
-        "{name}: gone from the master's registry and its delta targets"
-    ));
+    super::step(
+        progress,
+        format!("{name}: gone from the master's registry and its delta targets"),
+    );
     Ok(())
 }
 
@@ -189,6 +190,6 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
 }
 
 /// True when the host was in the config and is now removed (with a `.bak`).
-pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, String> {
+pub fn remove_from_config(path: &Path, name: &str) -> Result<bool, crate::local::LocalError> {
     crate::local::config_file::update(path, |old| config_edit::remove_host(old, name))
 }

@@ -23,10 +23,19 @@ pub async fn perform(
         .unwrap_or_else(|_| "-".into());
     // Written as `interrupted` if a signal ends archtui before the line below.
     let _open = audit::begin(action.name(), &host_name, action.args(), guard.confirmed);
+    tracing::info!(action = action.name(), host = %host_name, confirmed = guard.confirmed, "action begins");
     let outcome = match action.resolve_host(&ctx.config) {
         Err(e) => Outcome::refused(e),
         Ok(host) => checked(ctx.clone(), action, guard, &host, progress).await,
     };
+    tracing::info!(
+        action = action.name(),
+        host = %host_name,
+        status = ?outcome.status,
+        message = %outcome.message,
+        took_ms = start.elapsed().as_millis(),
+        "action ends"
+    );
     if let Err(e) = audit(
         &ctx.config,
         action,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::pg::{col, ident, Pg};
+use crate::pg::{col, ident, Pg, PgError};
 
 /// How long the daemon gets to answer an activate, deactivate or reload.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ impl SyncState {
     }
 }
 
-pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
+pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, PgError> {
     let rows = pg
         .query(
             "SELECT s.status::text, coalesce((SELECT bool_or(d.status = 'stalled') \
@@ -42,7 +42,7 @@ pub async fn state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
     let Some(r) = rows.first() else {
         return Ok(None);
     };
-    let at = |e: String| format!("sync {sync}: {e}");
+    let at = |e: PgError| e.within(format!("sync {sync}"));
     Ok(Some(SyncState {
         status: col::<Option<String>, _>(r, 0)
             .map_err(at)?
@@ -76,7 +76,7 @@ pub async fn notify_and_wait(
     notify: &str,
     answers: &[String],
     within: Option<Duration>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, PgError> {
     let mut rx = pg.subscribe();
     let mut listen: Vec<&str> = answers.iter().map(String::as_str).collect();
     if !answers.is_empty() {
@@ -101,7 +101,7 @@ pub async fn notify_and_wait(
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => {
-                    return Err("the control connection closed".to_string())
+                    return Err(PgError::Unexpected("the control connection closed".into()))
                 }
             }
         }
@@ -115,7 +115,7 @@ pub async fn notify_and_wait(
     got
 }
 
-pub async fn read_last_run(pg: &Pg, sync: &str) -> Result<Option<String>, String> {
+pub async fn read_last_run(pg: &Pg, sync: &str) -> Result<Option<String>, PgError> {
     let rows = pg
         .query(
             "SELECT status, inserts::bigint, deletes::bigint, \
@@ -143,7 +143,7 @@ pub async fn read_last_run(pg: &Pg, sync: &str) -> Result<Option<String>, String
 
 /// Sets a sync active again, and its databases (the slave's and the
 /// master's), where Bucardo marked them otherwise.
-pub async fn activate(pg: &Pg, sync: &str, slave: &str) -> Result<(), String> {
+pub async fn activate(pg: &Pg, sync: &str, slave: &str) -> Result<(), PgError> {
     pg.query(
         "UPDATE bucardo.sync SET status = 'active' WHERE name = $1 AND status <> 'active'",
         &[&sync],

@@ -3,7 +3,7 @@
 //! one-time copy setting and COPY under way. Plain SQL, cheap enough for
 //! every observation (statistics views, indexes, catalog).
 
-use crate::pg::{col, first, ident, Pg};
+use crate::pg::{col, first, ident, Pg, PgError};
 use archtui_core::health::{ConflictRead, DeltaRead, SeqRead};
 
 const DELTA_SQL: &str = "SELECT n.tablename, coalesce(ds.n_live_tup, 0)::int8, \
@@ -17,7 +17,7 @@ ORDER BY 1";
 /// The master's delta and track tables, per replicated table: rows (the
 /// statistics' live-row count, kept current without a scan) and bytes.
 /// Empty before any slave registered.
-pub async fn delta_tables(pg: &Pg) -> Result<Vec<DeltaRead>, String> {
+pub async fn delta_tables(pg: &Pg) -> Result<Vec<DeltaRead>, PgError> {
     let have = pg
         .query(
             "SELECT to_regclass('bucardo.bucardo_delta_names') IS NOT NULL",
@@ -39,12 +39,12 @@ pub async fn delta_tables(pg: &Pg) -> Result<Vec<DeltaRead>, String> {
                 growth: None,
             })
         })
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("bucardo delta tables: {e}"))
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("bucardo delta tables"))
 }
 
 /// The master's row estimates of a schema's tables.
-pub async fn estimates(pg: &Pg, schema: &str) -> Result<Vec<(String, i64)>, String> {
+pub async fn estimates(pg: &Pg, schema: &str) -> Result<Vec<(String, i64)>, PgError> {
     let rows = pg
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname), greatest(c.reltuples, 0)::int8 \
@@ -55,8 +55,8 @@ pub async fn estimates(pg: &Pg, schema: &str) -> Result<Vec<(String, i64)>, Stri
         .await?;
     rows.iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("row estimates: {e}"))
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("row estimates"))
 }
 
 const SERIAL_KEYS: &str = "SELECT format('%I.%I', n.nspname, c.relname), a.attname::text, s.seq \
@@ -70,13 +70,13 @@ ORDER BY 1";
 /// the value `nextval` would give and the largest key. Names in the SQL
 /// are PostgreSQL's own quoted ones (`format('%I')`,
 /// `pg_get_serial_sequence`).
-pub async fn sequences(pg: &Pg, schema: &str) -> Result<Vec<SeqRead>, String> {
+pub async fn sequences(pg: &Pg, schema: &str) -> Result<Vec<SeqRead>, PgError> {
     let rows = pg.query(SERIAL_KEYS, &[&schema]).await?;
     let keys: Vec<(String, String, String)> = rows
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("key sequences: {e}"))?;
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("key sequences"))?;
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -104,8 +104,8 @@ pub async fn sequences(pg: &Pg, schema: &str) -> Result<Vec<SeqRead>, String> {
                 sequence,
             })
         })
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("key sequences: {e}"))
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("key sequences"))
 }
 
 /// A slave's control database: conflicts per sync over the kept runs
@@ -139,8 +139,8 @@ pub async fn control(
                 col(r, 2)?,
             ))
         })
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("bucardo.syncrun: {e}"))?;
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("bucardo.syncrun"))?;
     let rows = pg
         .query(
             "SELECT name, onetimecopy::int2 FROM bucardo.sync ORDER BY name",
@@ -150,13 +150,13 @@ pub async fn control(
     let otc = rows
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("bucardo.sync: {e}"))?;
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("bucardo.sync"))?;
     Ok((conflicts, otc))
 }
 
 /// The COPY under way into this database (a one-time copy), if any.
-pub async fn copy(pg: &Pg) -> Result<Option<(String, i64)>, String> {
+pub async fn copy(pg: &Pg) -> Result<Option<(String, i64)>, PgError> {
     let rows = pg
         .query(
             "SELECT relid::regclass::text, tuples_processed FROM pg_stat_progress_copy \

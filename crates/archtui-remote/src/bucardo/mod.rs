@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::pg::{col, first, ident, Pg};
+use crate::pg::{col, first, ident, Pg, PgError};
 use archtui_core::model::Time;
 use archtui_core::observation::{OpsEvent, OpsRead, Pending, RegisteredSlave, SyncRow};
 use archtui_core::status::SyncFacts;
@@ -93,22 +93,23 @@ LEFT JOIN LATERAL (SELECT inserts::int8, deletes::int8, conflicts::int8 FROM buc
 ORDER BY s.name"#;
 
 /// Fails with the fix when the database has no Bucardo schema at all.
-pub async fn ensure_schema(pg: &Pg, dbname: &str) -> Result<(), String> {
+pub async fn ensure_schema(pg: &Pg, dbname: &str) -> Result<(), PgError> {
     let rows = pg
         .query("SELECT to_regclass('bucardo.sync') IS NOT NULL", &[])
         .await?;
-    let present: Option<bool> = first(&rows).map_err(|e| format!("bucardo schema check: {e}"))?;
+    let present: Option<bool> =
+        first(&rows).map_err(|e| PgError::Unexpected(format!("bucardo schema check: {e}")))?;
     if present == Some(true) {
         Ok(())
     } else {
-        Err(format!(
+        Err(PgError::Unexpected(format!(
             "database {dbname:?} has no Bucardo schema (bucardo.sync is missing): \
              the slave's bucardo container installs it on start; check `docker compose logs bucardo` there"
-        ))
+        )))
     }
 }
 
-pub async fn version(pg: &Pg) -> Result<Option<String>, String> {
+pub async fn version(pg: &Pg) -> Result<Option<String>, PgError> {
     let rows = pg
         .query(
             "SELECT setting FROM bucardo.bucardo_config WHERE name = 'bucardo_version'",
@@ -117,20 +118,20 @@ pub async fn version(pg: &Pg) -> Result<Option<String>, String> {
         .await?;
     first::<Option<String>>(&rows)
         .map(Option::flatten)
-        .map_err(|e| format!("bucardo_config.bucardo_version: {e}"))
+        .map_err(|e| e.within("bucardo_config.bucardo_version"))
 }
 
-pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, String> {
+pub async fn syncs(pg: &Pg) -> Result<Vec<SyncRow>, PgError> {
     let rows = pg.query(SYNCS_SQL, &[]).await?;
     rows.iter().map(sync_row).collect()
 }
 
 /// One row of `SYNCS_SQL`; a column that does not decode names the sync
 /// (when its name does) and the column.
-fn sync_row(r: &tokio_postgres::Row) -> Result<SyncRow, String> {
-    let name: Option<String> = col(r, "name").map_err(|e| format!("bucardo.sync: {e}"))?;
+fn sync_row(r: &tokio_postgres::Row) -> Result<SyncRow, PgError> {
+    let name: Option<String> = col(r, "name").map_err(|e| e.within("bucardo.sync"))?;
     let name = name.unwrap_or_default();
-    let at = |e: String| format!("bucardo.sync {name:?}: {e}");
+    let at = |e: PgError| e.within(format!("bucardo.sync {name:?}"));
     Ok(SyncRow {
         dbgroup: col::<Option<String>, _>(r, "dbs")
             .map_err(at)?
@@ -164,7 +165,7 @@ fn sync_row(r: &tokio_postgres::Row) -> Result<SyncRow, String> {
 /// The supervisor's record of its daemon: its phase, and the events since
 /// the latest daemon start (that start included). `None` when the schema
 /// is absent (a stack from before the supervisor kept one).
-pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, String> {
+pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, PgError> {
     let have = pg
         .query("SELECT to_regclass('archive_ops.daemon') IS NOT NULL", &[])
         .await?;
@@ -183,7 +184,8 @@ pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, String> {
     let Some(p) = phase.first() else {
         return Ok(None);
     };
-    let decode = |e: tokio_postgres::Error| format!("archive_ops.daemon: {e}");
+    let decode =
+        |e: tokio_postgres::Error| PgError::Failed(e.to_string()).within("archive_ops.daemon");
     let events = pg
         .query(
             "SELECT at, kind, sync, detail FROM archive_ops.event               WHERE id >= coalesce((SELECT max(id) FROM archive_ops.event WHERE kind = 'daemon_start'), 0)               ORDER BY id LIMIT 200",
@@ -201,7 +203,7 @@ pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, String> {
             })
         })
         .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-        .map_err(|e| format!("archive_ops.event: {e}"))?;
+        .map_err(|e| PgError::Failed(e.to_string()).within("archive_ops.event"))?;
     Ok(Some(OpsRead {
         phase: p.try_get(0).map_err(decode)?,
         phase_since: p.try_get(1).map_err(decode)?,
@@ -213,7 +215,7 @@ pub async fn ops(pg: &Pg) -> Result<Option<OpsRead>, String> {
 /// The master's registry of slaves, each with what it has not applied
 /// yet. An absent registry (a master from before it) is an error that
 /// says how to get one.
-pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSlave>, String> {
+pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSlave>, PgError> {
     let rows = pg
         .query("SELECT to_regclass('archive_fleet.slave') IS NOT NULL", &[])
         .await?;
@@ -221,7 +223,7 @@ pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSl
         .first()
         .is_some_and(|r| r.try_get::<_, bool>(0).unwrap_or(false))
     {
-        return Err("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master (its bucardo container creates it)".into());
+        return Err(PgError::Unexpected("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master (its bucardo container creates it)".into()));
     }
     let rows = pg
         .query(
@@ -233,7 +235,7 @@ pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSl
     for r in &rows {
         let name: String = r
             .try_get(0)
-            .map_err(|e| format!("archive_fleet.slave: {e}"))?;
+            .map_err(|e| PgError::Failed(e.to_string()).within("archive_fleet.slave"))?;
         let pending = pending(
             pg,
             &format!("archive_{name}"),
@@ -256,7 +258,7 @@ pub async fn registry(pg: &Pg, heartbeat_table: &str) -> Result<Vec<RegisteredSl
 
 /// Subscribes once per connection to what the daemon broadcasts about
 /// itself; the per-sync channels follow with `listen_syncs`.
-pub async fn listen(pg: &Pg) -> Result<(), String> {
+pub async fn listen(pg: &Pg) -> Result<(), PgError> {
     let channels = [PONG, STARTED, STOPPED].map(ident).join("; LISTEN ");
     pg.execute_batch(&format!("LISTEN {channels}")).await
 }
@@ -267,7 +269,7 @@ pub async fn listen_syncs(
     pg: &Pg,
     syncs: &[String],
     already: &[String],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, PgError> {
     let new: Vec<String> = syncs
         .iter()
         .flat_map(|s| sync_channels(s))
@@ -281,7 +283,7 @@ pub async fn listen_syncs(
 }
 
 /// Is the daemon alive? It answers a ping on the pong channel.
-pub async fn ping(pg: &Pg, within: Duration) -> Result<bool, String> {
+pub async fn ping(pg: &Pg, within: Duration) -> Result<bool, PgError> {
     // Subscribed before the ping, so the pong cannot slip past.
     let mut rx = pg.subscribe();
     pg.execute_batch(&format!("NOTIFY {}", ident(PING))).await?;
@@ -297,7 +299,7 @@ pub async fn pending(
     sync: &str,
     dbgroup: &str,
     heartbeat_table: &str,
-) -> Result<Option<Pending>, String> {
+) -> Result<Option<Pending>, PgError> {
     let names = pg
         .query(
             "SELECT tablename, deltaname, trackname FROM bucardo.bucardo_delta_names WHERE sync = $1 ORDER BY tablename",
@@ -310,13 +312,15 @@ pub async fn pending(
     let tables: Vec<(String, String, String)> = names
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("bucardo_delta_names: {e}"))?;
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("bucardo_delta_names"))?;
     let sql = pending_sql(&tables, heartbeat_table);
     let target = format!("dbgroup {dbgroup}");
     let rows = pg.query(&sql, &[&target]).await?;
-    let r = rows.first().ok_or("pending query returned no row")?;
-    let pending = |e: String| format!("pending changes of {sync}: {e}");
+    let r = rows
+        .first()
+        .ok_or_else(|| PgError::Unexpected("pending query returned no row".into()))?;
+    let pending = |e: PgError| e.within(format!("pending changes of {sync}"));
     Ok(Some(Pending {
         rows: col::<Option<i64>, _>(r, 0).map_err(pending)?.unwrap_or(0),
         lag_seconds: col::<Option<f64>, _>(r, 1)
@@ -370,10 +374,10 @@ fn quote_ident_like_pg(s: &str) -> String {
 
 /// Newest heartbeat value, read from its first timestamptz column, so the
 /// exact column name does not matter. `None`: no table or no row yet.
-pub async fn heartbeat(pg: &Pg, table: &str) -> Result<Option<Time>, String> {
+pub async fn heartbeat(pg: &Pg, table: &str) -> Result<Option<Time>, PgError> {
     let (schema, name) = table
         .split_once('.')
-        .ok_or("heartbeat_table must be schema.table")?;
+        .ok_or_else(|| PgError::Unexpected("heartbeat_table must be schema.table".into()))?;
     let cols = pg
         .query(
             "SELECT column_name FROM information_schema.columns \
@@ -382,7 +386,7 @@ pub async fn heartbeat(pg: &Pg, table: &str) -> Result<Option<Time>, String> {
             &[&schema, &name],
         )
         .await?;
-    let at = |e: String| format!("heartbeat {table}: {e}");
+    let at = |e: PgError| e.within(format!("heartbeat {table}"));
     let Some(column) = first::<String>(&cols).map_err(at)? else {
         return Ok(None);
     };

@@ -2,12 +2,12 @@
 //! master already carries a name, the new slave's sync and its first good
 //! run, and the tables of its relgroup.
 
-use crate::pg::{col, first, Pg};
+use crate::pg::{col, first, Pg, PgError};
 
 /// What on the master already carries the name: a registry entry (a slave
 /// registered under it) or delta targets a slave's daemon left there. `pg`
 /// is the master's archive database.
-pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
+pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, PgError> {
     let rows = pg
         .query(
             "SELECT to_regclass('archive_fleet.slave') IS NOT NULL, \
@@ -31,10 +31,10 @@ pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
             )
             .await?;
         for row in &r {
-            out.push(col(row, 0).map_err(|e| format!("archive_fleet.slave: {e}"))?);
+            out.push(col(row, 0).map_err(|e| e.within("archive_fleet.slave"))?);
         }
     } else {
-        return Err("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master first".into());
+        return Err(PgError::Unexpected("the master has no fleet registry (archive_fleet.slave): deploy the current stack on the master first".into()));
     }
     if have(1) {
         let target = format!("dbgroup {name}_grp");
@@ -45,7 +45,7 @@ pub async fn taken(pg: &Pg, name: &str) -> Result<Vec<String>, String> {
             )
             .await?;
         let n: i64 = first(&r)
-            .map_err(|e| format!("bucardo_delta_targets: {e}"))?
+            .map_err(|e| e.within("bucardo_delta_targets"))?
             .unwrap_or(0);
         if n > 0 {
             out.push(format!("{n} delta targets"));
@@ -60,7 +60,7 @@ pub struct SyncState {
 }
 
 /// The sync's row and its latest run: good once a run ended well.
-pub async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String> {
+pub async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, PgError> {
     let rows = pg
         .query(
             "SELECT s.status, \
@@ -73,7 +73,7 @@ pub async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String
     let Some(r) = rows.first() else {
         return Ok(None);
     };
-    let at = |e: String| format!("sync {sync}: {e}");
+    let at = |e: PgError| e.within(format!("sync {sync}"));
     let status: Option<String> = col(r, 0).map_err(at)?;
     let good: Option<chrono::DateTime<chrono::Utc>> = col(r, 1).map_err(at)?;
     let running: i64 = col::<Option<i64>, _>(r, 2).map_err(at)?.unwrap_or(0);
@@ -96,7 +96,7 @@ pub async fn sync_state(pg: &Pg, sync: &str) -> Result<Option<SyncState>, String
 }
 
 /// The tables of a slave's relgroup `archive` (its daemon's control db).
-pub async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String> {
+pub async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, PgError> {
     let rows = pg
         .query(
             "SELECT g.schemaname, g.tablename FROM bucardo.herdmap h \
@@ -107,6 +107,6 @@ pub async fn replicated_tables(pg: &Pg) -> Result<Vec<(String, String)>, String>
         .await?;
     rows.iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("relgroup archive's tables: {e}"))
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("relgroup archive's tables"))
 }

@@ -208,6 +208,8 @@ fn specs_refuse_secrets_and_multiline_arguments() {
         Duration::from_secs(5),
     )
     .unwrap_err();
+    assert_eq!(err, SpecError::SecretArgument("BUCARDO_PASSWORD".into()));
+    let err = err.to_string();
     assert!(
         err.contains("BUCARDO_PASSWORD") && !err.contains("hunter2"),
         "{err}"

@@ -207,52 +207,32 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(500).collect()
 }
 
-/// `$XDG_STATE_HOME/archtui`, else `~/.local/state/archtui`.
+/// `$XDG_STATE_HOME/archtui` (an absolute one), else
+/// `~/.local/state/archtui`: etcetera's XDG rules, its home found through
+/// `$HOME` or the passwd database; `/tmp/.local/state/archtui` when none.
 pub fn state_dir() -> PathBuf {
-    state_dir_from(
-        std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-}
-
-fn state_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
-    match xdg.filter(|p| p.is_absolute()) {
-        Some(x) => x.join("archtui"),
-        None => home
-            .unwrap_or_else(|| PathBuf::from("/tmp"))
-            .join(".local/state/archtui"),
-    }
+    use etcetera::BaseStrategy as _;
+    etcetera::base_strategy::Xdg::new()
+        .ok()
+        .and_then(|x| x.state_dir())
+        .unwrap_or_else(|| PathBuf::from("/tmp/.local/state"))
+        .join("archtui")
 }
 
 pub fn log_path() -> PathBuf {
     state_dir().join("audit.log")
 }
 
-/// The local user running the console.
+/// The local user running the console: `$USER`, `$LOGNAME`, else the
+/// name of this process's uid from the user database (whoami asks
+/// getpwuid_r, so NSS and LDAP users are found, not only /etc/passwd's),
+/// else `uid <n>`.
 pub fn local_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .or_else(passwd_name)
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The name of this process's uid in /etc/passwd, else `uid <n>`.
-fn passwd_name() -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    Some(user_of(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
-}
-
-/// Pure: the user of `uid` in passwd text.
-fn user_of(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let id: u32 = f.nth(1)?.parse().ok()?;
-        (id == uid).then(|| name.to_string())
-    })
+        .or_else(|| whoami::username().ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
 /// Creates the state directory (0700) if needed.
@@ -377,27 +357,51 @@ mod tests {
     }
 
     #[test]
-    fn user_from_passwd() {
-        let p = "root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\n";
-        assert_eq!(user_of(p, 1000).as_deref(), Some("ops"));
-        assert_eq!(user_of(p, 0).as_deref(), Some("root"));
-        assert_eq!(user_of(p, 5), None);
+    fn the_local_user_is_this_uids_name() {
+        // The database's name for our uid, whatever $USER says.
+        let uid = rustix::process::getuid().as_raw();
+        let name = whoami::username().expect("this uid has a name");
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        if let Some(line) = passwd
+            .lines()
+            .find(|l| l.split(':').nth(2) == Some(&uid.to_string()))
+        {
+            assert_eq!(line.split(':').next(), Some(name.as_str()));
+        }
+        assert!(!local_user().is_empty());
+    }
+
+    /// Prints `state_dir()` when asked by `state_dir_follows_xdg` (which
+    /// runs this test binary again with another environment).
+    #[test]
+    fn state_dir_child() {
+        if std::env::var_os("ARCHTUI_TEST_STATE_DIR").is_some() {
+            println!("STATE_DIR={}", state_dir().display());
+        }
     }
 
     #[test]
     fn state_dir_follows_xdg() {
-        assert_eq!(
-            state_dir_from(Some("/x/state".into()), Some("/home/u".into())),
-            PathBuf::from("/x/state/archtui")
-        );
-        assert_eq!(
-            state_dir_from(Some("relative".into()), Some("/home/u".into())),
-            PathBuf::from("/home/u/.local/state/archtui")
-        );
-        assert_eq!(
-            state_dir_from(None, Some("/home/u".into())),
-            PathBuf::from("/home/u/.local/state/archtui")
-        );
+        let child = |xdg: Option<&str>| {
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args(["state_dir_child", "--nocapture", "--test-threads=1"])
+                .env("ARCHTUI_TEST_STATE_DIR", "1")
+                .env("HOME", "/home/u");
+            match xdg {
+                Some(x) => cmd.env("XDG_STATE_HOME", x),
+                None => cmd.env_remove("XDG_STATE_HOME"),
+            };
+            let out = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
+            out.lines()
+                .find_map(|l| {
+                    l.split_once("STATE_DIR=")
+                        .map(|(_, d)| d.trim().to_string())
+                })
+                .unwrap_or_else(|| panic!("no STATE_DIR line in {out}"))
+        };
+        assert_eq!(child(Some("/x/state")), "/x/state/archtui");
+        assert_eq!(child(Some("relative")), "/home/u/.local/state/archtui");
+        assert_eq!(child(None), "/home/u/.local/state/archtui");
     }
 
     #[test]

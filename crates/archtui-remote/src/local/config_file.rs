@@ -10,18 +10,22 @@ use archtui_core::wizard::config_edit::backup_path;
 /// still load; the old text is kept as `.bak` (0600, it may hold the
 /// operator's notes) and the file is replaced atomically, its mode kept,
 /// a symlink written through. `Ok(false)`: `edit` changed nothing.
-pub fn update(path: &Path, edit: impl FnOnce(&str) -> Option<String>) -> Result<bool, String> {
-    let at = |e: std::io::Error| format!("{}: {e}", path.display());
-    let held = super::files::lock(path).map_err(at)?;
-    let old = std::fs::read_to_string(path).map_err(at)?;
+pub fn update(
+    path: &Path,
+    edit: impl FnOnce(&str) -> Option<String>,
+) -> Result<bool, super::LocalError> {
+    use super::LocalError;
+    let at = LocalError::io(path);
+    let held = super::files::lock(path).map_err(&at)?;
+    let old = std::fs::read_to_string(path).map_err(&at)?;
     let Some(new) = edit(&old).filter(|n| *n != old) else {
         return Ok(false);
     };
     archtui_core::config::Config::parse(&new, path)
-        .map_err(|e| format!("edited config invalid: {e}"))?;
+        .map_err(|e| LocalError::EditInvalid(e.to_string()))?;
     let bak = backup_path(path);
     super::files::replace_with_mode(&bak, old.as_bytes(), 0o600, &held)
-        .map_err(|e| format!("{}: {e}", bak.display()))?;
+        .map_err(LocalError::io(&bak))?;
     super::files::replace(path, new.as_bytes(), 0o600, &held).map_err(at)?;
     Ok(true)
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::LocalError;
+
 use archtui_core::wizard::input::Input;
 use archtui_core::wizard::machine::{Effect, Step, Wizard};
 
@@ -20,18 +22,23 @@ pub fn path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join("provision").join(format!("{name}.json"))
 }
 
-pub fn load(path: &Path) -> Result<Option<Journal>, String> {
+pub fn load(path: &Path) -> Result<Option<Journal>, LocalError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, path).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("journal {}: {e}", path.display())),
+        Err(source) => Err(LocalError::JournalRead {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 /// A journal's text; what does not parse is an error naming the file.
-fn parse(text: &str, path: &Path) -> Result<Journal, String> {
-    serde_json::from_str(text)
-        .map_err(|e| format!("journal {}: {e} (remove it to start over)", path.display()))
+fn parse(text: &str, path: &Path) -> Result<Journal, LocalError> {
+    serde_json::from_str(text).map_err(|e| LocalError::JournalBad {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })
 }
 
 /// Interrupted provisionings: each journal's slave and its steps done,
@@ -54,13 +61,13 @@ pub fn pending(state_dir: &Path) -> Vec<(String, usize)> {
 }
 
 /// The wizard of an interrupted run, picked up where its journal stopped.
-pub fn resume(path: &Path) -> Result<Option<Wizard>, String> {
+pub fn resume(path: &Path) -> Result<Option<Wizard>, LocalError> {
     Ok(load(path)?.map(|j| Wizard::resume(j.input, j.done)))
 }
 
 /// Keeps the journal as the machine asks: rewritten after every step,
 /// gone once the slave is done. Other effects leave it alone.
-pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), String> {
+pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), LocalError> {
     match effect {
         Effect::SaveJournal(done) => save(
             path,
@@ -76,19 +83,19 @@ pub fn apply(path: &Path, input: &Input, effect: &Effect) -> Result<(), String> 
 
 /// Rewrites the journal atomically (temporary file, fsync, rename, fsync
 /// of the directory) under its lock, 0600.
-pub fn save(path: &Path, journal: &Journal) -> Result<(), String> {
+pub fn save(path: &Path, journal: &Journal) -> Result<(), LocalError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    super::audit::ensure_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let text = serde_json::to_string_pretty(journal).map_err(|e| e.to_string())?;
-    crate::local::files::write(path, (text + "\n").as_bytes(), 0o600)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    super::audit::ensure_dir(dir).map_err(LocalError::io(dir))?;
+    let text =
+        serde_json::to_string_pretty(journal).map_err(|e| LocalError::Encode(e.to_string()))?;
+    crate::local::files::write(path, (text + "\n").as_bytes(), 0o600).map_err(LocalError::io(path))
 }
 
-pub fn remove(path: &Path) -> Result<(), String> {
+pub fn remove(path: &Path) -> Result<(), LocalError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(LocalError::io(path)(e)),
     }
 }
 
@@ -113,7 +120,9 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("\"compose_up\""), "{text}");
         std::fs::write(&p, "{").unwrap();
-        assert!(load(&p).unwrap_err().contains("remove it"));
+        let e = load(&p).unwrap_err();
+        assert!(matches!(e, LocalError::JournalBad { .. }), "{e:?}");
+        assert!(e.to_string().contains("remove it"));
         assert!(pending(&dir).is_empty(), "a garbled journal is not listed");
         remove(&p).unwrap();
         remove(&p).unwrap();
@@ -153,7 +162,7 @@ mod tests {
                 let damaged = format!("{}{junk}", &text[..at]);
                 match parse(&damaged, Path::new("j.json")) {
                     Ok(got) => prop_assert_eq!(got, j),
-                    Err(e) => prop_assert!(e.contains("remove it to start over")),
+                    Err(e) => prop_assert!(e.to_string().contains("remove it to start over")),
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! One action per target at a time, across consoles on this machine: a
 //! lock file per target in the state directory, held while the action runs.
 
+use super::LocalError;
 use std::fs::File;
 use std::path::Path;
 
@@ -13,17 +14,15 @@ pub struct TargetLock {
 }
 
 /// Takes the target's lock, or says another action holds it.
-pub fn try_lock(state_dir: &Path, target: &str) -> Result<TargetLock, String> {
+pub fn try_lock(state_dir: &Path, target: &str) -> Result<TargetLock, LocalError> {
     let dir = state_dir.join("locks");
-    super::audit::ensure_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    super::audit::ensure_dir(&dir).map_err(LocalError::io(&dir))?;
     let path = dir.join(format!("{target}.lock"));
-    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::create(&path).map_err(LocalError::io(&path))?;
     match file.try_lock() {
         Ok(()) => Ok(TargetLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another action on {target} is running; one action per target at a time"
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LocalError::Busy(target.to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(LocalError::io(&path)(e)),
     }
 }
 
@@ -36,7 +35,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("archtui-lock-{}", std::process::id()));
         let first = try_lock(&dir, "jukebox-app").unwrap();
         let err = try_lock(&dir, "jukebox-app").err().unwrap();
-        assert!(err.contains("another action"), "{err}");
+        assert!(
+            matches!(&err, LocalError::Busy(t) if t == "jukebox-app"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("another action"), "{err}");
         let other = try_lock(&dir, "jukebox-db");
         assert!(other.is_ok());
         drop(first);

@@ -14,7 +14,7 @@ use super::sql::{self, Column, Query, TableSpec};
 use crate::actions::Progress;
 use crate::bucardo;
 use crate::host::{next_link, Context, HostLink};
-use crate::pg::{col, first, Pg};
+use crate::pg::{col, first, Pg, PgError};
 use archtui_core::config::{Config, Host, Role};
 use archtui_core::credentials::Password;
 use archtui_core::model::Time;
@@ -83,7 +83,22 @@ pub fn context(
 }
 
 /// The slaves a request names, from the config; an unknown one is bad input.
-pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
+/// A verify request that names no slave of the config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlavesError {
+    #[error("the config has no slave to verify")]
+    None,
+    #[error("{name:?} is not a slave of the config (slaves: {slaves})")]
+    NotASlave { name: String, slaves: String },
+}
+
+impl From<SlavesError> for String {
+    fn from(e: SlavesError) -> String {
+        e.to_string()
+    }
+}
+
+pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, SlavesError> {
     let slaves: Vec<Host> = config
         .hosts()
         .into_iter()
@@ -91,7 +106,7 @@ pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
         .collect();
     if req.slaves.is_empty() {
         if slaves.is_empty() {
-            return Err("the config has no slave to verify".into());
+            return Err(SlavesError::None);
         }
         return Ok(slaves);
     }
@@ -104,10 +119,10 @@ pub fn slaves_of(config: &Config, req: &Request) -> Result<Vec<Host>, String> {
                 .cloned()
                 .ok_or_else(|| {
                     let names: Vec<&str> = slaves.iter().map(|h| h.name.as_str()).collect();
-                    format!(
-                        "{n:?} is not a slave of the config (slaves: {})",
-                        names.join(", ")
-                    )
+                    SlavesError::NotASlave {
+                        name: n.clone(),
+                        slaves: names.join(", "),
+                    }
                 })
         })
         .collect()
@@ -121,7 +136,12 @@ pub async fn run(ctx: Arc<Context>, req: &Request, limits: Limits, progress: &Pr
         Err(e) => {
             return Report::new(
                 started,
-                vec![SlaveReport::failed("-", started, Outcome::Refused, e)],
+                vec![SlaveReport::failed(
+                    "-",
+                    started,
+                    Outcome::Refused,
+                    e.into(),
+                )],
             )
         }
     };
@@ -179,7 +199,7 @@ enum Stop {
 
 /// A verify session: the verify settings, read-only, bounded statements,
 /// and a transaction left open by a killed archtui ends by itself.
-pub async fn session(link: &HostLink, db: &str, limits: &Limits) -> Result<Pg, String> {
+pub async fn session(link: &HostLink, db: &str, limits: &Limits) -> Result<Pg, PgError> {
     let pg = link.connect(db).await?;
     let ms = limits.statement_timeout.as_millis();
     pg.execute_batch(&format!(
@@ -215,7 +235,7 @@ async fn slave(
     };
     let (slave, control) = match (slave, control) {
         (Ok(s), Ok(c)) => (s, c),
-        (Err(e), _) | (_, Err(e)) => return unreachable(e),
+        (Err(e), _) | (_, Err(e)) => return unreachable(e.to_string()),
     };
     let sync = archtui_core::fleet::sync_of(&name);
     let names = match relgroup(&control, &sync, &db.heartbeat_table, req).await {
@@ -396,7 +416,7 @@ fn keyed(
         .map(|r| {
             let key = (0..width)
                 .map(|i| col::<Option<String>, _>(r, i).map(Option::unwrap_or_default))
-                .collect::<Result<Key, String>>()?;
+                .collect::<Result<Key, PgError>>()?;
             let h = if hash { col::<i64, _>(r, width)? } else { 0 };
             Ok((key, h))
         })
@@ -424,7 +444,7 @@ impl Verifier {
     }
 
     async fn run(&self, pg: &Pg, q: &Query) -> Result<Vec<tokio_postgres::Row>, String> {
-        pg.query(&q.sql, &q.refs()).await
+        Ok(pg.query(&q.sql, &q.refs()).await?)
     }
 
     /// The table's key, columns and delta tables, from the master; the
@@ -920,6 +940,8 @@ mod tests {
                 tables: None,
             };
             let e = slaves_of(&c, &r).unwrap_err();
+            assert!(matches!(&e, SlavesError::NotASlave { name, .. } if name == bad));
+            let e = e.to_string();
             assert!(
                 e.contains("not a slave") && e.contains("jukebox, turntable"),
                 "{e}"

@@ -27,7 +27,7 @@ use super::report::SlaveReport;
 use super::sql::{self, TableSpec};
 use crate::actions::Progress;
 use crate::bucardo;
-use crate::pg::{col, first, Pg};
+use crate::pg::{col, first, Pg, PgError};
 use archtui_core::model::Time;
 
 /// Keys per repair transaction.
@@ -171,7 +171,7 @@ pub async fn apply(
                 .map_err(|e| format!("{}: the other slaves' targets: {e}", t.table))?
                 .iter()
                 .map(|r| col(r, 0))
-                .collect::<Result<_, String>>()?
+                .collect::<Result<_, PgError>>()?
         };
         let mark = if others.is_empty() {
             None
@@ -229,7 +229,7 @@ async fn transaction(master: &Pg, q: &sql::Query, mark: Option<&sql::Query>) -> 
     if r.is_err() {
         let _ = master.execute_batch("ROLLBACK").await;
     }
-    r
+    Ok(r?)
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ impl Runner {
 
     async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
         let db = db.to_string();
-        self.link(input, master).await?.connect(&db).await
+        Ok(self.link(input, master).await?.connect(&db).await?)
     }
 
     /// Carries out an effect that needs the hosts and returns the event
@@ -261,7 +261,9 @@ impl Runner {
             // The new slave's own daemon runs its sync: read its control db.
             let ctl = self.ctx.config.database.bucardo_db.clone();
             let state = match self.pg(input, false, &ctl).await {
-                Ok(pg) => bucardo::provision::sync_state(&pg, &sync).await,
+                Ok(pg) => bucardo::provision::sync_state(&pg, &sync)
+                    .await
+                    .map_err(String::from),
                 Err(e) => Err(e),
             };
             let d = self.link(input, false).await?.docker();
@@ -617,12 +619,12 @@ impl Runner {
                     format!("the master's database at {at} accepts user {user} with the BUCARDO_PASSWORD of {env_file}, from the new host"),
                 )
             }
-            Err(e) if e.contains("password authentication failed") => Check::fail(
+            Err(e) if e.to_string().contains("password authentication failed") => Check::fail(
                 what,
                 format!("the master at {at} refused user {user} with the BUCARDO_PASSWORD of {env_file}"),
                 format!("set BUCARDO_PASSWORD in {env_file} to the fleet's (the master's env.common): it must be the same on every host"),
             ),
-            Err(e) if e.contains("no pg_hba.conf entry") => Check::fail(
+            Err(e) if e.to_string().contains("no pg_hba.conf entry") => Check::fail(
                 what,
                 format!("the master at {at} does not accept the new host: {e}"),
                 "add the new host's network to DB_ALLOWED_CIDRS in the master's env.common, then restart its db",

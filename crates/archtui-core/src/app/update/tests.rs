@@ -180,6 +180,32 @@ fn search_prompt_and_matches() {
 }
 
 #[test]
+fn the_prompt_edits_where_its_cursor_is() {
+    let mut m = with_log(50);
+    ch(&mut m, '&');
+    typed(&mut m, "EROR");
+    press(&mut m, KeyCode::Left);
+    press(&mut m, KeyCode::Left);
+    ch(&mut m, 'R');
+    let text = |m: &Model| m.input.as_ref().unwrap().text.value().to_string();
+    assert_eq!(text(&m), "ERROR");
+    assert_eq!(m.input.as_ref().unwrap().text.cursor(), 3);
+    press(&mut m, KeyCode::Home);
+    press(&mut m, KeyCode::Delete);
+    assert_eq!(text(&m), "RROR");
+    press(&mut m, KeyCode::End);
+    typed(&mut m, " x");
+    let ctrl_w = KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL);
+    update(&mut m, Msg::Key(ctrl_w));
+    assert_eq!(text(&m), "RROR ");
+    press(&mut m, KeyCode::Backspace);
+    press(&mut m, KeyCode::Home);
+    ch(&mut m, 'E');
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(m.log.as_ref().unwrap().filter.as_deref(), Some("ERROR"));
+}
+
+#[test]
 fn filter_prompt() {
     let mut m = with_log(50);
     ch(&mut m, '&');

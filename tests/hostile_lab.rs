@@ -369,19 +369,16 @@ fn a_password_that_differs_from_the_fleets_is_refused_in_preflight() {
     let from = checkout(&lab, &s, |t| t.replace(&real, wrong));
     let config = s.config(&lab, "config.toml", |t| t);
     let before = registered(&lab);
-    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
-        .args([
+    let o = s.archtui(
+        &config,
+        &[
             "provision",
             NEW,
             "--check",
             "--from",
             from.to_str().unwrap(),
-        ])
-        .env("ARCHTUI_CONFIG", &config)
-        .env("XDG_STATE_HOME", s.root.join("state"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        ],
+    );
     let text = all_text(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("FAIL master login"), "{text}");
@@ -417,19 +414,16 @@ fn placeholder_passwords_are_refused_by_name() {
     let real = lab_password(&lab, "bucardo_password");
     let from = checkout(&lab, &s, |t| t.replace(&real, "bucardo_change_me"));
     let config = s.config(&lab, "config.toml", |t| t);
-    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
-        .args([
+    let o = s.archtui(
+        &config,
+        &[
             "provision",
             NEW,
             "--check",
             "--from",
             from.to_str().unwrap(),
-        ])
-        .env("ARCHTUI_CONFIG", &config)
-        .env("XDG_STATE_HOME", s.root.join("state"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        ],
+    );
     let text = all_text(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     let line = text
@@ -460,19 +454,16 @@ fn a_stopped_dockerd_during_preflight_is_named_and_bounded() {
     });
     lab.sh_ok(NEW, &format!("kill -STOP {dockerd}"));
     let start = std::time::Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
-        .args([
+    let o = s.archtui(
+        &config,
+        &[
             "provision",
             NEW,
             "--check",
             "--from",
             from.to_str().unwrap(),
-        ])
-        .env("ARCHTUI_CONFIG", &config)
-        .env("XDG_STATE_HOME", s.root.join("state"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        ],
+    );
     let took = start.elapsed();
     lab.sh_ok(NEW, &cont);
     let text = all_text(&o);

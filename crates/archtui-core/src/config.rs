@@ -78,6 +78,10 @@ pub struct SshConfig {
     pub strict_host_key_checking: bool,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
+    /// SSH handshakes at once, over all hosts: sshd's MaxStartups (10 by
+    /// default) and bastions drop connects past a few at once.
+    #[serde(default = "default_max_parallel_connects")]
+    pub max_parallel_connects: usize,
 }
 
 impl Default for SshConfig {
@@ -86,6 +90,7 @@ impl Default for SshConfig {
             config_file: None,
             strict_host_key_checking: true,
             connect_timeout_secs: default_connect_timeout(),
+            max_parallel_connects: default_max_parallel_connects(),
         }
     }
 }
@@ -343,6 +348,14 @@ impl Config {
                 "[thresholds] needs delta_growth_warning_rows_per_hour > 0 and delta_growth_window_secs from 60 to 86400",
             ));
         }
+        if !(1..=256).contains(&self.ssh.max_parallel_connects) {
+            return Err(ConfigError::at(
+                origin,
+                text,
+                None,
+                "[ssh] max_parallel_connects must be from 1 to 256",
+            ));
+        }
         if !(1..=MAX_TIMEOUT_SECS).contains(&self.ssh.connect_timeout_secs) {
             return Err(ConfigError::at(
                 origin,
@@ -522,6 +535,9 @@ fn yes() -> bool {
 fn default_connect_timeout() -> u64 {
     5
 }
+fn default_max_parallel_connects() -> usize {
+    16
+}
 fn default_db_name() -> String {
     "archive".into()
 }
@@ -692,6 +708,20 @@ docker_socket = "/run/docker.sock"
         ))
         .unwrap_err();
         assert!(e.contains("delta_growth_window_secs"), "{e}");
+    }
+
+    #[test]
+    fn parallel_connects_default_and_bounds() {
+        assert_eq!(parse(GOOD).unwrap().ssh.max_parallel_connects, 16);
+        let set = |n: &str| {
+            GOOD.replace(
+                "connect_timeout_secs = 5",
+                &format!("connect_timeout_secs = 5\nmax_parallel_connects = {n}"),
+            )
+        };
+        assert_eq!(parse(&set("4")).unwrap().ssh.max_parallel_connects, 4);
+        let e = parse(&set("0")).unwrap_err();
+        assert!(e.contains("max_parallel_connects must be from 1 to 256"), "{e}");
     }
 
     #[test]

@@ -59,8 +59,28 @@ pub fn keepalive_interval(connect_timeout_secs: u64) -> Duration {
     Duration::from_secs((connect_timeout_secs / 3).max(1))
 }
 
+/// The handshakes in flight, process-wide, sized by the first config that
+/// connects (`[ssh] max_parallel_connects`).
+static CONNECTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+
+/// A turn to connect. Uncontended, at once; when every permit is taken, a
+/// random 0-200 ms wait first, so that many hosts queued together do not
+/// reach their sshd in one burst when permits free up.
+async fn connect_turn(max: usize) -> Option<tokio::sync::SemaphorePermit<'static>> {
+    take_turn(CONNECTS.get_or_init(|| tokio::sync::Semaphore::new(max.max(1)))).await
+}
+
+async fn take_turn(sem: &tokio::sync::Semaphore) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    if let Ok(p) = sem.try_acquire() {
+        return Some(p);
+    }
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..200))).await;
+    sem.acquire().await.ok()
+}
+
 /// Opens the session. The whole handshake is bounded, not only the TCP
 /// connect, so a host that accepts and then hangs cannot stall the caller.
+/// The bound starts once the host's turn to connect has come.
 pub async fn connect(
     config: &Config,
     host: &Host,
@@ -70,6 +90,7 @@ pub async fn connect(
         .map_err(|e| HostFailure::new(HostState::Unreachable, e))?;
     let limit = Duration::from_secs(config.ssh.connect_timeout_secs + 3);
     let b = builder(config, control_dir);
+    let _turn = connect_turn(config.ssh.max_parallel_connects).await;
     tracing::debug!(host = %host.name, ssh = %host.ssh, "ssh connect");
     match tokio::time::timeout(limit, b.connect_mux(&dest)).await {
         Err(_) => {
@@ -408,6 +429,32 @@ pub async fn scan_keys(config: &Config, dest: &str, timeout_secs: u64) -> Vec<Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn connects_are_capped_and_every_one_gets_its_turn() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let sem = Arc::new(tokio::sync::Semaphore::new(3));
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let (sem, now, most) = (sem.clone(), now.clone(), most.clone());
+            tasks.spawn(async move {
+                let _turn = take_turn(&sem).await.expect("the semaphore stays open");
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await; // a handshake
+                now.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        let mut done = 0;
+        while tasks.join_next().await.is_some() {
+            done += 1;
+        }
+        assert_eq!(done, 40);
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn keepalive_follows_the_connect_timeout() {

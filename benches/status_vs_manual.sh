@@ -8,6 +8,8 @@
 #      after host as the runbook does it. Medians of N runs and the ratio.
 #  (b) fan-out: `archtui status --json` with 1, 2 and 3 configured hosts
 #      (the third is the lab's bare host turntable, as a slave).
+#  (c) many hosts: 1, 5, 10, 20 and 40 configured (jukebox repeated), cold
+#      one-shot and warm `--watch` round.
 #
 # Usage: benches/status_vs_manual.sh [N]     (N runs of each; default 7)
 #   ARCHTUI_BIN   the binary to time (default: target/debug/archtui, built
@@ -70,24 +72,13 @@ manual() {
 
 status_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json; }
 
-# Sanity: both procedures see the fleet before anything is timed.
-manual >"$TMP/manual.txt" 2>&1 || { cat "$TMP/manual.txt" >&2; echo "the manual procedure fails on the lab" >&2; exit 1; }
-grep -q archive_jukebox "$TMP/manual.txt" || { cat "$TMP/manual.txt" >&2; echo "bucardo status shows no sync" >&2; exit 1; }
-status_json "$CONFIG" >"$TMP/status.json" || true
-grep -q '"hosts"' "$TMP/status.json" || { cat "$TMP/status.json" >&2; echo "archtui status --json printed no document" >&2; exit 1; }
-
-echo "(a) archtui status --json vs the manual procedure, median of $N runs each"
-m_manual=$(runs manual)
-m_status=$(runs status_json "$CONFIG")
-echo "figure: manual_procedure_ms=$m_manual"
-echo "figure: archtui_status_json_ms=$m_status"
-echo "figure: speedup=$(ratio "$m_manual" "$m_status")x (goal 10x)"
-
-# The console's own mode keeps its sessions open: one refresh of the same
-# facts is one observation round. `--watch 0.2` sleeps 0.2 s between
-# rounds, so a round takes the gap between two observations minus 0.2 s.
-timeout 8 "$BIN" status --json --watch 0.2 --config "$CONFIG" >"$TMP/watch.jsonl" 2>/dev/null || true
-m_warm=$(python3 - "$TMP/watch.jsonl" <<'PY'
+# The console's own mode keeps its sessions open: one refresh is one
+# observation round. `--watch 0.2` sleeps 0.2 s between rounds, so a round
+# takes the gap between two observations minus 0.2 s (the first round also
+# connects and is left out).
+warm_round() { # warm_round CONFIG: the slowest host's median round, ms
+  timeout 10 "$BIN" status --json --watch 0.2 --config "$1" >"$TMP/watch.jsonl" 2>/dev/null || true
+  python3 - "$TMP/watch.jsonl" <<'PY'
 import json, sys
 from datetime import datetime
 seen = {}
@@ -105,13 +96,28 @@ def t(s):
     return datetime.fromisoformat(head).timestamp() + float("0." + (frac or "0"))
 rounds = []
 for times in seen.values():
-    ts = sorted(t(x) for x in times)[1:]  # the first round also connects
+    ts = sorted(t(x) for x in times)[1:]
     gaps = sorted(b - a - 0.2 for a, b in zip(ts, ts[1:]))
     if gaps:
         rounds.append(gaps[len(gaps) // 2])
 print(int(max(rounds) * 1000) if rounds else 0)
 PY
-)
+}
+
+# Sanity: both procedures see the fleet before anything is timed.
+manual >"$TMP/manual.txt" 2>&1 || { cat "$TMP/manual.txt" >&2; echo "the manual procedure fails on the lab" >&2; exit 1; }
+grep -q archive_jukebox "$TMP/manual.txt" || { cat "$TMP/manual.txt" >&2; echo "bucardo status shows no sync" >&2; exit 1; }
+status_json "$CONFIG" >"$TMP/status.json" || true
+grep -q '"hosts"' "$TMP/status.json" || { cat "$TMP/status.json" >&2; echo "archtui status --json printed no document" >&2; exit 1; }
+
+echo "(a) archtui status --json vs the manual procedure, median of $N runs each"
+m_manual=$(runs manual)
+m_status=$(runs status_json "$CONFIG")
+echo "figure: manual_procedure_ms=$m_manual"
+echo "figure: archtui_status_json_ms=$m_status"
+echo "figure: speedup=$(ratio "$m_manual" "$m_status")x (goal 10x)"
+
+m_warm=$(warm_round "$CONFIG")
 echo "figure: archtui_warm_refresh_ms=$m_warm (slowest host's median round, sessions kept open)"
 echo "figure: speedup_warm=$(ratio "$m_manual" "$m_warm")x (goal 10x)"
 
@@ -128,3 +134,23 @@ echo "figure: hosts_1_ms=$m1"
 echo "figure: hosts_2_ms=$m2"
 echo "figure: hosts_3_ms=$m3"
 echo "figure: fanout_3_over_1=$(ratio "$m3" "$m1")x (goal at most 1.3x)"
+
+# (c) many hosts: jukebox repeated under further names (jukebox_2, ...)
+# beside the master, as a fleet of N slaves would be connected; cold one-shot
+# `status --json` and the warm round of `--watch` per size. Repeated names
+# have no sync of their own: their status is judged all the same.
+fleet() { # fleet N: the master and N-1 slaves
+  local i
+  awk '/^\[\[hosts\]\]/ { n++ } n < 3' "$CONFIG"
+  for ((i = 2; i < $1; i++)); do
+    printf '\n[[hosts]]\nname = "jukebox_%d"\nrole = "slave"\nssh = "jukebox"\n' "$i"
+  done
+}
+echo "(c) fan-out to many hosts (jukebox repeated), median of $N cold runs; warm: one --watch round"
+for n in 1 5 10 20 40; do
+  if ((n == 1)); then cp "$TMP/one.toml" "$TMP/many.toml"; else fleet "$n" >"$TMP/many.toml"; fi
+  cold=$(runs status_json "$TMP/many.toml")
+  warm=$(warm_round "$TMP/many.toml")
+  echo "figure: hosts=$n cold_status_json_ms=$cold warm_round_ms=$warm"
+done
+echo "(the idle console with 40 hosts: ARCHTUI_CONFIG=<a 40-host config> SECS=60 benches/idle_lab.sh)"

@@ -721,7 +721,10 @@ docker_socket = "/run/docker.sock"
         };
         assert_eq!(parse(&set("4")).unwrap().ssh.max_parallel_connects, 4);
         let e = parse(&set("0")).unwrap_err();
-        assert!(e.contains("max_parallel_connects must be from 1 to 256"), "{e}");
+        assert!(
+            e.contains("max_parallel_connects must be from 1 to 256"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -196,8 +196,19 @@ fn a_retire_whose_dockerd_hangs_gives_up_within_the_bound_and_frees_the_lock() {
     let _cont = common::restore(|| {
         let _ = lab.sh("cavaforgepad", &cont);
     });
-    // A name with nothing registered: the retire changes nothing but runs
-    // archive-retire-slave all the same.
+    // A registry row for a slave that is never there, seen just now: the
+    // retire then waits up to 30 s for its acknowledgement, so the job is
+    // surely running when dockerd stops (an unregistered name was done
+    // before the SIGSTOP landed, now and then).
+    let ghost = "DELETE FROM archive_fleet.slave WHERE name = 'ghost'";
+    let _ghost = common::restore(|| {
+        let _ = lab.try_psql("cavaforgepad", common::ARCHIVE_DB, ghost);
+    });
+    lab.psql(
+        "cavaforgepad",
+        "INSERT INTO archive_fleet.slave (name, app_host, db_port, seen_at) VALUES ('ghost', '10.77.0.250', 5432, now()) \
+         ON CONFLICT (name) DO UPDATE SET seen_at = now(), retired_at = NULL, stopped_at = NULL",
+    );
     let mut run = Running::start(&lab, &state, &["retire", "ghost", "--confirm", "ghost"]);
     run.wait_for(&["job", "started (docker compose"], 120);
     let stopped = Instant::now();
@@ -220,6 +231,7 @@ fn a_retire_whose_dockerd_hangs_gives_up_within_the_bound_and_frees_the_lock() {
     );
     assert_eq!(state.audit().last().unwrap()["result"], "timeout");
     drop(_cont);
+    drop(_ghost);
     // Healthchecks resume with dockerd; the fleet is whole again.
     common::wait_until(Duration::from_secs(120), Duration::from_secs(2), || {
         let o = Command::new(env!("CARGO_BIN_EXE_archtui"))

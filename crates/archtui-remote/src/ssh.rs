@@ -262,20 +262,31 @@ pub async fn forward_docker(
     remote_socket: &str,
 ) -> Result<(), HostFailure> {
     let _ = std::fs::remove_file(&ends.docker_socket);
-    session
-        .request_port_forward(
-            ForwardType::Local,
-            Socket::from(ends.docker_socket.clone()),
-            Socket::from(PathBuf::from(remote_socket)),
-        )
-        .await
-        .map_err(|e| {
+    let asked = session.request_port_forward(
+        ForwardType::Local,
+        Socket::from(ends.docker_socket.clone()),
+        Socket::from(PathBuf::from(remote_socket)),
+    );
+    match tokio::time::timeout(FORWARD_WITHIN, asked).await {
+        Ok(r) => r.map_err(|e| {
             HostFailure::new(
                 HostState::DockerUnavailable,
                 format!("forward to {remote_socket}: {e}"),
             )
-        })
+        }),
+        Err(_) => Err(HostFailure::new(
+            HostState::Unreachable,
+            format!(
+                "forward to {remote_socket}: ssh's control master did not answer within {} s",
+                FORWARD_WITHIN.as_secs()
+            ),
+        )),
+    }
 }
+
+/// A forward request is one round trip to the local ssh control master;
+/// one that does not answer must not leave a host "connecting" for ever.
+const FORWARD_WITHIN: Duration = Duration::from_secs(10);
 
 /// Forwards a local unix socket to the host's published PostgreSQL port.
 pub async fn forward_postgres(
@@ -285,19 +296,26 @@ pub async fn forward_postgres(
 ) -> Result<(), HostFailure> {
     let local = ends.pg_socket(port);
     let _ = std::fs::remove_file(&local);
-    session
-        .request_port_forward(
-            ForwardType::Local,
-            Socket::from(local),
-            Socket::new("127.0.0.1", port),
-        )
-        .await
-        .map_err(|e| {
+    let asked = session.request_port_forward(
+        ForwardType::Local,
+        Socket::from(local),
+        Socket::new("127.0.0.1", port),
+    );
+    match tokio::time::timeout(FORWARD_WITHIN, asked).await {
+        Ok(r) => r.map_err(|e| {
             HostFailure::new(
                 HostState::DatabaseUnavailable,
                 format!("forward to port {port}: {e}"),
             )
-        })
+        }),
+        Err(_) => Err(HostFailure::new(
+            HostState::Unreachable,
+            format!(
+                "forward to port {port}: ssh's control master did not answer within {} s",
+                FORWARD_WITHIN.as_secs()
+            ),
+        )),
+    }
 }
 
 /// `ssh -G DEST`: how the operator's ssh (and the config's ssh config

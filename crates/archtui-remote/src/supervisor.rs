@@ -14,7 +14,7 @@ use crate::backoff::Backoff;
 use crate::bucardo::BucardoEvent;
 use crate::host::{Context, HostLink};
 use archtui_core::config::Host;
-use archtui_core::model::HostState;
+use archtui_core::model::{HostFailure, HostState};
 use archtui_core::observation::HostObservation;
 
 /// Lets a burst of Bucardo notifications arrive before looking.
@@ -96,8 +96,31 @@ async fn supervise(
         publish(Some(link.docker()));
         let mut events = link.container_events();
         let mut bucardo_events = link.take_bucardo_events();
+        // Each call in a round has its own bound; this one is the round's,
+        // so that nothing the host does (or a stuck client) can leave it
+        // shown as it was for ever: past it, the host is unreachable and
+        // the link is made again.
+        let round_within = ctx.timeout() * 6;
         loop {
-            let obs = link.observe().await;
+            let Ok(obs) = tokio::time::timeout(round_within, link.observe()).await else {
+                let f = HostFailure::new(
+                    HostState::Unreachable,
+                    format!(
+                        "{}: no complete observation within {} s; reconnecting",
+                        host.name,
+                        round_within.as_secs()
+                    ),
+                );
+                tracing::info!(host = %host.name, "observation round timed out");
+                if tx
+                    .send(HostObservation::failed(&host, f, chrono::Utc::now()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                break;
+            };
             let state = obs.state;
             if tx.send(obs).await.is_err() {
                 link.close().await;

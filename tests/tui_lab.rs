@@ -194,6 +194,11 @@ fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
         row(s, "│✗ turntable").is_some() || row(s, "│● turntable").is_some()
     });
     assert!(s.contains("config reloaded"), "{s}");
+    // The reload connected every host anew: the bare host fails at once,
+    // the others are up a moment later.
+    t.wait("jukebox up again after the reload", 30, |s| {
+        row(s, "│● jukebox").is_some() && row(s, "│● cavaforgepad").is_some()
+    });
 
     // A broken file: said so, and the console stays on the last good one.
     std::fs::write(&config, format!("{base}\nthis is not toml\n")).unwrap();

@@ -196,19 +196,39 @@ fn a_retire_whose_dockerd_hangs_gives_up_within_the_bound_and_frees_the_lock() {
     let _cont = common::restore(|| {
         let _ = lab.sh("cavaforgepad", &cont);
     });
-    // A registry row for a slave that is never there, seen just now: the
-    // retire then waits up to 30 s for its acknowledgement, so the job is
-    // surely running when dockerd stops (an unregistered name was done
-    // before the SIGSTOP landed, now and then).
+    // A registry row for a slave that is never there, locked by a session
+    // of the test's own for 40 s: the retire's first UPDATE waits on that
+    // lock, so the job is surely running when dockerd stops (an
+    // unregistered name was done before the SIGSTOP landed, now and then).
     let ghost = "DELETE FROM archive_fleet.slave WHERE name = 'ghost'";
-    let _ghost = common::restore(|| {
-        let _ = lab.try_psql("cavaforgepad", common::ARCHIVE_DB, ghost);
-    });
     lab.psql(
         "cavaforgepad",
-        "INSERT INTO archive_fleet.slave (name, app_host, db_port, seen_at) VALUES ('ghost', '10.77.0.250', 5432, now()) \
-         ON CONFLICT (name) DO UPDATE SET seen_at = now(), retired_at = NULL, stopped_at = NULL",
+        "INSERT INTO archive_fleet.slave (name, app_host, db_port) VALUES ('ghost', '10.77.0.250', 5432) \
+         ON CONFLICT (name) DO UPDATE SET retired_at = NULL, stopped_at = NULL",
     );
+    let mut holder = Command::new(lab.dir.join("psql"))
+        .args([
+            "cavaforgepad",
+            "-qAt",
+            "-c",
+            "BEGIN; SELECT 1 FROM archive_fleet.slave WHERE name = 'ghost' FOR UPDATE; SELECT pg_sleep(40); COMMIT;",
+        ])
+        .env("PGDATABASE", common::ARCHIVE_DB)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run tests/lab/psql");
+    let locked = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                  WHERE a.query LIKE '%FOR UPDATE%pg_sleep%' AND l.locktype = 'transactionid'";
+    common::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        (lab.psql("cavaforgepad", locked) != "0").then_some(())
+    })
+    .expect("the test's session holds the ghost row");
+    let _ghost = common::restore(|| {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let _ = lab.try_psql("cavaforgepad", common::ARCHIVE_DB, ghost);
+    });
     let mut run = Running::start(&lab, &state, &["retire", "ghost", "--confirm", "ghost"]);
     run.wait_for(&["job", "started (docker compose"], 120);
     let stopped = Instant::now();

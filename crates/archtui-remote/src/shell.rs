@@ -105,7 +105,23 @@ pub async fn sh(
     #[allow(clippy::disallowed_methods)] // the one place commands are made
     let mut cmd = session.raw_command(line);
     cmd.stdin(openssh::Stdio::null());
-    let out = match tokio::time::timeout(limit + KILL_AFTER + MARGIN, cmd.output()).await {
+    let run = async {
+        cmd.output()
+            .await
+            .map_err(|e| ShellError::Ssh(e.to_string()))
+    };
+    bounded(program, limit, run).await
+}
+
+/// A remote command's end within `limit` (plus the host's KILL grace and
+/// a margin): our own timeout, or the host's `timeout` (status 124), is
+/// `too_slow`; either is logged with the program's name.
+async fn bounded(
+    program: &str,
+    limit: Duration,
+    run: impl std::future::Future<Output = Result<std::process::Output, ShellError>>,
+) -> Result<std::process::Output, ShellError> {
+    let out = match tokio::time::timeout(limit + KILL_AFTER + MARGIN, run).await {
         Err(_) => {
             tracing::warn!(
                 program,
@@ -114,7 +130,7 @@ pub async fn sh(
             );
             return Err(too_slow(limit));
         }
-        Ok(r) => r.map_err(|e| ShellError::Ssh(e.to_string()))?,
+        Ok(r) => r?,
     };
     if out.status.code() == Some(124) {
         tracing::warn!(
@@ -186,25 +202,7 @@ pub async fn sh_with_input<R: AsyncRead + Unpin>(
         copied.map_err(|e| ShellError::Copy(e.to_string()))?;
         Ok(out)
     };
-    match tokio::time::timeout(limit + KILL_AFTER + MARGIN, run).await {
-        Err(_) => {
-            tracing::warn!(
-                program,
-                limit_s = limit.as_secs(),
-                "remote command timed out"
-            );
-            Err(too_slow(limit))
-        }
-        Ok(Ok(out)) if out.status.code() == Some(124) => {
-            tracing::warn!(
-                program,
-                limit_s = limit.as_secs(),
-                "remote command timed out on the host"
-            );
-            Err(too_slow(limit))
-        }
-        Ok(r) => r,
-    }
+    bounded(program, limit, run).await
 }
 
 /// A long-lived command on the host (the lock holder, a log stream): its

@@ -289,33 +289,26 @@ mod tests {
 
     #[test]
     fn record_redacts_secret_assignments() {
-        let r = record(
-            chrono::Utc::now(),
-            "u",
-            "h",
-            &Action::Reload {
-                slave: "jukebox".into(),
-            },
-            false,
-            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
-            Duration::ZERO,
-        );
+        let failed = || {
+            record(
+                chrono::Utc::now(),
+                "u",
+                "h",
+                &Action::Reload {
+                    slave: "jukebox".into(),
+                },
+                false,
+                &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
+                Duration::ZERO,
+            )
+        };
+        let r = failed();
         assert!(
             r.message.contains("postgres://u:Audit-Pw-9x@"),
             "not known yet"
         );
         archtui_core::credentials::remember("Audit-Pw-9x");
-        let r = record(
-            chrono::Utc::now(),
-            "u",
-            "h",
-            &Action::Reload {
-                slave: "jukebox".into(),
-            },
-            false,
-            &Outcome::failed("bad DB_PASSWORD=hunter2 here; url postgres://u:Audit-Pw-9x@h/db"),
-            Duration::ZERO,
-        );
+        let r = failed();
         assert!(!r.message.contains("hunter2"), "{}", r.message);
         assert!(!r.message.contains("Audit-Pw-9x"), "{}", r.message);
     }

@@ -478,7 +478,10 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
             s.contains("New slave turntable · input")
         });
         t.key("Enter");
-        let review = t.wait("the plan review", 60, |s| s.contains("· plan review"));
+        // The hint row is drawn after the plan, so with it the frame is whole.
+        let review = t.wait("the plan review", 60, |s| {
+            s.contains("· plan review") && s.contains("⏎ provision")
+        });
         assert!(review.contains("archive_turntable"), "{review}");
         t.key("Escape");
         t.wait("cancelled", 5, |s| s.contains("nothing was changed"));

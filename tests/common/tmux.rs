@@ -65,11 +65,18 @@ impl Tmux {
     }
 
     /// Waits for the screen to satisfy `ok`; the last screen in the panic.
+    /// A capture can catch a frame half written (the title new, the body
+    /// old), so a match counts once a second capture 300 ms later still
+    /// satisfies `ok`, and that later screen is the one returned.
     pub fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
         match super::wait_until(
             Duration::from_secs(secs),
             Duration::from_millis(200),
             || {
+                if !ok(&self.screen()) {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(300));
                 let s = self.screen();
                 ok(&s).then_some(s)
             },

@@ -384,3 +384,212 @@ fn chrono_age(t: &Value) -> f64 {
     let t = chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap();
     (chrono::Utc::now() - t.to_utc()).num_milliseconds() as f64 / 1000.0
 }
+
+/// `status --json` with the SSH masters kept under `runtime`
+/// (XDG_RUNTIME_DIR) and the config `config`: the document and how long
+/// the command took.
+fn status_kept(config: &std::path::Path, runtime: &std::path::Path) -> (Value, Duration) {
+    let start = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .args(["status", "--json"])
+        .env("ARCHTUI_CONFIG", config)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .output()
+        .expect("run archtui");
+    let took = start.elapsed();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (v, took)
+}
+
+/// The kept masters' links under `runtime`: link name -> master dir name.
+fn kept(runtime: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let dir = runtime.join("archtui/ssh");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Default::default();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                target.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The pid of the ssh master listening on `<runtime>/archtui/ssh/<dir>/master`.
+fn master_pid(runtime: &std::path::Path, dir: &str) -> Option<String> {
+    let ctl = runtime.join("archtui/ssh").join(dir).join("master");
+    let o = Command::new("pgrep")
+        .args(["-f", "--", &format!("-S {}", ctl.display())])
+        .output()
+        .ok()
+        .filter(|o| o.status.code().is_some_and(|c| c <= 1))
+        .expect("pgrep runs");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+fn signal(pid: &str, sig: &str) {
+    let _ = Command::new("kill").args([sig, pid]).status();
+}
+
+/// `[ssh] persist_secs`: the next command resumes each host's master
+/// instead of shaking hands; a master killed, stopped, or left behind a
+/// dead link costs a bounded fresh connect (the truth about the host
+/// unchanged); `archtui disconnect` ends them all; `persist_secs = 0`
+/// keeps none.
+#[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
+fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
+    let Some(lab) = common::lab("kept ssh masters") else {
+        return;
+    };
+    wait_healthy(&lab, 120);
+    let rt = tempfile::Builder::new()
+        .prefix("rt")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let rt = rt.path();
+    let config = lab.config();
+    let _disconnect = common::restore(|| {
+        let _ = Command::new(env!("CARGO_BIN_EXE_archtui"))
+            .arg("disconnect")
+            .env("XDG_RUNTIME_DIR", rt)
+            .output();
+    });
+    let both_up =
+        |v: &Value| host(v, "cavaforgepad")["state"] == "up" && host(v, "jukebox")["state"] == "up";
+
+    let (v, cold) = status_kept(&config, rt);
+    assert!(both_up(&v), "{v:#}");
+    let first = kept(rt);
+    assert_eq!(first.len(), 2, "one kept master per host: {first:?}");
+    let (v, warm) = status_kept(&config, rt);
+    assert!(both_up(&v), "{v:#}");
+    assert_eq!(kept(rt), first, "the second command made new masters");
+    eprintln!("figure: status --json cold {cold:?}, on kept masters {warm:?}");
+
+    // Which link is jukebox's: the one whose master is not cavaforgepad's.
+    let pids: Vec<(String, String, String)> = first
+        .iter()
+        .map(|(k, d)| {
+            (
+                k.clone(),
+                d.clone(),
+                master_pid(rt, d).expect("a master process"),
+            )
+        })
+        .collect();
+    let (juke_key, _, juke_pid) = pids
+        .iter()
+        .find(|(_, _, pid)| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("jukebox"))
+                .unwrap_or(false)
+        })
+        .cloned()
+        .expect("jukebox's master");
+    let limit = Duration::from_secs(connect_timeout(&lab) + 5);
+
+    // Killed: its socket file stays behind, refusing connections.
+    signal(&juke_pid, "-KILL");
+    let (v, took) = status_kept(&config, rt);
+    assert!(both_up(&v), "after the master was killed: {v:#}");
+    assert!(took < limit, "a dead master cost {took:?}");
+    let after_kill = kept(rt);
+    assert_ne!(
+        after_kill[&juke_key], first[&juke_key],
+        "a new master for jukebox"
+    );
+    eprintln!("figure: status --json past a killed master {took:?}");
+
+    // Stopped (SIGSTOP): its socket accepts and never answers.
+    let stopped = master_pid(rt, &after_kill[&juke_key]).expect("jukebox's new master");
+    signal(&stopped, "-STOP");
+    let _cont = common::restore(|| signal(&stopped, "-KILL"));
+    let (v, took) = status_kept(&config, rt);
+    assert!(both_up(&v), "after the master was stopped: {v:#}");
+    assert!(took < limit, "a stuck master cost {took:?}");
+    assert_ne!(kept(rt)[&juke_key], after_kill[&juke_key]);
+    eprintln!("figure: status --json past a stopped master {took:?}");
+
+    // Behind a dead link a kept master still answers its local check; the
+    // host must show unreachable all the same, not as a docker failure.
+    let _link_up = common::restore(|| {
+        let _ = lab.run("link", &["jukebox", "up"]);
+    });
+    let down = lab.run("link", &["jukebox", "down"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let (v, took) = status_kept(&config, rt);
+    let _ = lab.run("link", &["jukebox", "up"]);
+    assert_eq!(host(&v, "jukebox")["state"], "unreachable", "{v:#}");
+    assert_eq!(host(&v, "cavaforgepad")["state"], "up", "{v:#}");
+    assert!(
+        took < limit * 2,
+        "a dead link behind a kept master cost {took:?}"
+    );
+    eprintln!("figure: status --json with jukebox's link down behind its kept master {took:?}");
+    let back = common::wait_until(Duration::from_secs(60), Duration::from_secs(1), || {
+        let (v, _) = status_kept(&config, rt);
+        both_up(&v).then_some(())
+    });
+    assert!(back.is_ok(), "jukebox never came back after the link");
+
+    // disconnect: every master process of this dir ends, the dir is empty.
+    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .arg("disconnect")
+        .env("XDG_RUNTIME_DIR", rt)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::all_text(&o));
+    assert!(
+        common::all_text(&o).contains("asked to close"),
+        "{}",
+        common::all_text(&o)
+    );
+    let ssh_dir = rt.join("archtui/ssh").display().to_string();
+    let gone = common::wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+        let o = Command::new("pgrep")
+            .args(["-f", "--", &format!("-S {ssh_dir}/")])
+            .output()
+            .ok()
+            .filter(|o| o.status.code().is_some_and(|c| c <= 1))
+            .expect("pgrep runs");
+        // The stopped one never answers; it is killed by the restore.
+        let left: Vec<_> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|p| *p != stopped)
+            .map(str::to_string)
+            .collect();
+        left.is_empty().then_some(())
+    });
+    assert!(gone.is_ok(), "ssh masters left after disconnect");
+    assert!(kept(rt).is_empty(), "{:?}", kept(rt));
+
+    // persist_secs = 0: nothing kept.
+    let zero = rt.join("zero.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &zero,
+        text.replacen("[ssh]\n", "[ssh]\npersist_secs = 0\n", 1),
+    )
+    .unwrap();
+    let (v, _) = status_kept(&zero, rt);
+    assert!(both_up(&v), "{v:#}");
+    assert!(kept(rt).is_empty(), "persist_secs = 0 kept {:?}", kept(rt));
+}

@@ -186,7 +186,8 @@ async fn check_host(ctx: Arc<Context>, host: &Host, index: usize) -> (bool, Stri
         }
     }
     drop(archive);
-    let _ = tokio::time::timeout(Duration::from_secs(3), session.close()).await;
+    ssh::unforward(&session, &ends, &host.docker_socket, db.port).await;
+    ssh::release(session).await;
     (r.ok, r.text)
 }
 

@@ -62,7 +62,12 @@ enum Command {
         /// The SHA256:... fingerprint you compared (`archtui check` shows the offered one).
         fingerprint: String,
     },
+    /// Close the SSH connections kept open between commands ([ssh] persist_secs).
+    #[command(after_help = DISCONNECT_HELP)]
+    Disconnect,
 }
+
+const DISCONNECT_HELP: &str = "Each kept master is asked to stop: it ends once the sessions on it end (a running console reconnects on its own). Use it after changing ssh settings or keys, or before leaving the machine. Needs no config. Exit codes: 0 done; 1 the masters' directory is unusable.";
 
 const TRUST_HELP: &str = "The key is fetched through your ssh config (ProxyJump, HostKeyAlias, \
 port), and only a key with exactly this fingerprint is added to the first UserKnownHostsFile, \
@@ -175,6 +180,7 @@ pub async fn run(cli: Cli) -> i32 {
             Some(config) => interruptible(verify::run(config, args, cli.read_only), false).await,
             None => EXIT_UNKNOWN,
         },
+        Some(Command::Disconnect) => disconnect().await,
         Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {
             Some(config) => trust_host_key(&config, &host, &fingerprint).await,
             None => EXIT_UNKNOWN,
@@ -217,6 +223,32 @@ async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
         true,
         &outcome,
         took,
+    ) {
+        warn(&format!("archtui: warning: {e}"));
+    }
+    actions::report(&outcome);
+    outcome.status.exit_code()
+}
+
+/// `archtui disconnect`: stops every kept SSH master, with its audit line.
+async fn disconnect() -> i32 {
+    let start = std::time::Instant::now();
+    let outcome = match archtui_remote::ssh::disconnect_all().await {
+        Ok((n, dir)) => archtui_remote::actions::Outcome::ok(format!(
+            "{n} kept ssh connection(s) asked to close; {} cleared",
+            dir.display()
+        )),
+        Err(e) => archtui_remote::actions::Outcome::failed(format!(
+            "the kept ssh connections' directory: {e}"
+        )),
+    };
+    if let Err(e) = archtui_remote::local::audit::append_work(
+        "disconnect",
+        "-",
+        Vec::new(),
+        true,
+        &outcome,
+        start.elapsed(),
     ) {
         warn(&format!("archtui: warning: {e}"));
     }

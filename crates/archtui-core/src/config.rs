@@ -13,6 +13,8 @@ use toml::Spanned;
 /// Longest connect or query timeout: timeouts are added to and multiplied,
 /// and an hour is already more than any host deserves.
 pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// A day: past it a forgotten master is a standing login, not a cache.
+pub const MAX_PERSIST_SECS: u64 = 86_400;
 
 /// Environment variable that overrides the default config path.
 pub const CONFIG_ENV: &str = "ARCHTUI_CONFIG";
@@ -82,6 +84,11 @@ pub struct SshConfig {
     /// default) and bastions drop connects past a few at once.
     #[serde(default = "default_max_parallel_connects")]
     pub max_parallel_connects: usize,
+    /// Seconds a host's SSH control master stays up after its last use, so
+    /// the next command (or a console already running) skips the
+    /// handshake. 0: each command's own connection, closed at its end.
+    #[serde(default = "default_persist_secs")]
+    pub persist_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -91,6 +98,7 @@ impl Default for SshConfig {
             strict_host_key_checking: true,
             connect_timeout_secs: default_connect_timeout(),
             max_parallel_connects: default_max_parallel_connects(),
+            persist_secs: default_persist_secs(),
         }
     }
 }
@@ -356,6 +364,14 @@ impl Config {
                 "[ssh] max_parallel_connects must be from 1 to 256",
             ));
         }
+        if self.ssh.persist_secs > MAX_PERSIST_SECS {
+            return Err(ConfigError::at(
+                origin,
+                text,
+                None,
+                "[ssh] persist_secs must be from 0 (off) to 86400 (a day)",
+            ));
+        }
         if !(1..=MAX_TIMEOUT_SECS).contains(&self.ssh.connect_timeout_secs) {
             return Err(ConfigError::at(
                 origin,
@@ -538,6 +554,9 @@ fn default_connect_timeout() -> u64 {
 fn default_max_parallel_connects() -> usize {
     16
 }
+fn default_persist_secs() -> u64 {
+    300
+}
 fn default_db_name() -> String {
     "archive".into()
 }
@@ -708,6 +727,20 @@ docker_socket = "/run/docker.sock"
         ))
         .unwrap_err();
         assert!(e.contains("delta_growth_window_secs"), "{e}");
+    }
+
+    #[test]
+    fn persist_default_and_bounds() {
+        assert_eq!(parse(GOOD).unwrap().ssh.persist_secs, 300);
+        let set = |n: &str| {
+            GOOD.replace(
+                "connect_timeout_secs = 5",
+                &format!("connect_timeout_secs = 5\npersist_secs = {n}"),
+            )
+        };
+        assert_eq!(parse(&set("0")).unwrap().ssh.persist_secs, 0);
+        let e = parse(&set("90000")).unwrap_err();
+        assert!(e.contains("persist_secs must be from 0"), "{e}");
     }
 
     #[test]

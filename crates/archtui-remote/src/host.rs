@@ -183,8 +183,34 @@ impl HostLink {
         make_private_dir(&dir).map_err(|e| {
             HostFailure::new(HostState::Unreachable, format!("{}: {e}", dir.display()))
         })?;
-        let session = ssh::connect(&ctx.config, host, &dir).await?;
-        match Self::open_clients(&ctx, host, &session, &dir).await {
+        let (mut session, via) = ssh::open(&ctx.config, host, &dir).await?;
+        let opened = if via == ssh::Via::Kept {
+            // The Docker forward's first answer proves the kept master. No
+            // answer soon: a command on the host tells a dead link (a new
+            // handshake then, so the host shows unreachable, not as a
+            // Docker failure) from a slow dockerd (the master stays: a
+            // console on it must not lose its link for that).
+            let within = ssh::kept_proof_within(&ctx.config);
+            match tokio::time::timeout(within, Self::open_clients(&ctx, host, &session, &dir)).await
+            {
+                Ok(Err(f)) if f.state != HostState::Unreachable => Err(f),
+                Ok(Ok(d)) => Ok(d),
+                _ => {
+                    let ends = ssh::Endpoints::new(&dir);
+                    let port = ctx.config.database.port;
+                    ssh::unforward(&session, &ends, &host.docker_socket, port).await;
+                    if !ssh::reaches(&ctx.config, &session).await {
+                        tracing::info!(host = %host.name, "kept ssh master does not reach its host");
+                        ssh::discard(session).await;
+                        session = ssh::connect_anew(&ctx.config, host, &dir).await?;
+                    }
+                    Self::open_clients(&ctx, host, &session, &dir).await
+                }
+            }
+        } else {
+            Self::open_clients(&ctx, host, &session, &dir).await
+        };
+        match opened {
             Ok(docker) => {
                 let (events_tx, events_rx) = mpsc::unbounded_channel();
                 Ok(HostLink {
@@ -202,7 +228,21 @@ impl HostLink {
                 })
             }
             Err(f) => {
-                let _ = session.close().await;
+                // An unreachable verdict means the master is no good; a
+                // layer above ssh failing leaves a kept master as it is.
+                let ends = ssh::Endpoints::new(&dir);
+                ssh::unforward(
+                    &session,
+                    &ends,
+                    &host.docker_socket,
+                    ctx.config.database.port,
+                )
+                .await;
+                if f.state == HostState::Unreachable {
+                    ssh::discard(session).await;
+                } else {
+                    ssh::release(session).await;
+                }
                 Err(f)
             }
         }
@@ -527,10 +567,28 @@ impl HostLink {
         )
     }
 
+    /// The end of a link that worked: its forwards closed, a kept master
+    /// left for the next command.
     pub async fn close(mut self) {
         if let Some(s) = self.session.take().and_then(Arc::into_inner) {
-            let _ = s.close().await;
+            self.unforward(&s).await;
+            ssh::release(s).await;
         }
+    }
+
+    /// The end of a link found dead or stuck: its master is stopped even
+    /// when kept, so that the next link is a new handshake.
+    pub async fn discard(mut self) {
+        if let Some(s) = self.session.take().and_then(Arc::into_inner) {
+            self.unforward(&s).await;
+            ssh::discard(s).await;
+        }
+    }
+
+    async fn unforward(&self, s: &Session) {
+        let ends = ssh::Endpoints::new(&self.dir);
+        let port = self.ctx.config.database.port;
+        ssh::unforward(s, &ends, &self.host.docker_socket, port).await;
     }
 }
 

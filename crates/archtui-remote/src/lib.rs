@@ -18,6 +18,7 @@ pub mod pg;
 pub mod shell;
 pub mod sqltext;
 pub mod ssh;
+pub mod ssh_masters;
 pub mod supervisor;
 pub mod verify;
 pub mod wizard;

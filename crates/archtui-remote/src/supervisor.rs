@@ -143,8 +143,10 @@ async fn supervise(
             }
         }
         publish(None);
-        // Closing a dead session can hang on the mux; do not wait for it.
-        tokio::spawn(link.close());
+        // Lost or stuck: its master (kept or not) goes, so the next link
+        // is a new handshake. Closing a dead session can hang on the mux;
+        // do not wait for it.
+        tokio::spawn(link.discard());
         let delay = backoff.next_delay();
         tracing::info!(host = %host.name, retry_in_ms = delay.as_millis(), "host link lost; reconnecting");
         tokio::time::sleep(delay).await;

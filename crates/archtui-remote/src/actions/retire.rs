@@ -184,7 +184,7 @@ async fn stop_stack(ctx: &Arc<Context>, host: &Host, progress: &Progress) -> Res
     let name = host.name.clone();
     let r = compose_job(&session, host, &retire_action(&name), &["down"], progress).await;
     if let Some(s) = Arc::into_inner(session) {
-        let _ = s.close().await;
+        crate::ssh::release(s).await;
     }
     r
 }

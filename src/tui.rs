@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use futures_util::{FutureExt, StreamExt};
-use ratatui::DefaultTerminal;
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -224,7 +225,14 @@ async fn console(
         config_path: config_path.to_path_buf(),
         work: Vec::new(),
     };
-    let result = event_loop(terminal, &mut model, observations, &mut exec).await;
+    let result = event_loop(
+        terminal,
+        &mut model,
+        EventStream::new(),
+        observations,
+        &mut exec,
+    )
+    .await;
     for (_, tails) in exec.tails.drain() {
         tails.iter().for_each(JoinHandle::abort);
     }
@@ -251,8 +259,27 @@ struct Executor {
     work: Vec<JoinHandle<()>>,
 }
 
-impl Executor {
+/// What carries out the loop's effects: the console's `Executor`, or a
+/// test's record of them.
+trait Effects {
+    /// The channels the effects' tasks report back on, made by the loop.
+    fn connect(&mut self, msgs: mpsc::Sender<Msg>, tails: mpsc::Sender<TailEvent>);
     /// Carries out one effect; a line for the hint bar when it could not.
+    fn run(&mut self, fx: Effect) -> Option<String>;
+    /// The fleet screen must end (for the wizard or a reload).
+    fn leaving(&self) -> bool;
+}
+
+impl Effects for Executor {
+    fn connect(&mut self, msgs: mpsc::Sender<Msg>, tails: mpsc::Sender<TailEvent>) {
+        self.tx = Some(msgs);
+        self.tails_tx = Some(tails);
+    }
+
+    fn leaving(&self) -> bool {
+        self.leave.is_some()
+    }
+
     fn run(&mut self, fx: Effect) -> Option<String> {
         match fx {
             Effect::OpenLogs {
@@ -407,12 +434,25 @@ fn spawn_verify(
     })
 }
 
-fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {
-    // The terminal shows the whole frame at once, never a half-drawn one.
-    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| crate::ui::view(model, f))?;
-    crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
-    terminal.backend_mut().flush()
+/// Where the loop draws: the terminal, or a test's screen.
+trait Screen {
+    fn size(&self) -> std::io::Result<(u16, u16)>;
+    fn show(&mut self, model: &Model) -> std::io::Result<()>;
+}
+
+impl<W: Write> Screen for Terminal<CrosstermBackend<W>> {
+    fn size(&self) -> std::io::Result<(u16, u16)> {
+        let size = Terminal::size(self)?;
+        Ok((size.width, size.height))
+    }
+
+    fn show(&mut self, model: &Model) -> std::io::Result<()> {
+        // The terminal shows the whole frame at once, never a half-drawn one.
+        crossterm::queue!(self.backend_mut(), BeginSynchronizedUpdate)?;
+        self.draw(|f| crate::ui::view(model, f))?;
+        crossterm::queue!(self.backend_mut(), EndSynchronizedUpdate)?;
+        self.backend_mut().flush()
+    }
 }
 
 /// A log tail's report as the core's message.
@@ -439,26 +479,28 @@ fn from_event(e: Event) -> Option<Msg> {
     }
 }
 
+/// Runs until the operator quits, the screen must be made anew, or
+/// `events` ends. Generic over its screen, terminal events and effects so
+/// a test drives it in-process; the console passes the terminal,
+/// crossterm's `EventStream` and the `Executor`.
 async fn event_loop(
-    terminal: &mut DefaultTerminal,
+    screen: &mut impl Screen,
     model: &mut Model,
+    mut events: impl Stream<Item = std::io::Result<Event>> + Unpin,
     mut observations: mpsc::Receiver<HostObservation>,
-    exec: &mut Executor,
+    exec: &mut impl Effects,
 ) -> std::io::Result<()> {
     let (tx, mut logs) = mpsc::channel::<Msg>(256);
-    exec.tx = Some(tx);
     let (tails_tx, mut tails) = mpsc::channel::<TailEvent>(256);
-    exec.tails_tx = Some(tails_tx);
-    let size = terminal.size()?;
-    model.size = (size.width, size.height);
-    let mut events = EventStream::new();
+    exec.connect(tx, tails_tx);
+    model.size = screen.size()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            draw(terminal, model)?;
+            screen.show(model)?;
             dirty = false;
             last_draw = Some(Instant::now());
         }
@@ -503,7 +545,7 @@ async fn event_loop(
                 }
             }
         }
-        if model.quit || exec.leave.is_some() {
+        if model.quit || exec.leaving() {
             return Ok(());
         }
     }

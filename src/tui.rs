@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use futures_util::{FutureExt, StreamExt};
-use ratatui::DefaultTerminal;
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -224,7 +225,14 @@ async fn console(
         config_path: config_path.to_path_buf(),
         work: Vec::new(),
     };
-    let result = event_loop(terminal, &mut model, observations, &mut exec).await;
+    let result = event_loop(
+        terminal,
+        &mut model,
+        EventStream::new(),
+        observations,
+        &mut exec,
+    )
+    .await;
     for (_, tails) in exec.tails.drain() {
         tails.iter().for_each(JoinHandle::abort);
     }
@@ -251,8 +259,27 @@ struct Executor {
     work: Vec<JoinHandle<()>>,
 }
 
-impl Executor {
+/// What carries out the loop's effects: the console's `Executor`, or a
+/// test's record of them.
+trait Effects {
+    /// The channels the effects' tasks report back on, made by the loop.
+    fn connect(&mut self, msgs: mpsc::Sender<Msg>, tails: mpsc::Sender<TailEvent>);
     /// Carries out one effect; a line for the hint bar when it could not.
+    fn run(&mut self, fx: Effect) -> Option<String>;
+    /// The fleet screen must end (for the wizard or a reload).
+    fn leaving(&self) -> bool;
+}
+
+impl Effects for Executor {
+    fn connect(&mut self, msgs: mpsc::Sender<Msg>, tails: mpsc::Sender<TailEvent>) {
+        self.tx = Some(msgs);
+        self.tails_tx = Some(tails);
+    }
+
+    fn leaving(&self) -> bool {
+        self.leave.is_some()
+    }
+
     fn run(&mut self, fx: Effect) -> Option<String> {
         match fx {
             Effect::OpenLogs {
@@ -407,12 +434,25 @@ fn spawn_verify(
     })
 }
 
-fn draw(terminal: &mut DefaultTerminal, model: &Model) -> std::io::Result<()> {
-    // The terminal shows the whole frame at once, never a half-drawn one.
-    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| crate::ui::view(model, f))?;
-    crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
-    terminal.backend_mut().flush()
+/// Where the loop draws: the terminal, or a test's screen.
+trait Screen {
+    fn size(&self) -> std::io::Result<(u16, u16)>;
+    fn show(&mut self, model: &Model) -> std::io::Result<()>;
+}
+
+impl<W: Write> Screen for Terminal<CrosstermBackend<W>> {
+    fn size(&self) -> std::io::Result<(u16, u16)> {
+        let size = Terminal::size(self)?;
+        Ok((size.width, size.height))
+    }
+
+    fn show(&mut self, model: &Model) -> std::io::Result<()> {
+        // The terminal shows the whole frame at once, never a half-drawn one.
+        crossterm::queue!(self.backend_mut(), BeginSynchronizedUpdate)?;
+        self.draw(|f| crate::ui::view(model, f))?;
+        crossterm::queue!(self.backend_mut(), EndSynchronizedUpdate)?;
+        self.backend_mut().flush()
+    }
 }
 
 /// A log tail's report as the core's message.
@@ -439,26 +479,28 @@ fn from_event(e: Event) -> Option<Msg> {
     }
 }
 
+/// Runs until the operator quits, the screen must be made anew, or
+/// `events` ends. Generic over its screen, terminal events and effects so
+/// a test drives it in-process; the console passes the terminal,
+/// crossterm's `EventStream` and the `Executor`.
 async fn event_loop(
-    terminal: &mut DefaultTerminal,
+    screen: &mut impl Screen,
     model: &mut Model,
+    mut events: impl Stream<Item = std::io::Result<Event>> + Unpin,
     mut observations: mpsc::Receiver<HostObservation>,
-    exec: &mut Executor,
+    exec: &mut impl Effects,
 ) -> std::io::Result<()> {
     let (tx, mut logs) = mpsc::channel::<Msg>(256);
-    exec.tx = Some(tx);
     let (tails_tx, mut tails) = mpsc::channel::<TailEvent>(256);
-    exec.tails_tx = Some(tails_tx);
-    let size = terminal.size()?;
-    model.size = (size.width, size.height);
-    let mut events = EventStream::new();
+    exec.connect(tx, tails_tx);
+    model.size = screen.size()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            draw(terminal, model)?;
+            screen.show(model)?;
             dirty = false;
             last_draw = Some(Instant::now());
         }
@@ -503,8 +545,222 @@ async fn event_loop(
                 }
             }
         }
-        if model.quit || exec.leave.is_some() {
+        if model.quit || exec.leaving() {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The console loop in-process: scripted keys and observations in, a
+    //! `TestBackend` screen out, every frame handed to the test.
+
+    use super::*;
+    use archtui_core::app::fixtures;
+    use archtui_core::model::{HostFailure, HostState};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use std::io;
+
+    /// The loop's screen: each frame's text goes to the test.
+    struct Recorder {
+        term: Terminal<TestBackend>,
+        frames: mpsc::UnboundedSender<String>,
+    }
+
+    impl Screen for Recorder {
+        fn size(&self) -> io::Result<(u16, u16)> {
+            let area = self.term.backend().buffer().area;
+            Ok((area.width, area.height))
+        }
+
+        fn show(&mut self, model: &Model) -> io::Result<()> {
+            // A TestBackend cannot fail: its error type has no values.
+            if let Err(e) = self.term.draw(|f| crate::ui::view(model, f)) {
+                match e {}
+            }
+            let _ = self.frames.send(self.term.backend().to_string());
+            Ok(())
+        }
+    }
+
+    /// Effects written down, none carried out.
+    #[derive(Default)]
+    struct Record {
+        effects: Vec<Effect>,
+        channels: Option<(mpsc::Sender<Msg>, mpsc::Sender<TailEvent>)>,
+    }
+
+    impl Effects for Record {
+        fn connect(&mut self, msgs: mpsc::Sender<Msg>, tails: mpsc::Sender<TailEvent>) {
+            self.channels = Some((msgs, tails));
+        }
+
+        fn run(&mut self, fx: Effect) -> Option<String> {
+            self.effects.push(fx);
+            None
+        }
+
+        fn leaving(&self) -> bool {
+            false
+        }
+    }
+
+    /// The test's side: keys and observations to send, frames to read.
+    struct Script {
+        keys: mpsc::UnboundedSender<io::Result<Event>>,
+        observations: mpsc::Sender<HostObservation>,
+        frames: mpsc::UnboundedReceiver<String>,
+        last: String,
+    }
+
+    impl Script {
+        fn key(&self, code: KeyCode) {
+            let k = KeyEvent::new(code, KeyModifiers::NONE);
+            self.keys.send(Ok(Event::Key(k))).expect("the loop runs");
+        }
+
+        fn typed(&self, s: &str) {
+            s.chars().for_each(|c| self.key(KeyCode::Char(c)));
+        }
+
+        async fn observe(&self, o: HostObservation) {
+            self.observations.send(o).await.expect("the loop runs");
+        }
+
+        /// The next frame that `want` accepts. Frames come in order, so
+        /// it is drawn after whatever the frame before it showed.
+        async fn until(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
+            let wait = tokio::time::timeout(Duration::from_secs(10), async {
+                while let Some(f) = self.frames.recv().await {
+                    let hit = want(&f);
+                    self.last = f;
+                    if hit {
+                        return true;
+                    }
+                }
+                false
+            });
+            match wait.await {
+                Ok(true) => self.last.clone(),
+                _ => panic!("no frame with {what}; the last:\n{}", self.last),
+            }
+        }
+    }
+
+    /// An observation of host `i` made now (the loop's clock is the
+    /// wall clock, through its one-second tick).
+    fn up(m: &Model, i: usize) -> HostObservation {
+        HostObservation {
+            observed_at: chrono::Utc::now(),
+            ..fixtures::host_obs(m, i, 0)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_loop_shows_observations_opens_and_closes_popups_and_quits() {
+        let mut model = fixtures::model();
+        let jukebox = model.config.hosts()[1].clone();
+        let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let mut screen = Recorder {
+            term: Terminal::new(TestBackend::new(80, 24)).expect("a test terminal"),
+            frames: frames_tx,
+        };
+        let (keys, keys_rx) = mpsc::unbounded_channel();
+        let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
+            rx.recv().await.map(|e| (e, rx))
+        }));
+        let (observations, observations_rx) = mpsc::channel(16);
+        let mut exec = Record::default();
+        let mut s = Script {
+            keys,
+            observations,
+            frames,
+            last: String::new(),
+        };
+        let script = async move {
+            s.until("the fleet connecting", |f| f.contains("○ jukebox"))
+                .await;
+            s.observe(cavaforgepad).await;
+            s.observe(juke_up).await;
+            s.until("both hosts up", |f| {
+                f.contains("● cavaforgepad") && f.contains("● jukebox")
+            })
+            .await;
+            s.key(KeyCode::Down);
+            s.until("jukebox selected", |f| f.contains("containers · jukebox"))
+                .await;
+            // jukebox stops answering: the fleet says so, with the reason.
+            let reason = "ssh jukebox: connection not answering within 1 s";
+            s.observe(HostObservation::failed(
+                &jukebox,
+                HostFailure::new(HostState::Unreachable, reason),
+                chrono::Utc::now(),
+            ))
+            .await;
+            s.until("jukebox unreachable, and why", |f| {
+                f.contains("✗ jukebox unreachable")
+                    && f.contains("unreachable: ssh jukebox: connection")
+            })
+            .await;
+            // Help opens on ?, and Esc closes it.
+            s.key(KeyCode::Char('?'));
+            s.until("the help", |f| f.contains("┌ keys ")).await;
+            s.key(KeyCode::Esc);
+            s.until("the help closed", |f| !f.contains("┌ keys ")).await;
+            // Retire asks for the slave's name, edited at its cursor;
+            // Esc cancels it.
+            s.key(KeyCode::Char('X'));
+            s.typed("jukbox");
+            for _ in 0..3 {
+                s.key(KeyCode::Left);
+            }
+            s.typed("e");
+            s.until("the typed name", |f| f.contains("> jukebox")).await;
+            s.key(KeyCode::Esc);
+            s.until("the retire cancelled", |f| {
+                f.contains("cancelled: retire jukebox") && !f.contains("> jukebox")
+            })
+            .await;
+            s.key(KeyCode::Char('q'));
+            s
+        };
+        let run = event_loop(&mut screen, &mut model, events, observations_rx, &mut exec);
+        let (ended, _s) =
+            tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(run, script) })
+                .await
+                .expect("the loop quits on q");
+        ended.expect("no terminal error");
+        assert!(model.quit);
+        assert!(
+            matches!(
+                &exec.effects[..],
+                [Effect::AuditCancelled { .. }, Effect::Quit]
+            ),
+            "{:?}",
+            exec.effects
+        );
+    }
+
+    #[tokio::test]
+    async fn the_loop_ends_when_its_events_do() {
+        let mut model = fixtures::model();
+        let (frames, _seen) = mpsc::unbounded_channel();
+        let mut screen = Recorder {
+            term: Terminal::new(TestBackend::new(40, 10)).expect("a test terminal"),
+            frames,
+        };
+        let (_observations, observations_rx) = mpsc::channel(1);
+        let events = futures_util::stream::iter([Ok(Event::Resize(60, 20))]);
+        let mut exec = Record::default();
+        let ended = event_loop(&mut screen, &mut model, events, observations_rx, &mut exec);
+        tokio::time::timeout(Duration::from_secs(10), ended)
+            .await
+            .expect("the loop ends")
+            .expect("no terminal error");
+        assert!(!model.quit);
+        assert_eq!(model.size, (60, 20), "the resize was handled");
     }
 }

@@ -83,14 +83,18 @@ pub fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
                 ]));
             }
             lines.push(Line::from(format!("Type the name ({name}) to confirm:")));
-            lines.push(Line::from(vec![
-                Span::raw("> "),
-                Span::styled(
-                    clean(&c.typed),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
+            let bold = Style::default().add_modifier(Modifier::BOLD);
+            let mut typed = vec![Span::raw("> ")];
+            // The popup wraps a long name: no room to cut it to.
+            typed.extend(crate::ui::text::typed(
+                c.typed.value(),
+                c.typed.cursor(),
+                usize::MAX,
+                bold,
+                bold.add_modifier(Modifier::REVERSED),
                 Span::styled("_", t.stale()),
-            ]));
+            ));
+            lines.push(Line::from(typed));
             lines.push(Line::from(Span::styled(
                 "⏎ confirm · Esc cancel",
                 t.stale(),
@@ -194,6 +198,7 @@ mod tests {
     use archtui_core::app::actions::{ActionPane, Confirm};
     use archtui_core::app::fixtures::*;
     use archtui_core::app::Model;
+    use archtui_core::line_edit::Field;
 
     fn render(m: &mut Model, w: u16, h: u16) -> String {
         m.size = (w, h);
@@ -211,7 +216,7 @@ mod tests {
             host: "jukebox".into(),
             question: "Restart container app on jukebox?".into(),
             expect: None,
-            typed: String::new(),
+            typed: Default::default(),
             yes_selected: false,
             option: None,
         }
@@ -256,11 +261,46 @@ mod tests {
             host: "cavaforgepad".into(),
             question: "Deploy the stack to cavaforgepad (master) in /srv/archive?".into(),
             expect: Some("cavaforgepad".into()),
-            typed: "cavaf".into(),
+            typed: Field::new("cavaf", 64),
             yes_selected: false,
             option: None,
         });
         insta::assert_snapshot!("confirm_deploy_master_80x24", render(&mut m, 80, 24));
+    }
+
+    #[test]
+    fn a_typed_name_shows_its_cursor_where_it_is() {
+        use ratatui::style::Modifier;
+        let mut m = healthy();
+        m.actions.confirm = Some(Confirm {
+            expect: Some("cavaforgepad".into()),
+            typed: Field::new("cavaf", 64),
+            ..restart_confirm()
+        });
+        let draw = |m: &Model| {
+            let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+            term.draw(|f| crate::ui::view(m, f)).unwrap();
+            term.backend().buffer().clone()
+        };
+        let at_end = draw(&m);
+        assert!(crate::ui::cells_at(&at_end, "> cavaf_").is_some());
+        let press = |m: &mut Model, k: KeyCode| {
+            archtui_core::app::update(m, archtui_core::app::Msg::Key(KeyEvent::from(k)))
+        };
+        use archtui_core::key::{KeyCode, KeyEvent};
+        press(&mut m, KeyCode::Home);
+        press(&mut m, KeyCode::Right);
+        let buf = draw(&m);
+        assert!(
+            crate::ui::cells_at(&buf, "> cavaf_").is_none(),
+            "no end mark"
+        );
+        let cells = crate::ui::cells_at(&buf, "> cavaf").expect("the typed line");
+        let reversed: Vec<bool> = cells[2..7]
+            .iter()
+            .map(|c| c.modifier.contains(Modifier::REVERSED))
+            .collect();
+        assert_eq!(reversed, [false, true, false, false, false], "under the a");
     }
 
     #[test]

@@ -82,29 +82,20 @@ pub fn hints(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         };
         // The cursor: a block at the end, else the character under it
         // reversed.
-        let text: Vec<char> = clean(input.text.value()).chars().collect();
-        let at = input.text.cursor().min(text.len());
-        let before: String = text[..at].iter().collect();
-        let (under, after) = match text.get(at) {
-            Some(c) => (
-                Span::styled(
-                    c.to_string(),
-                    Style::default().add_modifier(Modifier::REVERSED),
-                ),
-                text[at + 1..].iter().collect::<String>(),
-            ),
-            None => (
-                Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
-                String::new(),
-            ),
-        };
-        Line::from(vec![
-            Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(before),
-            under,
-            Span::raw(after),
-            Span::styled("  ⏎ apply  Esc cancel", t.stale()),
-        ])
+        let mut spans = vec![Span::styled(
+            prompt,
+            Style::default().add_modifier(Modifier::BOLD),
+        )];
+        spans.extend(crate::ui::text::typed(
+            input.text.value(),
+            input.text.cursor(),
+            usize::from(area.width).saturating_sub(prompt.len()),
+            Style::default(),
+            Style::default().add_modifier(Modifier::REVERSED),
+            Span::styled("█", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+        ));
+        spans.push(Span::styled("  ⏎ apply  Esc cancel", t.stale()));
+        Line::from(spans)
     } else if let Some(msg) = &m.flash {
         Line::from(Span::styled(
             clean(msg),

@@ -13,6 +13,22 @@ pub mod wizard;
 #[cfg(test)]
 mod tests;
 
+/// The cells of the first row holding `needle`, from its first character
+/// (for tests on styles, which a snapshot's text does not show).
+#[cfg(test)]
+fn cells_at<'b>(
+    buf: &'b ratatui::buffer::Buffer,
+    needle: &str,
+) -> Option<&'b [ratatui::buffer::Cell]> {
+    let w = usize::from(buf.area.width);
+    buf.content.chunks(w).find_map(|row| {
+        (0..row.len()).find_map(|x| {
+            let text: String = row[x..].iter().map(|c| c.symbol()).collect();
+            text.starts_with(needle).then(|| &row[x..])
+        })
+    })
+}
+
 use ratatui::layout::Rect;
 use ratatui::Frame;
 

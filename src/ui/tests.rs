@@ -105,6 +105,42 @@ fn log_searching() {
 }
 
 #[test]
+fn the_prompt_shows_its_cursor_where_it_is_and_keeps_it_in_view() {
+    use ratatui::style::Modifier;
+    // The hint bar: the screen's last row.
+    let draw = |m: &mut Model, w: u16| {
+        m.size = (w, 24);
+        let mut term = Terminal::new(TestBackend::new(w, 24)).unwrap();
+        term.draw(|f| super::view(m, f)).unwrap();
+        let buf = term.backend().buffer();
+        buf.content[buf.content.len() - usize::from(w)..].to_vec()
+    };
+    let mut m = with_log(50);
+    keys(&mut m, &[KeyCode::Char('/')]);
+    for c in "error".chars() {
+        keys(&mut m, &[KeyCode::Char(c)]);
+    }
+    keys(&mut m, &[KeyCode::Left, KeyCode::Left]);
+    let cells = draw(&mut m, 80);
+    let text: String = cells.iter().map(|c| c.symbol()).collect();
+    assert!(text.starts_with("/error"), "{text}");
+    let reversed: Vec<bool> = cells[1..6]
+        .iter()
+        .map(|c| c.modifier.contains(Modifier::REVERSED))
+        .collect();
+    assert_eq!(reversed, [false, false, false, true, false], "under the o");
+    // Longer than the bar: the start scrolls off, the cursor stays.
+    keys(&mut m, &[KeyCode::End]);
+    for _ in 0..60 {
+        keys(&mut m, &[KeyCode::Char('x')]);
+    }
+    let cells = draw(&mut m, 40);
+    assert_eq!(cells[0].symbol(), "/");
+    assert_eq!(cells[39].symbol(), "█", "the cursor at the bar's end");
+    assert_eq!(cells[38].symbol(), "x");
+}
+
+#[test]
 fn log_filtered_wrapped_with_timestamps() {
     snap("log_filter_wrap_time", || {
         let mut m = with_log(500);

@@ -208,20 +208,22 @@ fn form(w: &Wizard, t: &Theme) -> Vec<Line<'static>> {
         Line::from(""),
     ];
     for (i, (label, value)) in w.input.fields().into_iter().enumerate() {
-        let focused = i == w.field;
-        let mut spans = vec![
-            Span::raw(format!("{label:>26}: ")),
-            Span::styled(
+        let mut spans = vec![Span::raw(format!("{label:>26}: "))];
+        if i == w.field {
+            // The focused field reversed; the cell under its cursor not.
+            spans.extend(crate::ui::text::typed(
+                value,
+                w.field_cursor(),
+                usize::MAX,
+                Style::default().add_modifier(Modifier::REVERSED),
+                Style::default().add_modifier(Modifier::BOLD),
+                Span::styled("_", t.stale()),
+            ));
+        } else {
+            spans.push(Span::styled(
                 clean(value),
-                if focused {
-                    Style::default().add_modifier(Modifier::REVERSED)
-                } else {
-                    Style::default().add_modifier(Modifier::BOLD)
-                },
-            ),
-        ];
-        if focused {
-            spans.push(Span::styled("_", t.stale()));
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
         }
         l.push(Line::from(spans));
     }
@@ -410,6 +412,29 @@ mod tests {
         let mut w = Wizard::new(bad);
         w.update(Event::Submit { hosts: hosts() });
         both("input_problems", &w);
+    }
+
+    #[test]
+    fn the_focused_field_shows_its_cursor_where_it_is() {
+        use archtui_core::line_edit::InputRequest as R;
+        use archtui_core::wizard::machine::Edit;
+        let mut w = Wizard::new(input());
+        for r in [R::GoToStart, R::GoToNextChar, R::GoToNextChar] {
+            w.update(Event::Edit(Edit::Text(r)));
+        }
+        let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        term.draw(|f| screen(&w, &[], &Theme { color: false }, f, f.area()))
+            .unwrap();
+        let buf = term.backend().buffer();
+        let field = "Slave name: ";
+        assert!(crate::ui::cells_at(buf, "Slave name: turntable_").is_none());
+        let cells = crate::ui::cells_at(buf, field).expect("the name field");
+        let reversed: Vec<bool> = cells[field.len()..field.len() + 4]
+            .iter()
+            .map(|c| c.modifier.contains(Modifier::REVERSED))
+            .collect();
+        // The field is reversed; the cell under the cursor stands out.
+        assert_eq!(reversed, [true, true, false, true], "under the r");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod health;
 pub mod key;
 pub mod keymap;
+pub mod line_edit;
 pub mod metrics;
 pub mod model;
 pub mod observation;

@@ -13,10 +13,13 @@ use crate::actions::{Action, Outcome, Status};
 use crate::app::state::Model;
 use crate::app::Effect;
 use crate::keymap;
+use crate::line_edit::Field;
 use crate::model::SyncState;
 
 /// Lines an action pane keeps; older ones are counted, not kept.
 pub const PANE_LINES: usize = 2000;
+/// The most a typed confirmation holds (host names are shorter).
+pub const TYPED_MAX: usize = 64;
 /// How long the console's kick waits for the run's outcome.
 pub const KICK_WAIT_SECS: u64 = 30;
 
@@ -28,7 +31,7 @@ pub struct Confirm {
     pub question: String,
     /// The host's name, when it must be typed (deploying the master).
     pub expect: Option<String>,
-    pub typed: String,
+    pub typed: Field,
     /// Cancel is selected until the operator moves to Confirm.
     pub yes_selected: bool,
     /// An option the operator may switch with Tab (retire: also stop the
@@ -67,14 +70,10 @@ impl Confirm {
                     }
                     return Answer::Toggled;
                 }
-                KeyCode::Enter if &self.typed == expect => return Answer::Confirm,
-                KeyCode::Backspace => {
-                    self.typed.pop();
+                KeyCode::Enter if self.typed.value() == expect => return Answer::Confirm,
+                _ => {
+                    self.typed.key(k);
                 }
-                KeyCode::Char(c) if !c.is_control() && self.typed.chars().count() < 64 => {
-                    self.typed.push(c)
-                }
-                _ => {}
             }
             return Answer::Pending;
         }
@@ -256,7 +255,7 @@ fn ask(m: &mut Model, action: Action, host: &crate::config::Host) {
         expect: action.type_to_confirm(host),
         host: host.name.clone(),
         action,
-        typed: String::new(),
+        typed: Field::new("", TYPED_MAX),
         yes_selected: false,
         option,
     });
@@ -627,6 +626,35 @@ mod tests {
         let fx = press(&mut m, KeyCode::Enter);
         assert!(
             matches!(&fx[..], [Effect::RunAction { action: Action::Deploy { host, .. }, .. }] if host == "cavaforgepad")
+        );
+    }
+
+    #[test]
+    fn a_typed_name_edits_at_its_cursor() {
+        let mut m = healthy();
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char('X'));
+        typed(&mut m, "jukbox");
+        assert!(press(&mut m, KeyCode::Enter).is_empty(), "not the name yet");
+        for _ in 0..3 {
+            press(&mut m, KeyCode::Left);
+        }
+        typed(&mut m, "e");
+        let c = m.actions.confirm.clone().expect("still asking");
+        assert_eq!((c.typed.value(), c.typed.cursor()), ("jukebox", 4));
+        // Word delete and Home/End are edits, never answers.
+        update(
+            &mut m,
+            Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+        );
+        press(&mut m, KeyCode::End);
+        assert_eq!(m.actions.confirm.clone().unwrap().typed.value(), "box");
+        press(&mut m, KeyCode::Home);
+        typed(&mut m, "juke");
+        let fx = press(&mut m, KeyCode::Enter);
+        assert!(
+            matches!(&fx[..], [Effect::RunAction { action: Action::Retire { name, .. }, guard, .. }] if name == "jukebox" && guard.confirmed),
+            "{fx:?}"
         );
     }
 

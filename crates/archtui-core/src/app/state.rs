@@ -52,8 +52,11 @@ pub enum InputKind {
 #[derive(Debug, Clone)]
 pub struct Input {
     pub kind: InputKind,
-    pub text: tui_input::Input,
+    pub text: crate::line_edit::Field,
 }
+
+/// The most a search or filter prompt holds.
+pub const PROMPT_MAX: usize = 200;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LogLimits {

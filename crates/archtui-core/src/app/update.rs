@@ -4,10 +4,11 @@ use crate::key::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::app::logbuf::LogBuffer;
 use crate::app::logview::{LogSource, LogView};
-use crate::app::state::{Input, InputKind, Model, Pane, SyncPanel, LAG_HISTORY};
+use crate::app::state::{Input, InputKind, Model, Pane, SyncPanel, LAG_HISTORY, PROMPT_MAX};
 use crate::app::{Effect, Msg};
 use crate::fleet;
 use crate::keymap::Action;
+use crate::line_edit::Field;
 use crate::model::HostState;
 use crate::observation::HostObservation;
 
@@ -166,33 +167,10 @@ fn input_key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     let Some(input) = m.input.as_mut() else {
         return Vec::new();
     };
-    use tui_input::InputRequest as R;
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    let edit = match k.code {
-        KeyCode::Backspace if ctrl => Some(R::DeletePrevWord),
-        KeyCode::Backspace => Some(R::DeletePrevChar),
-        KeyCode::Delete => Some(R::DeleteNextChar),
-        KeyCode::Left if ctrl => Some(R::GoToPrevWord),
-        KeyCode::Left => Some(R::GoToPrevChar),
-        KeyCode::Right if ctrl => Some(R::GoToNextWord),
-        KeyCode::Right => Some(R::GoToNextChar),
-        KeyCode::Home => Some(R::GoToStart),
-        KeyCode::End => Some(R::GoToEnd),
-        KeyCode::Char('a') if ctrl => Some(R::GoToStart),
-        KeyCode::Char('e') if ctrl => Some(R::GoToEnd),
-        KeyCode::Char('w') if ctrl => Some(R::DeletePrevWord),
-        KeyCode::Char('u') if ctrl => Some(R::DeleteFromStart),
-        KeyCode::Char(c)
-            if !ctrl && !c.is_control() && input.text.value().chars().count() < 200 =>
-        {
-            Some(R::InsertChar(c))
-        }
-        _ => None,
-    };
-    if let Some(req) = edit {
-        input.text.handle(req);
+    if input.text.key(&k) {
         return Vec::new();
     }
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     match k.code {
         KeyCode::Esc => m.input = None,
         KeyCode::Enter => {
@@ -339,7 +317,7 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
                 };
                 m.input = Some(Input {
                     kind,
-                    text: tui_input::Input::new(text.unwrap_or_default()),
+                    text: Field::new(text.unwrap_or_default(), PROMPT_MAX),
                 });
                 m.focus = Pane::Logs;
             } else {

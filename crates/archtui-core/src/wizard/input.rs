@@ -48,6 +48,17 @@ impl Input {
         }
     }
 
+    /// The `i`th field of `fields`, to edit (the last for any larger `i`).
+    pub fn field_mut(&mut self, i: usize) -> &mut String {
+        match i {
+            0 => &mut self.name,
+            1 => &mut self.ssh,
+            2 => &mut self.app_host,
+            3 => &mut self.master,
+            _ => &mut self.master_db_host,
+        }
+    }
+
     /// Fields the operator sees and edits, in order, with their labels.
     pub fn fields(&self) -> [(&'static str, &str); 5] {
         [

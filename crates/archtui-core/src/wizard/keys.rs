@@ -29,8 +29,10 @@ pub fn key(w: &Wizard, k: KeyEvent) -> KeyAction {
         (Phase::Input, KeyCode::Enter) => KeyAction::Submit,
         (Phase::Input, KeyCode::Tab | KeyCode::Down) => KeyAction::Event(Event::Edit(Edit::Next)),
         (Phase::Input, KeyCode::BackTab | KeyCode::Up) => KeyAction::Event(Event::Edit(Edit::Prev)),
-        (Phase::Input, KeyCode::Backspace) => KeyAction::Event(Event::Edit(Edit::Backspace)),
-        (Phase::Input, KeyCode::Char(c)) if !ctrl => KeyAction::Event(Event::Edit(Edit::Char(c))),
+        (Phase::Input, _) => match crate::line_edit::request(&k) {
+            Some(r) => KeyAction::Event(Event::Edit(Edit::Text(r))),
+            None => KeyAction::None,
+        },
         (Phase::Review, KeyCode::Enter) => KeyAction::Event(Event::Confirm),
         (Phase::Review | Phase::Refused, KeyCode::Esc | KeyCode::Char('n')) => {
             KeyAction::Event(Event::Cancel)
@@ -52,6 +54,7 @@ pub fn key(w: &Wizard, k: KeyEvent) -> KeyAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::line_edit::InputRequest;
     use crate::wizard::checks::Check;
     use crate::wizard::input::fixtures::{hosts, input};
 
@@ -65,8 +68,21 @@ mod tests {
         assert_eq!(key(&w, k(KeyCode::Enter)), KeyAction::Submit);
         assert_eq!(
             key(&w, k(KeyCode::Char('q'))),
-            KeyAction::Event(Event::Edit(Edit::Char('q')))
+            KeyAction::Event(Event::Edit(Edit::Text(InputRequest::InsertChar('q'))))
         );
+        assert_eq!(
+            key(&w, k(KeyCode::Left)),
+            KeyAction::Event(Event::Edit(Edit::Text(InputRequest::GoToPrevChar)))
+        );
+        assert_eq!(
+            key(&w, KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+            KeyAction::Event(Event::Edit(Edit::Text(InputRequest::DeletePrevWord)))
+        );
+        assert_eq!(
+            key(&w, k(KeyCode::Down)),
+            KeyAction::Event(Event::Edit(Edit::Next))
+        );
+        assert_eq!(key(&w, k(KeyCode::F(2))), KeyAction::None);
         w.update(Event::Submit { hosts: hosts() });
         w.update(Event::Checked(vec![Check::pass("x", "y")]));
         assert_eq!(key(&w, k(KeyCode::Enter)), KeyAction::Event(Event::Confirm));

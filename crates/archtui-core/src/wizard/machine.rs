@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::checks::{self, Check};
 use super::input::{self, Input};
 use crate::config::Host;
+use crate::line_edit::{self, InputRequest};
 
 /// The execution steps, in order. Each is idempotent and ends with a
 /// checked postcondition, so a resumed run may redo the one it was in.
@@ -114,12 +115,14 @@ pub enum Event {
 pub enum Edit {
     Next,
     Prev,
-    Char(char),
-    Backspace,
+    /// Typing in the focused field, at its cursor.
+    Text(InputRequest),
 }
 
 /// Fields of the form, in order (see `Input::fields`).
 pub const FIELDS: usize = 5;
+/// The most a form field holds (a host name's longest).
+pub const FIELD_MAX: usize = 253;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -152,6 +155,9 @@ pub struct Wizard {
     pub results: Vec<(Step, String)>,
     /// The form's focused field.
     pub field: usize,
+    /// The cursor in the focused field, in characters; `None` at its end
+    /// (where it is on entering a field, whatever fills the field).
+    pub cursor: Option<usize>,
     /// Said under the form: interrupted provisionings, how blanks are filled.
     pub notes: Vec<String>,
 }
@@ -168,6 +174,7 @@ impl Wizard {
             log: Vec::new(),
             results: Vec::new(),
             field: 0,
+            cursor: None,
             notes: Vec::new(),
         }
     }
@@ -272,23 +279,36 @@ impl Wizard {
         if self.resuming {
             return;
         }
-        let i = &mut self.input;
-        let field = match self.field {
-            0 => &mut i.name,
-            1 => &mut i.ssh,
-            2 => &mut i.app_host,
-            3 => &mut i.master,
-            _ => &mut i.master_db_host,
-        };
         match e {
-            Edit::Next => self.field = (self.field + 1) % FIELDS,
-            Edit::Prev => self.field = (self.field + FIELDS - 1) % FIELDS,
-            Edit::Char(c) if !c.is_control() && field.len() < 253 => field.push(c),
-            Edit::Char(_) => {}
-            Edit::Backspace => {
-                field.pop();
+            Edit::Next => {
+                self.field = (self.field + 1) % FIELDS;
+                self.cursor = None;
+            }
+            Edit::Prev => {
+                self.field = (self.field + FIELDS - 1) % FIELDS;
+                self.cursor = None;
+            }
+            Edit::Text(req) => {
+                let field = self.input.field_mut(self.field);
+                // The text stays in `input` (the journal's, the plan's);
+                // tui-input edits it for one key, from the kept cursor.
+                let mut line = line_edit::Input::new(std::mem::take(field))
+                    .with_cursor(self.cursor.unwrap_or(usize::MAX));
+                line_edit::apply(&mut line, req, FIELD_MAX);
+                let at = line.cursor();
+                self.cursor = (at < line.value().chars().count()).then_some(at);
+                *field = line.into();
             }
         }
+    }
+
+    /// The focused field's cursor, in characters from its start.
+    pub fn field_cursor(&self) -> usize {
+        let len = self.input.fields()[self.field.min(FIELDS - 1)]
+            .1
+            .chars()
+            .count();
+        self.cursor.map_or(len, |c| c.min(len))
     }
 
     fn advance(&mut self) -> Vec<Effect> {
@@ -455,20 +475,46 @@ mod tests {
 
     #[test]
     fn the_form_edits_its_fields() {
+        use InputRequest as R;
+        let edit = |w: &mut Wizard, r: R| w.update(Event::Edit(Edit::Text(r)));
         let mut w = Wizard::new(input());
-        w.update(Event::Edit(Edit::Backspace));
-        w.update(Event::Edit(Edit::Char('2')));
+        edit(&mut w, R::DeletePrevChar);
+        edit(&mut w, R::InsertChar('2'));
         assert_eq!(w.input.name, "turntabl2");
         w.update(Event::Edit(Edit::Prev));
         assert_eq!(w.field, FIELDS - 1);
-        w.update(Event::Edit(Edit::Char('\u{1b}')));
-        w.update(Event::Edit(Edit::Char('9')));
+        edit(&mut w, R::InsertChar('\u{1b}'));
+        edit(&mut w, R::InsertChar('9'));
         assert_eq!(w.input.master_db_host, "10.77.0.19");
         w.update(Event::Edit(Edit::Next));
         assert_eq!(w.field, 0);
         let mut r = Wizard::resume(input(), vec![]);
-        r.update(Event::Edit(Edit::Char('x')));
+        edit(&mut r, R::InsertChar('x'));
         assert_eq!(r.input, input(), "a resumed run keeps its input");
+    }
+
+    #[test]
+    fn a_field_edits_at_its_cursor_and_a_new_field_starts_at_its_end() {
+        use InputRequest as R;
+        let edit = |w: &mut Wizard, r: R| w.update(Event::Edit(Edit::Text(r)));
+        let mut w = Wizard::new(input());
+        assert_eq!(w.field_cursor(), "turntable".len());
+        edit(&mut w, R::GoToStart);
+        edit(&mut w, R::DeleteNextChar);
+        edit(&mut w, R::InsertChar('b'));
+        assert_eq!((w.input.name.as_str(), w.field_cursor()), ("burntable", 1));
+        edit(&mut w, R::GoToNextWord);
+        assert_eq!(w.field_cursor(), 9);
+        assert_eq!(w.cursor, None, "at the end is None");
+        w.update(Event::Edit(Edit::Next));
+        edit(&mut w, R::GoToPrevChar);
+        w.update(Event::Edit(Edit::Next));
+        assert_eq!(w.field_cursor(), "10.77.0.3".len());
+        // A field filled from elsewhere keeps the cursor inside it.
+        w.cursor = Some(40);
+        assert_eq!(w.field_cursor(), 9);
+        edit(&mut w, R::InsertChar('1'));
+        assert_eq!(w.input.app_host, "10.77.0.31");
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub async fn perform(
         &outcome,
         start.elapsed(),
     ) {
-        let _ = progress.send(format!("warning: {e}"));
+        let _ = progress.send(format!(
+            "warning: audit log {} not written: {}",
+            e.path.display(),
+            e.source
+        ));
     }
     outcome
 }
@@ -61,7 +65,7 @@ fn audit(
     confirmed: bool,
     outcome: &Outcome,
     took: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<(), audit::AuditError> {
     let host = action
         .resolve_host(config)
         .map(|h| h.name)
@@ -75,8 +79,7 @@ fn audit(
         outcome,
         took,
     );
-    let path = audit::log_path();
-    audit::append(&path, &rec).map_err(|e| format!("audit log {} not written: {e}", path.display()))
+    audit::append_logged(&rec)
 }
 
 async fn checked(

@@ -42,10 +42,19 @@ enum Leave {
 
 /// The config file as it is now, with its password: loaded before the
 /// console lets go of anything, so a broken file changes nothing.
-fn load(path: &Path) -> Result<(Config, Password), String> {
-    let c = Config::load(path).map_err(|e| e.to_string())?;
-    let p = Password::resolve(&c.database).map_err(|e| e.to_string())?;
+fn load(path: &Path) -> Result<(Config, Password), LoadError> {
+    let c = Config::load(path)?;
+    let p = Password::resolve(&c.database)?;
     Ok((c, p))
+}
+
+/// Why a reload kept the console on the config it had.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error(transparent)]
+    Config(#[from] archtui_core::config::ConfigError),
+    #[error(transparent)]
+    Password(#[from] archtui_core::credentials::PasswordError),
 }
 
 /// What survives a reload of the console: the operator's place and the
@@ -73,7 +82,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         ..Carry::default()
     };
     if let Err(e) = crate::output::need_terminal() {
-        crate::output::warn(&e);
+        crate::output::warn(&e.to_string());
         return crate::output::EXIT_UNKNOWN;
     }
     let mut terminal = match ratatui::try_init() {

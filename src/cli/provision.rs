@@ -153,7 +153,7 @@ async fn provision_inner(
 ) -> Outcome {
     if args.tui {
         if let Err(e) = super::need_terminal() {
-            return Outcome::new(Status::Unreachable, e.trim_start_matches("archtui: "));
+            return Outcome::new(Status::Unreachable, e.reason());
         }
     }
     if (read_only || config.read_only) && !args.check {

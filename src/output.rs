@@ -85,7 +85,7 @@ pub fn json_out<T: serde::Serialize>(value: &T) -> String {
 pub fn say_json<T: serde::Serialize>(value: &T) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", json_out(value)).and_then(|_| out.flush());
+    let _ = writeln!(out, "{}", json_out(value)).and_then(|()| out.flush());
 }
 
 /// How the progress printer shows a line.

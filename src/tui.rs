@@ -167,7 +167,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             Err(e) => {
                 carry.flash = Some(format!(
                     "config not reloaded, still on the last good one: {e}"
-                ))
+                ));
             }
         }
     };
@@ -222,7 +222,7 @@ async fn console(
         senders.push(tx);
         links.insert(h.name, rx);
     }
-    let (observations, supervisors) = supervisor::spawn_all_with_links(ctx.clone(), POLL, senders);
+    let (observations, supervisors) = supervisor::spawn_all_with_links(&ctx, POLL, senders);
     let mut exec = Executor {
         ctx: ctx.clone(),
         links,
@@ -440,10 +440,10 @@ fn tail_msg(t: TailEvent) -> Msg {
     }
 }
 
-fn from_event(e: Event) -> Option<Msg> {
+fn from_event(e: &Event) -> Option<Msg> {
     match e {
-        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(crate::term::key(k))),
-        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(crate::term::key(*k))),
+        Event::Resize(w, h) => Some(Msg::Resize(*w, *h)),
         _ => None,
     }
 }
@@ -475,7 +475,7 @@ async fn event_loop(
         let mut msgs = Vec::new();
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(e)) => msgs.extend(from_event(e)),
+                Some(Ok(e)) => msgs.extend(from_event(&e)),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
@@ -483,7 +483,7 @@ async fn event_loop(
             Some(m) = logs.recv() => msgs.push(m),
             Some(t) = tails.recv() => msgs.push(tail_msg(t)),
             _ = tick.tick() => msgs.push(Msg::Tick(chrono::Utc::now())),
-            _ = tokio::time::sleep(wait), if dirty => {}
+            () = tokio::time::sleep(wait), if dirty => {}
         }
         // Everything already waiting is handled before the next frame.
         while msgs.len() < DRAIN_MAX {
@@ -498,7 +498,7 @@ async fn event_loop(
                 msgs.push(tail_msg(t));
             }
             if let Some(Some(Ok(e))) = events.next().now_or_never() {
-                msgs.extend(from_event(e));
+                msgs.extend(from_event(&e));
             }
             if msgs.len() == before {
                 break;

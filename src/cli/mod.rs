@@ -276,9 +276,9 @@ async fn signalled() -> &'static str {
         }
     }
     tokio::select! {
-        _ = next(&mut term) => "SIGTERM",
-        _ = next(&mut int) => "SIGINT",
-        _ = next(&mut hup) => "SIGHUP",
+        () = next(&mut term) => "SIGTERM",
+        () = next(&mut int) => "SIGINT",
+        () = next(&mut hup) => "SIGHUP",
     }
 }
 

@@ -72,7 +72,7 @@ impl Confirm {
                     self.typed.pop();
                 }
                 KeyCode::Char(c) if !c.is_control() && self.typed.chars().count() < 64 => {
-                    self.typed.push(c)
+                    self.typed.push(c);
                 }
                 _ => {}
             }

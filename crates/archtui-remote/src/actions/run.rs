@@ -19,8 +19,7 @@ pub async fn perform(
     let start = Instant::now();
     let host_name = action
         .resolve_host(&ctx.config)
-        .map(|h| h.name)
-        .unwrap_or_else(|_| "-".into());
+        .map_or_else(|_| "-".into(), |h| h.name);
     // Written as `interrupted` if a signal ends archtui before the line below.
     let _open = audit::begin(action.name(), &host_name, action.args(), guard.confirmed);
     tracing::info!(action = action.name(), host = %host_name, confirmed = guard.confirmed, "action begins");
@@ -68,8 +67,7 @@ fn audit(
 ) -> Result<(), audit::AuditError> {
     let host = action
         .resolve_host(config)
-        .map(|h| h.name)
-        .unwrap_or_else(|_| "-".into());
+        .map_or_else(|_| "-".into(), |h| h.name);
     let rec = audit::record(
         chrono::Utc::now(),
         &audit::local_user(),

@@ -876,9 +876,9 @@ impl Verifier {
                 if let Err(e) = self.look(spec, rep, open).await {
                     match self.stop(e) {
                         Stop::Refused(e) | Stop::Lagging(e) => {
-                            rep.error = Some(format!("recheck: {e}"))
+                            rep.error = Some(format!("recheck: {e}"));
                         }
-                        u => return Err(u),
+                        u @ Stop::Unreachable(_) => return Err(u),
                     }
                 }
             }

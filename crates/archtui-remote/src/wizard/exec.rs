@@ -844,8 +844,7 @@ exit 0
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The stack for the new host in a private local directory: the checkout's
@@ -907,7 +906,7 @@ pub fn count_differences(tables: &[(String, String)], m: &[i64], s: &[i64]) -> V
         .filter_map(|(i, (_, t))| {
             let (a, b) = (m.get(i).copied(), s.get(i).copied());
             (a != b).then(|| {
-                let show = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or("?".into());
+                let show = |v: Option<i64>| v.map_or("?".into(), |n| n.to_string());
                 format!("{t} {}/{}", show(a), show(b))
             })
         })

@@ -278,9 +278,7 @@ fn append_known_host(file: &Path, line: &str) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    let ends_open = std::fs::read(file)
-        .map(|t| t.last().is_some_and(|b| *b != b'\n'))
-        .unwrap_or(false);
+    let ends_open = std::fs::read(file).is_ok_and(|t| t.last().is_some_and(|b| *b != b'\n'));
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -1,6 +1,9 @@
 //! `archtui status` against the local fleet lab: the healthy fleet, a
 //! paused sync, a stopped container and a host whose link goes down.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

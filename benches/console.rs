@@ -38,7 +38,7 @@ fn frame(c: &mut Criterion) {
                 b.iter(|| {
                     let mut f = term.get_frame();
                     archtui::ui::view(black_box(&m), &mut f);
-                })
+                });
             });
         }
     }
@@ -77,7 +77,7 @@ fn log_ingestion(c: &mut Criterion) {
                 })
                 .collect();
             update(&mut m, Msg::LogLines { stream, lines });
-        })
+        });
     });
     g.finish();
 }
@@ -94,7 +94,7 @@ fn assemble(c: &mut Criterion) {
                 black_box(&latest),
                 m.now,
             )
-        })
+        });
     });
 }
 

@@ -6,10 +6,27 @@
 /// Exit code for anything that prevents a verdict (monitoring's UNKNOWN).
 pub const EXIT_UNKNOWN: i32 = 3;
 
+/// No terminal on stdin or stdout: `missing` says which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("archtui: {}", self.reason())]
+pub struct NoTerminal {
+    pub missing: &'static str,
+}
+
+impl NoTerminal {
+    /// The text without the `archtui: ` a line of its own starts with.
+    pub fn reason(&self) -> String {
+        format!(
+            "the console needs a terminal ({}); without one use `archtui status`, `archtui check` or the action subcommands",
+            self.missing
+        )
+    }
+}
+
 /// The full-screen console and wizard need a terminal on stdin and stdout
 /// (not cron, `setsid`, `</dev/null` or a pipe): without one they say so
 /// in one line, before a single escape sequence is written.
-pub fn need_terminal() -> Result<(), String> {
+pub fn need_terminal() -> Result<(), NoTerminal> {
     use std::io::IsTerminal;
     let (stdin, stdout) = (
         std::io::stdin().is_terminal(),
@@ -23,9 +40,7 @@ pub fn need_terminal() -> Result<(), String> {
         (false, true) => "stdin is not a terminal",
         _ => "stdout is not a terminal",
     };
-    Err(format!(
-        "archtui: the console needs a terminal ({missing}); without one use `archtui status`, `archtui check` or the action subcommands"
-    ))
+    Err(NoTerminal { missing })
 }
 
 /// Text for stdout: through the one sanitizer (it may quote a host) and
@@ -70,7 +85,7 @@ pub fn json_out<T: serde::Serialize>(value: &T) -> String {
 pub fn say_json<T: serde::Serialize>(value: &T) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", json_out(value)).and_then(|_| out.flush());
+    let _ = writeln!(out, "{}", json_out(value)).and_then(|()| out.flush());
 }
 
 /// How the progress printer shows a line.
@@ -116,5 +131,21 @@ pub fn show(style: Style, line: &str) {
         warn(&text);
     } else {
         say(&text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_terminal_says_which_and_what_instead() {
+        let e = NoTerminal {
+            missing: "stdin is not a terminal",
+        };
+        assert_eq!(e.to_string(), format!("archtui: {}", e.reason()));
+        assert!(e.reason().starts_with(
+            "the console needs a terminal (stdin is not a terminal); without one use"
+        ));
     }
 }

@@ -43,10 +43,19 @@ enum Leave {
 
 /// The config file as it is now, with its password: loaded before the
 /// console lets go of anything, so a broken file changes nothing.
-fn load(path: &Path) -> Result<(Config, Password), String> {
-    let c = Config::load(path).map_err(|e| e.to_string())?;
-    let p = Password::resolve(&c.database).map_err(|e| e.to_string())?;
+fn load(path: &Path) -> Result<(Config, Password), LoadError> {
+    let c = Config::load(path)?;
+    let p = Password::resolve(&c.database)?;
     Ok((c, p))
+}
+
+/// Why a reload kept the console on the config it had.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error(transparent)]
+    Config(#[from] archtui_core::config::ConfigError),
+    #[error(transparent)]
+    Password(#[from] archtui_core::credentials::PasswordError),
 }
 
 /// What survives a reload of the console: the operator's place and the
@@ -74,7 +83,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         ..Carry::default()
     };
     if let Err(e) = crate::output::need_terminal() {
-        crate::output::warn(&e);
+        crate::output::warn(&e.to_string());
         return crate::output::EXIT_UNKNOWN;
     }
     let mut terminal = match ratatui::try_init() {
@@ -159,7 +168,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             Err(e) => {
                 carry.flash = Some(format!(
                     "config not reloaded, still on the last good one: {e}"
-                ))
+                ));
             }
         }
     };
@@ -214,7 +223,7 @@ async fn console(
         senders.push(tx);
         links.insert(h.name, rx);
     }
-    let (observations, supervisors) = supervisor::spawn_all_with_links(ctx.clone(), POLL, senders);
+    let (observations, supervisors) = supervisor::spawn_all_with_links(&ctx, POLL, senders);
     let mut exec = Executor {
         ctx: ctx.clone(),
         links,
@@ -471,10 +480,10 @@ fn tail_msg(t: TailEvent) -> Msg {
     }
 }
 
-fn from_event(e: Event) -> Option<Msg> {
+fn from_event(e: &Event) -> Option<Msg> {
     match e {
-        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(crate::term::key(k))),
-        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(crate::term::key(*k))),
+        Event::Resize(w, h) => Some(Msg::Resize(*w, *h)),
         _ => None,
     }
 }
@@ -508,7 +517,7 @@ async fn event_loop(
         let mut msgs = Vec::new();
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(e)) => msgs.extend(from_event(e)),
+                Some(Ok(e)) => msgs.extend(from_event(&e)),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
@@ -516,7 +525,7 @@ async fn event_loop(
             Some(m) = logs.recv() => msgs.push(m),
             Some(t) = tails.recv() => msgs.push(tail_msg(t)),
             _ = tick.tick() => msgs.push(Msg::Tick(chrono::Utc::now())),
-            _ = tokio::time::sleep(wait), if dirty => {}
+            () = tokio::time::sleep(wait), if dirty => {}
         }
         // Everything already waiting is handled before the next frame.
         while msgs.len() < DRAIN_MAX {
@@ -531,7 +540,7 @@ async fn event_loop(
                 msgs.push(tail_msg(t));
             }
             if let Some(Some(Ok(e))) = events.next().now_or_never() {
-                msgs.extend(from_event(e));
+                msgs.extend(from_event(&e));
             }
             if msgs.len() == before {
                 break;

@@ -3,6 +3,9 @@
 //! deploy (a changed env value, a broken Dockerfile). Every test leaves
 //! the lab as it found it: jukebox healthy and replicating.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::tmux::Tmux;

@@ -1,6 +1,9 @@
 //! `archtui check` against the local fleet lab: every layer passes on a
 //! healthy lab, and each broken layer gets one clear error with its fix.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,9 @@
 //! `figure: drill <name>: <rows> rows written during the fault, 0 lost, healed in N s`.
 //! Run with the lab up and ARCHTUI_LAB=1 (README).
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

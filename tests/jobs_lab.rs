@@ -3,6 +3,9 @@
 //! to a deploy left running, and a retire whose host's dockerd hangs.
 //! Every test leaves jukebox deployed with its original files and healthy.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

@@ -3,6 +3,9 @@
 //! the bare third host, outages of the master's Bucardo, and bad input.
 //! Run with the lab up and ARCHTUI_LAB=1 (README).
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{lab, text, wait_until, Lab, ARCHIVE_DB};

@@ -1,6 +1,9 @@
 //! `archtui status` against the local fleet lab: the healthy fleet, a
 //! paused sync, a stopped container and a host whose link goes down.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -495,8 +498,7 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
         .iter()
         .find(|(_, _, pid)| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("jukebox"))
-                .unwrap_or(false)
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("jukebox"))
         })
         .cloned()
         .expect("jukebox's master");

@@ -2,6 +2,9 @@
 //! fixed size against the lab; keys go in with send-keys, the screen comes
 //! back with capture-pane.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::tmux::Tmux;
@@ -112,14 +115,14 @@ fn escape_sequences_and_huge_lines_do_not_disturb_the_screen() {
         let _ = std::fs::remove_dir_all(&dir);
     });
     // Labelled as the compose project's, so the console lists it.
-    let script = r#"while :; do
+    let script = r"while :; do
 printf '\033[2J\033[HCLEAR-ATTEMPT\n'
 printf '\033]0;PWNED-TITLE\007TITLE-ATTEMPT\n'
 printf '\033[10;10H\033[?1049l\033[?25lMOVE-ATTEMPT\033[0m\n'
 printf '\033[1;31mRED-TEXT\033[0m\n'
 head -c 1000000 /dev/zero | tr '\0' x; echo
 printf 'AFTER-BIG-LINE\n'
-sleep 1; done"#;
+sleep 1; done";
     lab.sh_ok(
         "turntable",
         &format!(

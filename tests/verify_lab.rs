@@ -7,6 +7,9 @@
 //! `archtui serve`. Run with the lab up and ARCHTUI_LAB=1 (README); the
 //! metrics test needs Debian's `prometheus` package (promtool, prometheus).
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -4,6 +4,9 @@
 //! Run with the lab up and ARCHTUI_LAB=1 (README). Every test leaves
 //! turntable bare again, also when it fails.
 
+// Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::tmux::Tmux;
@@ -186,7 +189,7 @@ fn assert_replicating(lab: &Lab) {
         &format!("INSERT INTO items (collection_id, identifier, title) VALUES ({coll}, 'wizard-{coll}', 'x')"),
     );
     let q = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
-    let (_, took) = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+    let ((), took) = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
         (count(lab, NEW, &q) == 1).then_some(())
     })
     .unwrap_or_else(|w| panic!("a new row did not reach {NEW} within {w:?}"));
@@ -463,9 +466,10 @@ fn start_wizard(s: &Scratch, w: u16, h: u16) -> Tmux {
 #[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
 fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_console() {
     let Some(lab) = lab("wizard tui") else { return };
-    if Command::new("tmux").arg("-V").output().is_err() {
-        panic!("ARCHTUI_LAB=1 but tmux is missing");
-    }
+    assert!(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "ARCHTUI_LAB=1 but tmux is missing"
+    );
     make_bare(&lab);
     let _bare = restore(|| make_bare(&lab));
     let s = Scratch::new(&lab, "tui");

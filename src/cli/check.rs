@@ -213,7 +213,7 @@ async fn check_registry(pg: &archtui_remote::pg::Pg, heartbeat_table: &str, r: &
                         format!(": {}", names.join(", "))
                     }
                 ),
-            )
+            );
         }
         Err(e) => r.fail("registry", e.to_string(), ""),
     }

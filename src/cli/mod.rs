@@ -187,7 +187,7 @@ pub async fn run(cli: Cli) -> i32 {
         },
         None => {
             if let Err(e) = need_terminal() {
-                warn(&e);
+                warn(&e.to_string());
                 return EXIT_UNKNOWN;
             }
             match load(&path) {
@@ -212,7 +212,7 @@ async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
     let r = archtui_remote::wizard::ssh_dest::trust_host_key(config, &dest, fp).await;
     let outcome = match &r {
         Ok(m) => archtui_remote::actions::Outcome::ok(m.clone()),
-        Err(e) => archtui_remote::actions::Outcome::refused(e.clone()),
+        Err(e) => archtui_remote::actions::Outcome::refused(e.to_string()),
     };
     let args = vec![dest, fp.to_string()];
     let took = start.elapsed();
@@ -308,9 +308,9 @@ async fn signalled() -> &'static str {
         }
     }
     tokio::select! {
-        _ = next(&mut term) => "SIGTERM",
-        _ = next(&mut int) => "SIGINT",
-        _ = next(&mut hup) => "SIGHUP",
+        () = next(&mut term) => "SIGTERM",
+        () = next(&mut int) => "SIGINT",
+        () = next(&mut hup) => "SIGHUP",
     }
 }
 

@@ -153,7 +153,7 @@ async fn provision_inner(
 ) -> Outcome {
     if args.tui {
         if let Err(e) = super::need_terminal() {
-            return Outcome::new(Status::Unreachable, e.trim_start_matches("archtui: "));
+            return Outcome::new(Status::Unreachable, e.reason());
         }
     }
     if (read_only || config.read_only) && !args.check {
@@ -209,9 +209,8 @@ async fn provision_inner(
         }
     }
     let from = actions::deploy::checkout_dir(args.from.clone());
-    let ctx = match context(config) {
-        Ok(c) => c,
-        Err(_) => return Outcome::new(Status::Unreachable, "no credentials or run dir"),
+    let Ok(ctx) = context(config) else {
+        return Outcome::new(Status::Unreachable, "no credentials or run dir");
     };
     let (tx, printer) = crate::output::printer(STEP_OUTPUT);
     // The full screen shows the steps' output itself.
@@ -295,10 +294,10 @@ async fn headless(
         for f in fx {
             match f {
                 Effect::Preflight { .. } => {
-                    crate::cli::say("Pre-flight checks (nothing is changed):")
+                    crate::cli::say("Pre-flight checks (nothing is changed):");
                 }
                 Effect::Run(step) => {
-                    crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()))
+                    crate::cli::say(&format!("[{}/{steps}] {} ...", step.number(), step.title()));
                 }
                 Effect::SaveJournal(_) | Effect::Finished => {}
             }

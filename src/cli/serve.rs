@@ -58,7 +58,7 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
     };
     let hosts = ctx.config.hosts();
     let latest: Latest = Arc::new(Mutex::new(vec![None; hosts.len()]));
-    let (mut rx, handles) = supervisor::spawn_all(ctx.clone(), Duration::from_secs(args.every));
+    let (mut rx, handles) = supervisor::spawn_all(&ctx, Duration::from_secs(args.every));
     let collect = {
         let latest = latest.clone();
         tokio::spawn(async move {
@@ -108,8 +108,8 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
         }
     };
     tokio::select! {
-        _ = serving => {}
-        _ = stop => {}
+        () = serving => {}
+        () = stop => {}
     }
     collect.abort();
     for h in handles {

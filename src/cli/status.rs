@@ -65,7 +65,7 @@ fn print(status: &FleetStatus, format: Format) {
         }
     };
     // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Prints every `every` from long-lived per-host supervisors, until
@@ -78,7 +78,7 @@ async fn watch(
     format: Format,
 ) -> i32 {
     let hosts = ctx.config.hosts();
-    let (mut rx, handles) = supervisor::spawn_all(ctx.clone(), every);
+    let (mut rx, handles) = supervisor::spawn_all(&ctx, every);
     let mut latest: Vec<Option<HostObservation>> = vec![None; hosts.len()];
     let mut tick = tokio::time::interval(every);
     tick.tick().await;

@@ -29,8 +29,7 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
             let why = h
                 .error
                 .as_deref()
-                .map(clean)
-                .unwrap_or_else(|| "no containers".into());
+                .map_or_else(|| "no containers".into(), clean);
             rows.push(vec![head[0].clone(), head[1].clone(), head[2].clone(), why]);
         }
         for (i, c) in h.containers.iter().enumerate() {

@@ -106,7 +106,7 @@ pub fn sparkline(
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let skip = samples.len().saturating_sub(width);
     let v: Vec<f64> = samples.skip(skip).map(|x| x.max(0.0)).collect();
-    let max = v.iter().cloned().fold(1.0_f64, f64::max);
+    let max = v.iter().copied().fold(1.0_f64, f64::max);
     v.iter()
         .map(|x| BARS[((x / max) * 7.0).round().clamp(0.0, 7.0) as usize])
         .collect()

@@ -90,7 +90,7 @@ impl Theme {
             ("running", Some("unhealthy")) => Color::Red,
             ("running", Some("starting")) => Color::Yellow,
             ("running", _) => Color::Green,
-            ("restarting", _) | ("paused", _) | ("created", _) => Color::Yellow,
+            ("restarting" | "paused" | "created", _) => Color::Yellow,
             _ => Color::Red,
         })
     }

@@ -14,8 +14,8 @@ use archtui_core::config::Host;
 use archtui_core::wizard::input::{self, Input};
 use archtui_core::wizard::machine::{Effect, Event, Wizard};
 use archtui_remote::host::Context;
-use archtui_remote::local::journal;
 use archtui_remote::local::lock::{self, TargetLock};
+use archtui_remote::local::{journal, LocalError};
 use archtui_remote::wizard::exec::Runner;
 use archtui_remote::wizard::ssh_dest;
 use archtui_remote::Progress;
@@ -34,7 +34,7 @@ enum Note {
     /// The blanks of a submitted form, filled (`ssh -G` ran off the loop).
     Filled { ssh: String, app_host: String },
     /// A host key trusted (its message) or refused.
-    Trusted(Result<String, String>),
+    Trusted(Result<String, ssh_dest::TrustError>),
 }
 
 /// What `Driver::next` did.
@@ -174,7 +174,7 @@ impl Driver {
     }
 
     /// Takes the slave's lock (a second run of the same name keeps it).
-    pub fn take_lock(&mut self) -> Result<(), String> {
+    pub fn take_lock(&mut self) -> Result<(), LocalError> {
         let name = self.wizard.input.name.clone();
         if self.lock.as_ref().is_some_and(|(n, _)| *n == name) {
             return Ok(());
@@ -297,7 +297,7 @@ impl Driver {
                             self.wizard.update(Event::Output(m));
                             self.submit_event()
                         }
-                        Err(e) => Event::Output(e),
+                        Err(e) => Event::Output(e.to_string()),
                     };
                     let fx = self.feed(ev.clone());
                     return Some(Turn::Answered(ev, fx));

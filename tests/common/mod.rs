@@ -59,9 +59,7 @@ pub fn lab(test: &str) -> Option<Lab> {
         Err(e) => panic!("{test}: {e}"),
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab");
-    let state = std::env::var_os("ARCHLAB_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join(".state"));
+    let state = std::env::var_os("ARCHLAB_STATE").map_or_else(|| dir.join(".state"), PathBuf::from);
     let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let lock_path = state.join("tests.lock");
     let file_lock = File::create(&lock_path).unwrap_or_else(|e| {

@@ -499,8 +499,7 @@ pub fn ssh_destination(dest: &str) -> Result<String, DestinationError> {
 pub fn default_path() -> PathBuf {
     use etcetera::BaseStrategy as _;
     etcetera::base_strategy::Xdg::new()
-        .map(|x| x.config_dir())
-        .unwrap_or_else(|_| PathBuf::from("."))
+        .map_or_else(|_| PathBuf::from("."), |x| x.config_dir())
         .join("archtui")
         .join("config.toml")
 }

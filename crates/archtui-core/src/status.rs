@@ -113,10 +113,10 @@ impl DaemonFacts {
         match (&self.processes, phase) {
             (None, None) => (DaemonState::Unknown, None, None),
             (Some(p), _) if !p.mcp => match phase {
-                Some("stopped") | Some("retired") => (DaemonState::Down, detail, since),
+                Some("stopped" | "retired") => (DaemonState::Down, detail, since),
                 // Between its death and its own respawn the MCP has no
                 // process for a moment; the supervisor says so.
-                Some("restarting") | Some("starting") => (
+                Some("restarting" | "starting") => (
                     DaemonState::Starting,
                     detail.map(|d| format!("respawning after: {d}")),
                     since,
@@ -663,7 +663,7 @@ mod tests {
                     _ if p.controllers.is_empty() => prop_assert_eq!(s, SyncState::Paused),
                     _ if f.running.is_some() => prop_assert_eq!(s, SyncState::Running),
                     _ if f.last_bad.is_none() && f.last_success().is_none() => {
-                        prop_assert_eq!(s, SyncState::NeverRun)
+                        prop_assert_eq!(s, SyncState::NeverRun);
                     }
                     _ if f.last_bad > f.last_success() => prop_assert_eq!(s, SyncState::Bad),
                     _ => prop_assert!(matches!(s, SyncState::Good | SyncState::Empty)),

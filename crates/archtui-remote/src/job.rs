@@ -32,7 +32,7 @@ use openssh::{ChildStdin, Session};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::shell::{self, Channel, ReadEnd};
+use super::shell::{self, Channel, ReadEnd, ShellError};
 use crate::Progress;
 use archtui_core::actions::{clean, Outcome, Status};
 use archtui_core::config::Host;
@@ -594,7 +594,7 @@ impl HostLock {
     }
 
     /// Starts `spec` on the host, detached, under this lock.
-    pub async fn start(&mut self, spec: &Spec, progress: &Progress) -> Result<Meta, String> {
+    pub async fn start(&mut self, spec: &Spec, progress: &Progress) -> Result<Meta, StartError> {
         let now = chrono::Utc::now();
         let meta = Meta {
             id: new_id(now),
@@ -605,14 +605,12 @@ impl HostLock {
             idle_secs: spec.idle.as_secs(),
             pid: None,
         };
-        let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(&meta).map_err(|e| StartError::Encode(e.to_string()))?;
         let line = shell::command_line(&spec.argv)?;
         let request = format!("start {} {}\n{json}\n{line}\n", meta.id, meta.idle_secs);
         {
             let mut guard = self.stdin.lock().await;
-            let s = guard
-                .as_mut()
-                .ok_or("the host's lock was lost (its holder's input is closed)")?;
+            let s = guard.as_mut().ok_or(StartError::InputClosed)?;
             let sent = tokio::time::timeout(START_WITHIN, async {
                 s.write_all(request.as_bytes()).await?;
                 s.flush().await
@@ -620,8 +618,12 @@ impl HostLock {
             .await;
             match sent {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(format!("the host's lock was lost: {e}")),
-                Err(_) => return Err("the host took no input within 20 s".into()),
+                Ok(Err(e)) => return Err(StartError::Write(e.to_string())),
+                Err(_) => {
+                    return Err(StartError::NoInput {
+                        secs: START_WITHIN.as_secs(),
+                    })
+                }
             }
         }
         let deadline = Instant::now() + START_WITHIN;
@@ -647,16 +649,15 @@ impl HostLock {
                             return Ok(Meta { pid, ..meta });
                         }
                     } else if let Some(e) = l.strip_prefix("archtui-error ") {
-                        return Err(clean(e));
+                        return Err(StartError::Refused(clean(e)));
                     }
                 }
                 Err(ReadEnd::Silent) => {
-                    return Err(format!(
-                        "the job did not start within {} s",
-                        START_WITHIN.as_secs()
-                    ))
+                    return Err(StartError::NotStarted {
+                        secs: START_WITHIN.as_secs(),
+                    })
                 }
-                Err(_) => return Err("the host's lock was lost (its holder ended)".into()),
+                Err(_) => return Err(StartError::HolderEnded),
             }
         }
     }
@@ -693,10 +694,34 @@ pub struct Finished {
     pub lines: Vec<String>,
 }
 
+/// Why a job did not start on a host that archtui holds the lock of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The job's metadata did not encode (serde_json's text).
+    #[error("{0}")]
+    Encode(String),
+    #[error(transparent)]
+    Shell(#[from] ShellError),
+    #[error("the host's lock was lost (its holder's input is closed)")]
+    InputClosed,
+    /// Writing the request to the holder failed (the io error's text).
+    #[error("the host's lock was lost: {0}")]
+    Write(String),
+    #[error("the host took no input within {secs} s")]
+    NoInput { secs: u64 },
+    /// The holder's own `archtui-error` line, cleaned.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the job did not start within {secs} s")]
+    NotStarted { secs: u64 },
+    #[error("the host's lock was lost (its holder ended)")]
+    HolderEnded,
+}
+
 /// Why a job could not be followed to its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobError {
-    Start(String),
+    Start(StartError),
     /// The link to the host went away; the job goes on there.
     Lost {
         meta: Meta,

@@ -23,7 +23,7 @@ const EVENT_SETTLE: Duration = Duration::from_millis(50);
 /// Starts one supervisor per configured host; they stop when the
 /// receiver is dropped.
 pub fn spawn_all(
-    ctx: Arc<Context>,
+    ctx: &Arc<Context>,
     every: Duration,
 ) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
     spawn_all_with_links(ctx, every, Vec::new())
@@ -33,7 +33,7 @@ pub fn spawn_all(
 /// `links` entry (by config order) while the host's link is open, so
 /// others (log tails) can use the same forward.
 pub fn spawn_all_with_links(
-    ctx: Arc<Context>,
+    ctx: &Arc<Context>,
     every: Duration,
     mut links: Vec<watch::Sender<Option<Docker>>>,
 ) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
@@ -134,8 +134,8 @@ async fn supervise(
             // A sync completion (Bucardo's NOTIFY) means its row changed:
             // look again at once, without waiting for the poll.
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                Some(_) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
+                () = tokio::time::sleep(every) => {}
+                Some(()) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
                 Some(_) = next_event(&mut bucardo_events) => {
                     tokio::time::sleep(EVENT_SETTLE).await;
                     drain(&mut bucardo_events);

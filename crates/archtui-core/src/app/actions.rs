@@ -215,13 +215,13 @@ pub fn start(m: &mut Model, a: keymap::Action) -> Vec<Effect> {
                 plan_only: true,
                 allow_empty: false,
             })
-            .ok_or_else(|| "no host selected".to_string()),
+            .ok_or(PickError::NoHost),
         _ => return Vec::new(),
     };
     let action = match built {
         Ok(a) => a,
         Err(e) => {
-            m.flash = Some(e);
+            m.flash = Some(e.to_string());
             return Vec::new();
         }
     };
@@ -275,14 +275,26 @@ fn toggled(m: &mut Model) {
     }
 }
 
+/// Why a fleet-action key has nothing to act on; flashed as it reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PickError {
+    #[error("no host selected")]
+    NoHost,
+    #[error("{0} is the master: only a slave can be retired")]
+    Master(String),
+    #[error("no container selected: pick one in the containers pane")]
+    NoContainer,
+    #[error("{0} is not a compose service")]
+    NotAService(String),
+    #[error("no sync to act on")]
+    NoSync,
+}
+
 /// Retire: the selected host, which must be a slave.
-fn retire_action(m: &Model) -> Result<Action, String> {
-    let h = m.selected_host().ok_or("no host selected")?;
+fn retire_action(m: &Model) -> Result<Action, PickError> {
+    let h = m.selected_host().ok_or(PickError::NoHost)?;
     if h.host.role != crate::config::Role::Slave {
-        return Err(format!(
-            "{} is the master: only a slave can be retired",
-            h.host.name
-        ));
+        return Err(PickError::Master(h.host.name.clone()));
     }
     Ok(Action::Retire {
         name: h.host.name.clone(),
@@ -315,14 +327,14 @@ pub fn reload_when_idle(m: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-fn container_action(m: &Model, a: keymap::Action) -> Result<Action, String> {
-    let h = m.selected_host().ok_or("no host selected")?;
+fn container_action(m: &Model, a: keymap::Action) -> Result<Action, PickError> {
+    let h = m.selected_host().ok_or(PickError::NoHost)?;
     let c = h
         .containers
         .get(m.container_sel)
-        .ok_or("no container selected: pick one in the containers pane")?;
+        .ok_or(PickError::NoContainer)?;
     if c.service.is_empty() {
-        return Err(format!("{} is not a compose service", c.name));
+        return Err(PickError::NotAService(c.name.clone()));
     }
     let (host, service) = (h.host.name.clone(), c.service.clone());
     Ok(match a {
@@ -332,8 +344,8 @@ fn container_action(m: &Model, a: keymap::Action) -> Result<Action, String> {
     })
 }
 
-fn sync_action(m: &Model, a: keymap::Action) -> Result<Action, String> {
-    let s = &m.syncs.get(m.sync_sel).ok_or("no sync to act on")?.status;
+fn sync_action(m: &Model, a: keymap::Action) -> Result<Action, PickError> {
+    let s = &m.syncs.get(m.sync_sel).ok_or(PickError::NoSync)?.status;
     let sync = s.name.clone();
     Ok(match a {
         keymap::Action::Kick => Action::Kick {

@@ -76,12 +76,12 @@ fn observe(m: &mut Model, o: HostObservation) {
     let docker_answered = matches!(o.state, HostState::Up | HostState::DatabaseUnavailable);
     let h = &mut m.hosts[i];
     h.state = o.state;
-    h.error = o.error.clone();
+    h.error.clone_from(&o.error);
     if reached {
         h.last_heard = Some(o.observed_at);
     }
     if docker_answered {
-        h.containers = o.containers.clone();
+        h.containers.clone_from(&o.containers);
         h.containers_at = Some(o.observed_at);
         h.containers_stale = false;
     } else {

@@ -134,7 +134,7 @@ pub fn problems(input: &Input, hosts: &[Host]) -> Vec<String> {
     match hosts.iter().find(|h| h.name == input.master) {
         None => out.push(format!("no host named {:?} in the config", input.master)),
         Some(h) if h.role != Role::Master => {
-            out.push(format!("{} is a {}, not the master", h.name, h.role))
+            out.push(format!("{} is a {}, not the master", h.name, h.role));
         }
         Some(_) => {}
     }

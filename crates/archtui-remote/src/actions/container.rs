@@ -65,11 +65,11 @@ pub struct Seen {
     pub started_at: String,
 }
 
-pub async fn inspect(docker: &Docker, name: &str) -> Result<Seen, String> {
+/// Bollard's own error: the callers only poll, none shows it.
+pub async fn inspect(docker: &Docker, name: &str) -> Result<Seen, bollard::errors::Error> {
     let c = docker
         .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-        .map_err(|e| format!("docker: {e}"))?;
+        .await?;
     let state = c.state.unwrap_or_default();
     Ok(Seen {
         running: state.running.unwrap_or(false),

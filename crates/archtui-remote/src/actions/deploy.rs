@@ -57,8 +57,57 @@ fn env_files(host: &Host) -> [String; 2] {
     ["env.common".to_string(), format!("env.{}", host.role)]
 }
 
+/// Why a deploy's plan, copy or health wait did not get through. Its text
+/// is the operator's; `String::from` keeps the callers that pass text.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{} is not a checkout of the stack for {host} (missing {missing}); pass --from DIR", from.display())]
+    NotACheckout {
+        from: PathBuf,
+        host: String,
+        missing: String,
+    },
+    /// Hashing the checkout failed (the spawn's or the command's stderr).
+    #[error("sha256sum in {}: {why}", from.display())]
+    LocalSums { from: PathBuf, why: String },
+    #[error("reading {dir} on {host}: {why}")]
+    ReadRemote {
+        dir: String,
+        host: String,
+        why: String,
+    },
+    #[error("{}: {source}", path.display())]
+    ReadLocal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Shell(#[from] shell::ShellError),
+    /// The local tar could not run.
+    #[error("tar: {0}")]
+    Tar(String),
+    #[error("tar in {}: {why}", from.display())]
+    TarFailed { from: PathBuf, why: String },
+    #[error("copying to {host}: {source}")]
+    CopyTo {
+        host: String,
+        source: shell::ShellError,
+    },
+    #[error("unpacking on {host}: {why}")]
+    Unpack { host: String, why: String },
+    /// The services named in `last` were not healthy in time.
+    #[error("not healthy within {secs} s: {last}")]
+    NotHealthy { secs: u64, last: String },
+}
+
+impl From<DeployError> for String {
+    fn from(e: DeployError) -> String {
+        e.to_string()
+    }
+}
+
 /// Refuses a checkout that lacks a stack file.
-pub fn check_checkout(from: &Path, host: &Host) -> Result<(), String> {
+pub fn check_checkout(from: &Path, host: &Host) -> Result<(), DeployError> {
     let missing: Vec<String> = stack_paths(host)
         .into_iter()
         .filter(|p| !from.join(p).exists())
@@ -66,18 +115,24 @@ pub fn check_checkout(from: &Path, host: &Host) -> Result<(), String> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a checkout of the stack for {} (missing {}); pass --from DIR",
-            from.display(),
-            host.name,
-            missing.join(", ")
-        ))
+        Err(DeployError::NotACheckout {
+            from: from.to_path_buf(),
+            host: host.name.clone(),
+            missing: missing.join(", "),
+        })
     }
 }
 
 const SUMS: &str = r#"cd "$1" 2>/dev/null || exit 0; shift; for p in "$@"; do [ -e "$p" ] && find "$p" -type f -print0; done | xargs -0 -r sha256sum"#;
 
-async fn local_sums(from: &Path, paths: &[String]) -> Result<BTreeMap<String, String>, String> {
+async fn local_sums(
+    from: &Path,
+    paths: &[String],
+) -> Result<BTreeMap<String, String>, DeployError> {
+    let sums = |why: String| DeployError::LocalSums {
+        from: from.to_path_buf(),
+        why,
+    };
     let out = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(SUMS)
@@ -86,37 +141,37 @@ async fn local_sums(from: &Path, paths: &[String]) -> Result<BTreeMap<String, St
         .args(paths)
         .output()
         .await
-        .map_err(|e| format!("sha256sum in {}: {e}", from.display()))?;
+        .map_err(|e| sums(e.to_string()))?;
     if !out.status.success() {
-        return Err(format!(
-            "sha256sum in {}: {}",
-            from.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
+        return Err(sums(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
     Ok(plan::parse_sums(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Reads what the plan compares: hashes on both sides, the env files' text.
-pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Plan, String> {
+pub async fn make_plan(session: &Session, host: &Host, from: &Path) -> Result<Plan, DeployError> {
     let paths = stack_paths(host);
     let local = local_sums(from, &paths).await?;
     let mut args = vec![host.deploy_dir.as_str()];
     args.extend(paths.iter().map(String::as_str));
     let out = sh(session, SUMS, &args, SUMS_WITHIN).await?;
     if !out.status.success() {
-        return Err(format!(
-            "reading {} on {}: {}",
-            host.deploy_dir,
-            host.name,
-            clean(String::from_utf8_lossy(&out.stderr).trim())
-        ));
+        return Err(DeployError::ReadRemote {
+            dir: host.deploy_dir.clone(),
+            host: host.name.clone(),
+            why: clean(String::from_utf8_lossy(&out.stderr).trim()),
+        });
     }
     let remote = plan::parse_sums(&String::from_utf8_lossy(&out.stdout));
     let mut env = Vec::new();
     for f in env_files(host) {
-        let new = std::fs::read_to_string(from.join(&f))
-            .map_err(|e| format!("{}: {e}", from.join(&f).display()))?;
+        let new =
+            std::fs::read_to_string(from.join(&f)).map_err(|source| DeployError::ReadLocal {
+                path: from.join(&f),
+                source,
+            })?;
         let path = format!("{}/{f}", host.deploy_dir);
         let got = sh(session, r#"cat "$1" 2>/dev/null"#, &[&path], shell::QUICK).await?;
         let old = got
@@ -142,7 +197,7 @@ for f in "$@"; do chmod 600 "$s/$f"; mv -f "$s/$f" "$d/$f"; done
 cp -a "$s/." "$d/"; rm -rf "$s""#;
 
 /// Copies the stack files: local `tar` piped into the host's `tar`.
-pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), String> {
+pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), DeployError> {
     let mut tar = tokio::process::Command::new("tar")
         .arg("-C")
         .arg(from)
@@ -153,9 +208,9 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("tar: {e}"))?;
+        .map_err(|e| DeployError::Tar(e.to_string()))?;
     let Some(mut src) = tar.stdout.take() else {
-        return Err("tar: no pipe".into());
+        return Err(DeployError::Tar("no pipe".into()));
     };
     let mut args = vec![host.deploy_dir.clone()];
     args.extend(env_files(host));
@@ -164,21 +219,22 @@ pub async fn copy(session: &Session, host: &Host, from: &Path) -> Result<(), Str
     let local = tar
         .wait_with_output()
         .await
-        .map_err(|e| format!("tar: {e}"))?;
+        .map_err(|e| DeployError::Tar(e.to_string()))?;
     if !local.status.success() {
-        return Err(format!(
-            "tar in {}: {}",
-            from.display(),
-            String::from_utf8_lossy(&local.stderr).trim()
-        ));
+        return Err(DeployError::TarFailed {
+            from: from.to_path_buf(),
+            why: String::from_utf8_lossy(&local.stderr).trim().to_string(),
+        });
     }
-    let out = out.map_err(|e| format!("copying to {}: {e}", host.name))?;
+    let out = out.map_err(|source| DeployError::CopyTo {
+        host: host.name.clone(),
+        source,
+    })?;
     if !out.status.success() {
-        return Err(format!(
-            "unpacking on {}: {}",
-            host.name,
-            clean(String::from_utf8_lossy(&out.stderr).trim())
-        ));
+        return Err(DeployError::Unpack {
+            host: host.name.clone(),
+            why: clean(String::from_utf8_lossy(&out.stderr).trim()),
+        });
     }
     Ok(())
 }
@@ -230,7 +286,7 @@ pub fn settle_up(
 
 /// Waits until every container of the project runs, healthy where it has
 /// a healthcheck; names the laggards when the time is up.
-pub async fn wait_healthy(docker_client: &Docker, host: &Host) -> Result<String, String> {
+pub async fn wait_healthy(docker_client: &Docker, host: &Host) -> Result<String, DeployError> {
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < HEALTHY_WITHIN {
@@ -264,10 +320,10 @@ pub async fn wait_healthy(docker_client: &Docker, host: &Host) -> Result<String,
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Err(format!(
-        "not healthy within {} s: {last}",
-        HEALTHY_WITHIN.as_secs()
-    ))
+    Err(DeployError::NotHealthy {
+        secs: HEALTHY_WITHIN.as_secs(),
+        last,
+    })
 }
 
 /// The whole deploy. With `plan_only` it stops after the plan.
@@ -412,7 +468,10 @@ mod tests {
         let repo = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
         assert!(check_checkout(repo, &host(Role::Slave)).is_ok());
         let err = check_checkout(Path::new("/nonexistent"), &host(Role::Slave)).unwrap_err();
-        assert!(err.contains("missing docker-compose.yml"), "{err}");
+        assert!(
+            err.to_string().contains("missing docker-compose.yml"),
+            "{err}"
+        );
     }
 
     #[test]

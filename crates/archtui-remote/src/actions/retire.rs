@@ -10,6 +10,7 @@ use crate::actions::{Outcome, Progress, Status};
 use crate::host::{Context, HostLink};
 use crate::job;
 use crate::local::journal;
+use crate::pg::PgError;
 use archtui_core::config::{Config, Host, Role};
 use archtui_core::wizard::config_edit;
 
@@ -142,7 +143,7 @@ async fn on_master(
     .await?;
     postconditions(ctx, link, name, progress)
         .await
-        .map_err(Outcome::failed)
+        .map_err(|e| Outcome::failed(e.to_string()))
 }
 
 /// The job (and lock) action of retiring `name`, on the master and on the
@@ -151,21 +152,31 @@ pub fn retire_action(name: &str) -> String {
     format!("retire {name}")
 }
 
+/// Why the master has not forgotten a retired slave.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostconditionError {
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    /// What the registry or the delta targets still hold for `name`.
+    #[error("the master still has {left} for {name}")]
+    Left { left: String, name: String },
+}
+
 /// The control database and the delta targets have forgotten `name`.
 async fn postconditions(
     ctx: &Context,
     link: &HostLink,
     name: &str,
     progress: &Progress,
-) -> Result<(), String> {
+) -> Result<(), PostconditionError> {
     // Postconditions: the registry and the delta targets forget it.
     let archive = link.connect(&ctx.config.database.name).await?;
     let left = crate::bucardo::provision::taken(&archive, name).await?;
     if !left.is_empty() {
-        return Err(format!(
-            "the master still has {} for {name}",
-            left.join(", ")
-        ));
+        return Err(PostconditionError::Left {
+            left: left.join(", "),
+            name: name.to_string(),
+        });
     }
     super::step(
         progress,

@@ -19,8 +19,7 @@ pub async fn perform(
     let start = Instant::now();
     let host_name = action
         .resolve_host(&ctx.config)
-        .map(|h| h.name)
-        .unwrap_or_else(|_| "-".into());
+        .map_or_else(|_| "-".into(), |h| h.name);
     // Written as `interrupted` if a signal ends archtui before the line below.
     let _open = audit::begin(action.name(), &host_name, action.args(), guard.confirmed);
     tracing::info!(action = action.name(), host = %host_name, confirmed = guard.confirmed, "action begins");
@@ -43,7 +42,11 @@ pub async fn perform(
         &outcome,
         start.elapsed(),
     ) {
-        let _ = progress.send(format!("warning: {e}"));
+        let _ = progress.send(format!(
+            "warning: audit log {} not written: {}",
+            e.path.display(),
+            e.source
+        ));
     }
     outcome
 }
@@ -61,11 +64,10 @@ fn audit(
     confirmed: bool,
     outcome: &Outcome,
     took: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<(), audit::AuditError> {
     let host = action
         .resolve_host(config)
-        .map(|h| h.name)
-        .unwrap_or_else(|_| "-".into());
+        .map_or_else(|_| "-".into(), |h| h.name);
     let rec = audit::record(
         chrono::Utc::now(),
         &audit::local_user(),
@@ -75,8 +77,7 @@ fn audit(
         outcome,
         took,
     );
-    let path = audit::log_path();
-    audit::append(&path, &rec).map_err(|e| format!("audit log {} not written: {e}", path.display()))
+    audit::append_logged(&rec)
 }
 
 async fn checked(

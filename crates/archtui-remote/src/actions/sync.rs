@@ -52,7 +52,7 @@ pub async fn kick(pg: &Pg, sync: &str, wait: Option<Duration>) -> Outcome {
         return o;
     }
     let [done, killed] = bucardo::sync_channels(sync);
-    let kick = channel(format!("bucardo_kick_sync_{sync}"));
+    let kick = channel(&format!("bucardo_kick_sync_{sync}"));
     match notify_and_wait(pg, &kick, &[done.clone(), killed], wait).await {
         Err(e) => Outcome::new(super::Status::Unreachable, e),
         Ok(None) if wait.is_none() => Outcome::ok(format!("kicked sync {sync}")),
@@ -81,7 +81,7 @@ pub async fn pause(pg: &Pg, sync: &str, paused: bool) -> Outcome {
         return o;
     }
     let verb = if paused { "pause" } else { "resume" };
-    let note = channel(format!("bucardo_{verb}_sync_{sync}"));
+    let note = channel(&format!("bucardo_{verb}_sync_{sync}"));
     if let Err(e) = notify_and_wait(pg, &note, &[], None).await {
         return Outcome::new(super::Status::Unreachable, e);
     }

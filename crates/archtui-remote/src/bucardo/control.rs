@@ -165,8 +165,8 @@ mod tests {
     #[test]
     fn channels_are_cut_like_identifiers() {
         let long = "x".repeat(80);
-        assert_eq!(channel(format!("bucardo_kick_sync_{long}")).len(), 63);
-        assert_eq!(channel("bucardo_kick_sync_a".into()), "bucardo_kick_sync_a");
+        assert_eq!(channel(&format!("bucardo_kick_sync_{long}")).len(), 63);
+        assert_eq!(channel("bucardo_kick_sync_a"), "bucardo_kick_sync_a");
     }
 
     #[test]

@@ -56,12 +56,12 @@ pub fn event_of(channel: &str) -> Option<BucardoEvent> {
 /// The channels announcing the end of a sync's runs, as the server names
 /// them (cut to 63 bytes on a char boundary).
 pub fn sync_channels(sync: &str) -> [String; 2] {
-    [SYNCDONE, SYNCKILL].map(|p| channel(format!("{p}{sync}")))
+    [SYNCDONE, SYNCKILL].map(|p| channel(&format!("{p}{sync}")))
 }
 
 /// A channel name as the server keeps it: cut at MAX_CHANNEL bytes, on a
 /// character boundary.
-pub fn channel(name: String) -> String {
+pub fn channel(name: &str) -> String {
     let mut end = name.len().min(MAX_CHANNEL);
     while !name.is_char_boundary(end) {
         end -= 1;
@@ -69,7 +69,7 @@ pub fn channel(name: String) -> String {
     name[..end].to_string()
 }
 
-const SYNCS_SQL: &str = r#"
+const SYNCS_SQL: &str = r"
 SELECT s.name, s.status, s.dbs,
        (SELECT string_agg(m.db, ',' ORDER BY m.db) FROM bucardo.dbmap m
          WHERE m.dbgroup = s.dbs AND m.role = 'target') AS targets,
@@ -90,7 +90,7 @@ LEFT JOIN LATERAL (SELECT ended, status FROM bucardo.syncrun
                     WHERE sync = s.name AND lastbad ORDER BY ended DESC LIMIT 1) b ON true
 LEFT JOIN LATERAL (SELECT inserts::int8, deletes::int8, conflicts::int8 FROM bucardo.syncrun
                     WHERE sync = s.name AND ended IS NOT NULL ORDER BY ended DESC LIMIT 1) l ON true
-ORDER BY s.name"#;
+ORDER BY s.name";
 
 /// Fails with the fix when the database has no Bucardo schema at all.
 pub async fn ensure_schema(pg: &Pg, dbname: &str) -> Result<(), PgError> {

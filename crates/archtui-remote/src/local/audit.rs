@@ -183,6 +183,20 @@ pub fn interrupted(why: &str, jobs: &[Job]) -> Vec<String> {
     said
 }
 
+/// An audit line that could not be appended to the log at `path`.
+#[derive(Debug, thiserror::Error)]
+#[error("audit log {}: {source}", path.display())]
+pub struct AuditError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// `append` to the log at `log_path()`, the failure naming the log.
+pub fn append_logged(rec: &Record) -> Result<(), AuditError> {
+    let path = log_path();
+    append(&path, rec).map_err(|source| AuditError { path, source })
+}
+
 /// Appends the record of work that is not an `Action` (a provisioning, a
 /// host key trusted); a failure to write comes back for the caller to say.
 pub fn append_work(
@@ -192,7 +206,7 @@ pub fn append_work(
     confirmed: bool,
     outcome: &Outcome,
     took: Duration,
-) -> Result<(), String> {
+) -> Result<(), AuditError> {
     let work = Work {
         what,
         host,
@@ -200,7 +214,7 @@ pub fn append_work(
         confirmed,
     };
     let rec = build(chrono::Utc::now(), &local_user(), work, outcome, took);
-    append(&log_path(), &rec).map_err(|e| format!("audit log {}: {e}", log_path().display()))
+    append_logged(&rec)
 }
 
 fn first_line(s: &str) -> String {

@@ -188,6 +188,59 @@ pub async fn run(ctx: Arc<Context>, req: &Request, limits: Limits, progress: &Pr
     Report::new(started, reports)
 }
 
+/// Why a table (or a slave's relgroup) could not be compared. Its text
+/// goes into the report as it reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Sum(#[from] chunk::NotASum),
+    #[error("sync {0} has no tables in its relgroup (is it registered? docker compose logs bucardo on the slave)")]
+    EmptyRelgroup(String),
+    /// `tables`: the relgroup's tables, listed.
+    #[error("table {table:?} is not replicated by {sync} (its relgroup: {tables})")]
+    NotReplicated {
+        table: String,
+        sync: String,
+        tables: String,
+    },
+    /// `at`: the master time it waited for, as shown.
+    #[error("{name}'s heartbeat did not reach {at} within {secs} s (is its sync running? archtui status)")]
+    HeartbeatBehind { name: String, at: String, secs: u64 },
+    #[error("the master has no such table")]
+    NoMasterTable,
+    #[error("{0} has no such table: run the same migrations as the master")]
+    NoSlaveTable(String),
+    #[error("no primary key on the master: Bucardo cannot replicate it either")]
+    NoPrimaryKey,
+    /// Both sides' columns, `name type` listed.
+    #[error(
+        "its columns differ: master ({master}), {name} ({slave}): run the same migrations on both"
+    )]
+    ColumnsDiffer {
+        master: String,
+        name: String,
+        slave: String,
+    },
+    #[error("now() returned nothing")]
+    NoTime,
+    #[error("the digest returned no row")]
+    NoDigest,
+    #[error(
+        "more than {max} transactions are pending for {name}: it is too far behind to compare"
+    )]
+    PendingTransactions { max: i64, name: String },
+    #[error("more than {max} changes of one chunk are pending for {name}: it is too far behind to compare")]
+    PendingChanges { max: i64, name: String },
+}
+
+impl From<VerifyError> for String {
+    fn from(e: VerifyError) -> String {
+        e.to_string()
+    }
+}
+
 /// Why a slave's verify stopped before its end.
 enum Stop {
     /// This table cannot be compared (a timeout, a type error).
@@ -240,7 +293,7 @@ async fn slave(
     let sync = archtui_core::fleet::sync_of(&name);
     let names = match relgroup(&control, &sync, &db.heartbeat_table, req).await {
         Ok(n) => n,
-        Err(e) => return SlaveReport::failed(&name, started, Outcome::Refused, e),
+        Err(e) => return SlaveReport::failed(&name, started, Outcome::Refused, e.into()),
     };
     drop(control);
     let mut v = Verifier {
@@ -266,7 +319,7 @@ async fn slave(
         let spec = match v.spec(&schema, &table).await {
             Ok(s) => s,
             Err(e) => {
-                rep.error = Some(e);
+                rep.error = Some(e.to_string());
                 out.tables.push(rep);
                 continue;
             }
@@ -325,21 +378,21 @@ pub async fn wait_heartbeat(
     table: &str,
     at: Time,
     within: Duration,
-) -> Result<(), String> {
+) -> Result<(), VerifyError> {
     let since = Instant::now();
     loop {
         let hb = bucardo::heartbeat(slave, table)
             .await
-            .map_err(|e| format!("{name}'s heartbeat: {e}"))?;
+            .map_err(|e| e.within(format!("{name}'s heartbeat")))?;
         if hb.is_some_and(|h| h >= at) {
             return Ok(());
         }
         if since.elapsed() >= within {
-            return Err(format!(
-                "{name}'s heartbeat did not reach {} within {} s (is its sync running? archtui status)",
-                at.format("%H:%M:%S%.3f UTC"),
-                within.as_secs()
-            ));
+            return Err(VerifyError::HeartbeatBehind {
+                name: name.to_string(),
+                at: at.format("%H:%M:%S%.3f UTC").to_string(),
+                secs: within.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -352,20 +405,18 @@ async fn relgroup(
     sync: &str,
     heartbeat: &str,
     req: &Request,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, VerifyError> {
     let rows = control
         .query(bucardo::verify::RELGROUP_TABLES, &[&sync])
         .await
-        .map_err(|e| format!("the relgroup of {sync}: {e}"))?;
+        .map_err(|e| e.within(format!("the relgroup of {sync}")))?;
     let all: Vec<(String, String)> = rows
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<Result<_, String>>()
-        .map_err(|e| format!("bucardo.goat: {e}"))?;
+        .collect::<Result<_, PgError>>()
+        .map_err(|e| e.within("bucardo.goat"))?;
     if all.is_empty() {
-        return Err(format!(
-            "sync {sync} has no tables in its relgroup (is it registered? docker compose logs bucardo on the slave)"
-        ));
+        return Err(VerifyError::EmptyRelgroup(sync.to_string()));
     }
     let all: Vec<(String, String)> = all
         .into_iter()
@@ -382,10 +433,11 @@ async fn relgroup(
                 .cloned()
                 .ok_or_else(|| {
                     let names: Vec<String> = all.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-                    format!(
-                        "table {w:?} is not replicated by {sync} (its relgroup: {})",
-                        names.join(", ")
-                    )
+                    VerifyError::NotReplicated {
+                        table: w.clone(),
+                        sync: sync.to_string(),
+                        tables: names.join(", "),
+                    }
                 })
         })
         .collect()
@@ -411,7 +463,7 @@ fn keyed(
     rows: &[tokio_postgres::Row],
     width: usize,
     hash: bool,
-) -> Result<Vec<(Key, i64)>, String> {
+) -> Result<Vec<(Key, i64)>, PgError> {
     rows.iter()
         .map(|r| {
             let key = (0..width)
@@ -433,25 +485,25 @@ impl Verifier {
 
     /// A failed query: the slave or master gone is the end of this slave's
     /// verify; anything else (a timeout, a type error) ends the table.
-    fn stop(&self, e: String) -> Stop {
+    fn stop(&self, e: impl std::fmt::Display) -> Stop {
         if self.master.is_closed() {
             Stop::Unreachable(format!("master: {e}"))
         } else if self.slave.is_closed() {
             Stop::Unreachable(format!("{}: {e}", self.name))
         } else {
-            Stop::Refused(e)
+            Stop::Refused(e.to_string())
         }
     }
 
-    async fn run(&self, pg: &Pg, q: &Query) -> Result<Vec<tokio_postgres::Row>, String> {
-        Ok(pg.query(&q.sql, &q.refs()).await?)
+    async fn run(&self, pg: &Pg, q: &Query) -> Result<Vec<tokio_postgres::Row>, PgError> {
+        pg.query(&q.sql, &q.refs()).await
     }
 
     /// The table's key, columns and delta tables, from the master; the
     /// slave must have the same columns (in any order).
-    async fn spec(&self, schema: &str, table: &str) -> Result<TableSpec, String> {
+    async fn spec(&self, schema: &str, table: &str) -> Result<TableSpec, VerifyError> {
         let qualified = format!("{}.{}", crate::pg::ident(schema), crate::pg::ident(table));
-        let columns = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<Column>, String> {
+        let columns = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<Column>, PgError> {
             rows.iter()
                 .map(|r| {
                     Ok(Column {
@@ -469,16 +521,13 @@ impl Verifier {
         );
         let (m, s, key) = (columns(m?)?, columns(s?)?, columns(k?)?);
         if m.is_empty() {
-            return Err("the master has no such table".into());
+            return Err(VerifyError::NoMasterTable);
         }
         if s.is_empty() {
-            return Err(format!(
-                "{} has no such table: run the same migrations as the master",
-                self.name
-            ));
+            return Err(VerifyError::NoSlaveTable(self.name.clone()));
         }
         if key.is_empty() {
-            return Err("no primary key on the master: Bucardo cannot replicate it either".into());
+            return Err(VerifyError::NoPrimaryKey);
         }
         let mut ms: Vec<&Column> = m.iter().collect();
         let mut ss: Vec<&Column> = s.iter().collect();
@@ -491,12 +540,11 @@ impl Verifier {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            return Err(format!(
-                "its columns differ: master ({}), {} ({}): run the same migrations on both",
-                show(&ms),
-                self.name,
-                show(&ss)
-            ));
+            return Err(VerifyError::ColumnsDiffer {
+                master: show(&ms),
+                name: self.name.clone(),
+                slave: show(&ss),
+            });
         }
         let plain = format!("{schema}.{table}");
         let names = self
@@ -520,13 +568,13 @@ impl Verifier {
     }
 
     /// Both snapshots, the slave's first; the master's time.
-    async fn begin(&self) -> Result<Time, String> {
+    async fn begin(&self) -> Result<Time, VerifyError> {
         self.slave
             .execute_batch(&format!("{}; SELECT 1", sql::BEGIN))
             .await?;
         self.master.execute_batch(sql::BEGIN).await?;
         let rows = self.master.query("SELECT now()", &[]).await?;
-        first::<Time>(&rows)?.ok_or_else(|| "now() returned nothing".to_string())
+        first::<Time>(&rows)?.ok_or(VerifyError::NoTime)
     }
 
     async fn end(&self) {
@@ -577,10 +625,10 @@ impl Verifier {
         }
     }
 
-    async fn digest(&self, pg: &Pg, q: &Query) -> Result<(Digest, Duration), String> {
+    async fn digest(&self, pg: &Pg, q: &Query) -> Result<(Digest, Duration), VerifyError> {
         let start = Instant::now();
         let rows = self.run(pg, q).await?;
-        let r = rows.first().ok_or("the digest returned no row")?;
+        let r = rows.first().ok_or(VerifyError::NoDigest)?;
         let d = Digest {
             rows: col(r, 0)?,
             sum: chunk::parse_sum(&col::<String, _>(r, 1)?)?,
@@ -589,7 +637,7 @@ impl Verifier {
     }
 
     /// Both sides' digests of a range, at once.
-    async fn digests(&self, q: &Query) -> Result<(Digest, Digest, Duration), String> {
+    async fn digests(&self, q: &Query) -> Result<(Digest, Digest, Duration), VerifyError> {
         let (m, s) = tokio::join!(self.digest(&self.master, q), self.digest(&self.slave, q));
         let ((m, tm), (s, ts)) = (m?, s?);
         Ok((m, s, tm.max(ts)))
@@ -654,7 +702,7 @@ impl Verifier {
         t: Time,
         rep: &mut TableReport,
         open: &mut HashMap<Key, Open>,
-    ) -> Result<(Option<Key>, i64, Duration), String> {
+    ) -> Result<(Option<Key>, i64, Duration), VerifyError> {
         let from = Range {
             lo: lo.clone(),
             hi: None,
@@ -676,10 +724,10 @@ impl Verifier {
                 None => Vec::new(),
             };
         if txntimes.len() as i64 > MAX_PENDING {
-            return Err(format!(
-                "more than {MAX_PENDING} transactions are pending for {}: it is too far behind to compare",
-                self.name
-            ));
+            return Err(VerifyError::PendingTransactions {
+                max: MAX_PENDING,
+                name: self.name.clone(),
+            });
         }
         let pending: Vec<Key> = match bucardo::verify::pending_in_range(spec, &range, &txntimes) {
             Some(q) if !txntimes.is_empty() => {
@@ -691,10 +739,10 @@ impl Verifier {
             _ => Vec::new(),
         };
         if pending.len() as i64 > MAX_PENDING {
-            return Err(format!(
-                "more than {MAX_PENDING} changes of one chunk are pending for {}: it is too far behind to compare",
-                self.name
-            ));
+            return Err(VerifyError::PendingChanges {
+                max: MAX_PENDING,
+                name: self.name.clone(),
+            });
         }
         let (m, s, took) = self.digests(&sql::digest(spec, &range, &pending)).await?;
         rep.rows += m.rows;
@@ -726,7 +774,7 @@ impl Verifier {
         t: Time,
         rep: &mut TableReport,
         open: &mut HashMap<Key, Open>,
-    ) -> Result<(), String> {
+    ) -> Result<(), VerifyError> {
         let width = spec.key.len();
         let mut stack = vec![(range, digests.0, digests.1)];
         while let Some((r, m, s)) = stack.pop() {
@@ -790,8 +838,8 @@ impl Verifier {
         .await
         {
             Ok(()) => Ok(()),
-            Err(e) if self.slave.is_closed() => Err(Stop::Unreachable(e)),
-            Err(e) => Err(Stop::Refused(e)),
+            Err(e) if self.slave.is_closed() => Err(Stop::Unreachable(e.to_string())),
+            Err(e) => Err(Stop::Refused(e.to_string())),
         }
     }
 
@@ -828,9 +876,9 @@ impl Verifier {
                 if let Err(e) = self.look(spec, rep, open).await {
                     match self.stop(e) {
                         Stop::Refused(e) | Stop::Lagging(e) => {
-                            rep.error = Some(format!("recheck: {e}"))
+                            rep.error = Some(format!("recheck: {e}"));
                         }
-                        u => return Err(u),
+                        u @ Stop::Unreachable(_) => return Err(u),
                     }
                 }
             }
@@ -859,7 +907,7 @@ impl Verifier {
         spec: &TableSpec,
         rep: &mut TableReport,
         open: &mut HashMap<Key, Open>,
-    ) -> Result<(), String> {
+    ) -> Result<(), VerifyError> {
         let width = spec.key.len();
         let keys: Vec<Key> = open.keys().cloned().collect();
         for batch in keys.chunks(BATCH) {
@@ -875,7 +923,7 @@ impl Verifier {
                     };
                 let q = sql::rows_by_keys(spec, batch);
                 let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
-                Ok::<_, String>((pending, keyed(&m?, width, true)?, keyed(&s?, width, true)?))
+                Ok::<_, VerifyError>((pending, keyed(&m?, width, true)?, keyed(&s?, width, true)?))
             };
             let read = read.await;
             self.end().await;

@@ -150,6 +150,29 @@ pub fn lines(p: &Plan) -> Vec<String> {
     out
 }
 
+/// Why a repair stopped; `table` is the one it was at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepairError {
+    #[error("{table}: no table description to repair with")]
+    NoSpec { table: String },
+    #[error("{table}: the other slaves' targets: {source}")]
+    OtherTargets { table: String, source: PgError },
+    #[error("{table}: {source}")]
+    Requeue { table: String, source: PgError },
+    #[error("{table}: Bucardo has no delta table for it on the master")]
+    NoDelta { table: String },
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error("now() returned nothing")]
+    NoTime,
+}
+
+impl From<RepairError> for String {
+    fn from(e: RepairError) -> String {
+        e.to_string()
+    }
+}
+
 /// Carries the plan out on the master (`target`: the slave's dbgroup as
 /// the track tables name it); returns the master's time after the last
 /// commit: once the slave's heartbeat has passed it, the rows are there.
@@ -158,17 +181,21 @@ pub async fn apply(
     p: &Plan,
     target: &str,
     progress: &Progress,
-) -> Result<Time, String> {
+) -> Result<Time, RepairError> {
     for t in &p.tables {
+        let table = || t.table.clone();
         let Some(spec) = &t.spec else {
-            return Err(format!("{}: no table description to repair with", t.table));
+            return Err(RepairError::NoSpec { table: table() });
         };
         let others: Vec<String> = {
             let q = bucardo::verify::other_targets(spec, target);
             master
                 .query(&q.sql, &q.refs())
                 .await
-                .map_err(|e| format!("{}: the other slaves' targets: {e}", t.table))?
+                .map_err(|source| RepairError::OtherTargets {
+                    table: table(),
+                    source,
+                })?
                 .iter()
                 .map(|r| col(r, 0))
                 .collect::<Result<_, PgError>>()?
@@ -185,7 +212,10 @@ pub async fn apply(
                     let q = sql::requeue_keys(spec, batch);
                     transaction(master, &q, mark.as_ref())
                         .await
-                        .map_err(|e| format!("{}: {e}", t.table))?;
+                        .map_err(|source| RepairError::Requeue {
+                            table: table(),
+                            source,
+                        })?;
                     sent += batch.len();
                     let _ = progress.send(format!(
                         "{}: {sent} of {} keys re-queued on the master",
@@ -195,15 +225,14 @@ pub async fn apply(
                 }
             }
             Mode::WholeTable => {
-                let q = bucardo::verify::requeue_table(spec).ok_or_else(|| {
-                    format!(
-                        "{}: Bucardo has no delta table for it on the master",
-                        t.table
-                    )
-                })?;
+                let q = bucardo::verify::requeue_table(spec)
+                    .ok_or_else(|| RepairError::NoDelta { table: table() })?;
                 transaction(master, &q, mark.as_ref())
                     .await
-                    .map_err(|e| format!("{}: {e}", t.table))?;
+                    .map_err(|source| RepairError::Requeue {
+                        table: table(),
+                        source,
+                    })?;
                 let _ = progress.send(format!(
                     "{}: every key re-queued on the master: the sync sends the whole table again",
                     t.table
@@ -212,11 +241,15 @@ pub async fn apply(
         }
     }
     let rows = master.query("SELECT now()", &[]).await?;
-    first::<Time>(&rows)?.ok_or_else(|| "now() returned nothing".into())
+    first::<Time>(&rows)?.ok_or(RepairError::NoTime)
 }
 
 /// `q` and the other slaves' track rows, in one transaction.
-async fn transaction(master: &Pg, q: &sql::Query, mark: Option<&sql::Query>) -> Result<(), String> {
+async fn transaction(
+    master: &Pg,
+    q: &sql::Query,
+    mark: Option<&sql::Query>,
+) -> Result<(), PgError> {
     master.execute_batch("BEGIN").await?;
     let work = async {
         master.query(&q.sql, &q.refs()).await?;
@@ -229,7 +262,7 @@ async fn transaction(master: &Pg, q: &sql::Query, mark: Option<&sql::Query>) -> 
     if r.is_err() {
         let _ = master.execute_batch("ROLLBACK").await;
     }
-    Ok(r?)
+    r
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::ssh_dest::fingerprint;
 use super::{config_edit, render};
 use crate::actions::{clean, deploy, Progress};
 use crate::host::{make_private_dir, Context, HostLink};
-use crate::pg::{col, first, Pg};
+use crate::pg::{col, first, Pg, PgError};
 use crate::shell::sh_ok;
 use crate::{bucardo, docker, job, ssh};
 use archtui_core::config::{Config, Host, Role};
@@ -41,6 +41,89 @@ pub struct Runner {
 
 /// The job (and lock) action of provisioning a host.
 pub const PROVISION: &str = "provision";
+
+/// Why a step failed or its postcondition does not hold. Its text is the
+/// step's failure line in the wizard and the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("no master named {0} in the config")]
+    NoMaster(String),
+    /// The host's link did not open (the failure's reason).
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("no link")]
+    NoLink,
+    #[error("ssh session closed")]
+    SessionClosed,
+    /// What the job layer said (its outcome's message).
+    #[error("{0}")]
+    Job(String),
+    #[error("the host's lock is not held")]
+    LockNotHeld,
+    #[error("{0} still runs a provision job")]
+    StillRunning(String),
+    #[error("after the copy, {host} still differs: {files:?}")]
+    StillDiffers {
+        host: String,
+        files: Vec<(String, archtui_core::actions::plan::FileChange)>,
+    },
+    #[error("env files on {host} are not 0600: {modes}")]
+    NotPrivate { host: String, modes: String },
+    #[error("docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error("no containers of project {0}")]
+    NoContainers(String),
+    /// `line`: the container's log line it cannot get past.
+    #[error("the {service} container on {host} reports an error it cannot get past: {line}")]
+    Fatal {
+        service: String,
+        host: String,
+        line: String,
+    },
+    #[error("not registered and healthy within {secs} s: {waiting}")]
+    NotRegistered { secs: u64, waiting: String },
+    #[error("{0}'s relgroup archive has no tables")]
+    NoTables(String),
+    #[error("row counts differ: {0}")]
+    CountsDiffer(String),
+    #[error("no new heartbeat in {table} within {secs} s")]
+    NoHeartbeat { table: String, secs: u64 },
+    #[error("{} lists {name} {n} times", path.display())]
+    ListedTimes {
+        path: PathBuf,
+        name: String,
+        n: usize,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cp: {0}")]
+    Cp(std::io::Error),
+    #[error("copying the checkout {} failed", .0.display())]
+    CopyCheckout(PathBuf),
+    #[error("env.slave: {0}")]
+    EnvSlave(std::io::Error),
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Shell(#[from] crate::shell::ShellError),
+    #[error(transparent)]
+    Spec(#[from] job::SpecError),
+    #[error(transparent)]
+    Deploy(#[from] deploy::DeployError),
+    #[error(transparent)]
+    Local(#[from] crate::local::LocalError),
+    #[error(transparent)]
+    Config(#[from] archtui_core::config::ConfigError),
+}
+
+impl From<StepError> for String {
+    fn from(e: StepError) -> String {
+        e.to_string()
+    }
+}
 
 impl Runner {
     pub fn new(ctx: Arc<Context>, config_path: PathBuf, from: PathBuf, progress: Progress) -> Self {
@@ -71,16 +154,16 @@ impl Runner {
         }
     }
 
-    fn master_host(&self, input: &Input) -> Result<Host, String> {
+    fn master_host(&self, input: &Input) -> Result<Host, StepError> {
         self.ctx
             .config
             .hosts()
             .into_iter()
             .find(|h| h.name == input.master && h.role == Role::Master)
-            .ok_or_else(|| format!("no master named {} in the config", input.master))
+            .ok_or_else(|| StepError::NoMaster(input.master.clone()))
     }
 
-    async fn link(&mut self, input: &Input, master: bool) -> Result<&HostLink, String> {
+    async fn link(&mut self, input: &Input, master: bool) -> Result<&HostLink, StepError> {
         let slot_alive = match if master { &self.master } else { &self.slave } {
             Some(l) => l.alive().await,
             None => false,
@@ -94,7 +177,7 @@ impl Runner {
             let index = crate::host::next_link();
             let link = HostLink::open(self.ctx.clone(), &host, index)
                 .await
-                .map_err(|f| f.reason)?;
+                .map_err(|f| StepError::Unreachable(f.reason))?;
             let slot = if master {
                 &mut self.master
             } else {
@@ -105,19 +188,19 @@ impl Runner {
             }
         }
         let slot = if master { &self.master } else { &self.slave };
-        slot.as_ref().ok_or_else(|| "no link".to_string())
+        slot.as_ref().ok_or(StepError::NoLink)
     }
 
-    async fn session(&mut self, input: &Input) -> Result<Arc<Session>, String> {
+    async fn session(&mut self, input: &Input) -> Result<Arc<Session>, StepError> {
         self.link(input, false)
             .await?
             .session()
-            .ok_or_else(|| "ssh session closed".to_string())
+            .ok_or(StepError::SessionClosed)
     }
 
     /// Holds the new host's lock; a provision job that a killed run left
     /// running there comes back to be followed first (`Some`).
-    async fn host_lock(&mut self, input: &Input) -> Result<Option<job::Meta>, String> {
+    async fn host_lock(&mut self, input: &Input) -> Result<Option<job::Meta>, StepError> {
         if self.host_lock.as_ref().is_some_and(|l| l.alive()) {
             return Ok(None);
         }
@@ -129,18 +212,18 @@ impl Runner {
                 Ok(None)
             }
             Ok(job::Acquired::Attach(meta)) => Ok(Some(meta)),
-            Err(o) => Err(o.message),
+            Err(o) => Err(StepError::Job(o.message)),
         }
     }
 
     /// Follows a job left running to its end; its result as a step's.
-    async fn follow(&mut self, input: &Input, meta: job::Meta) -> Result<job::Finished, String> {
+    async fn follow(&mut self, input: &Input, meta: job::Meta) -> Result<job::Finished, StepError> {
         let session = self.session(input).await?;
         let r = job::follow(&session, &input.host(), meta, &self.progress).await;
-        deploy::settle_up(r, &input.host()).map_err(|o| o.message)
+        deploy::settle_up(r, &input.host()).map_err(|o| StepError::Job(o.message))
     }
 
-    async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, String> {
+    async fn pg(&mut self, input: &Input, master: bool, db: &str) -> Result<Pg, StepError> {
         let db = db.to_string();
         Ok(self.link(input, master).await?.connect(&db).await?)
     }
@@ -154,7 +237,7 @@ impl Runner {
             }
             Effect::Run(step) => Some(match self.run(input, *step).await {
                 Ok(m) => Event::StepDone(*step, m),
-                Err(e) => Event::StepFailed(*step, e),
+                Err(e) => Event::StepFailed(*step, e.to_string()),
             }),
             Effect::SaveJournal(_) | Effect::Finished => None,
         }
@@ -162,7 +245,7 @@ impl Runner {
 
     /// Runs one step and checks its postcondition; the message says what
     /// was found.
-    pub async fn run(&mut self, input: &Input, step: Step) -> Result<String, String> {
+    pub async fn run(&mut self, input: &Input, step: Step) -> Result<String, StepError> {
         match step {
             Step::Upload => self.upload(input).await,
             Step::ComposeUp => self.compose_up(input).await,
@@ -173,13 +256,13 @@ impl Runner {
         }
     }
 
-    async fn upload(&mut self, input: &Input) -> Result<String, String> {
+    async fn upload(&mut self, input: &Input) -> Result<String, StepError> {
         let host = input.host();
         if let Some(meta) = self.host_lock(input).await? {
             // An earlier run's compose: let it end before copying under it.
             let _ = self.follow(input, meta).await;
             if self.host_lock(input).await?.is_some() {
-                return Err(format!("{} still runs a provision job", host.name));
+                return Err(StepError::StillRunning(host.name.clone()));
             }
         }
         let staging = stage(&self.from, &self.ctx.run_dir, input).await?;
@@ -196,10 +279,10 @@ impl Runner {
         let _ = std::fs::remove_dir_all(&staging);
         let plan = checked?;
         if plan.changes_files() {
-            return Err(format!(
-                "after the copy, {} still differs: {:?}",
-                host.name, plan.files
-            ));
+            return Err(StepError::StillDiffers {
+                host: host.name.clone(),
+                files: plan.files,
+            });
         }
         let modes = sh_ok(
             &session,
@@ -209,7 +292,10 @@ impl Runner {
         )
         .await?;
         if modes.split_whitespace().any(|m| m != "600") {
-            return Err(format!("env files on {} are not 0600: {modes}", host.name));
+            return Err(StepError::NotPrivate {
+                host: host.name.clone(),
+                modes,
+            });
         }
         Ok(format!(
             "{} files on {}:{}, checksums match, env files 0600",
@@ -219,7 +305,7 @@ impl Runner {
         ))
     }
 
-    async fn compose_up(&mut self, input: &Input) -> Result<String, String> {
+    async fn compose_up(&mut self, input: &Input) -> Result<String, StepError> {
         let host = input.host();
         match self.host_lock(input).await? {
             Some(meta) => {
@@ -230,26 +316,21 @@ impl Runner {
                 self.say(
                     "./deploy_slave.sh (docker compose up -d --build, then wait until healthy)",
                 );
-                let lock = self
-                    .host_lock
-                    .as_mut()
-                    .ok_or("the host's lock is not held")?;
+                let lock = self.host_lock.as_mut().ok_or(StepError::LockNotHeld)?;
                 let r = lock.run(&spec, &self.progress).await;
-                deploy::settle_up(r, &host).map_err(|o| o.message)?;
+                deploy::settle_up(r, &host).map_err(|o| StepError::Job(o.message))?;
             }
         }
         let d = self.link(input, false).await?.docker();
-        let cs = docker::containers(&d, &host.compose_project)
-            .await
-            .map_err(|e| format!("docker: {e}"))?;
+        let cs = docker::containers(&d, &host.compose_project).await?;
         if cs.is_empty() {
-            return Err(format!("no containers of project {}", host.compose_project));
+            return Err(StepError::NoContainers(host.compose_project.clone()));
         }
         let names: Vec<String> = cs.iter().map(|c| c.service.clone()).collect();
         Ok(format!("containers: {}", names.join(", ")))
     }
 
-    async fn registered(&mut self, input: &Input) -> Result<String, String> {
+    async fn registered(&mut self, input: &Input) -> Result<String, StepError> {
         let start = Instant::now();
         let sync = input.sync();
         let mut last_said = Instant::now()
@@ -263,7 +344,7 @@ impl Runner {
             let state = match self.pg(input, false, &ctl).await {
                 Ok(pg) => bucardo::provision::sync_state(&pg, &sync)
                     .await
-                    .map_err(String::from),
+                    .map_err(StepError::from),
                 Err(e) => Err(e),
             };
             let d = self.link(input, false).await?.docker();
@@ -304,10 +385,11 @@ impl Runner {
                     self.say(format!("{} container: {e}", c.service));
                 }
                 if let Some(f) = fatal {
-                    return Err(format!(
-                        "the {} container on {} reports an error it cannot get past: {f}",
-                        c.service, input.name
-                    ));
+                    return Err(StepError::Fatal {
+                        service: c.service.clone(),
+                        host: input.name.clone(),
+                        line: f,
+                    });
                 }
             }
             let good = matches!(&state, Ok(Some(s)) if s.ok);
@@ -335,11 +417,10 @@ impl Runner {
                 self.say(format!("{s}{c}"));
             }
             if start.elapsed() > REGISTER_WITHIN {
-                return Err(format!(
-                    "not registered and healthy within {} s: {}",
-                    REGISTER_WITHIN.as_secs(),
-                    waiting.join(", ")
-                ));
+                return Err(StepError::NotRegistered {
+                    secs: REGISTER_WITHIN.as_secs(),
+                    waiting: waiting.join(", "),
+                });
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -375,7 +456,7 @@ impl Runner {
         Some(checks::copy_progress(&clean(&table), done, estimate))
     }
 
-    async fn row_counts(&mut self, input: &Input) -> Result<String, String> {
+    async fn row_counts(&mut self, input: &Input) -> Result<String, StepError> {
         let ctl = self.ctx.config.database.bucardo_db.clone();
         let db = self.ctx.config.database.name.clone();
         let tables = {
@@ -383,7 +464,7 @@ impl Runner {
             bucardo::provision::replicated_tables(&pg).await?
         };
         if tables.is_empty() {
-            return Err(format!("{}'s relgroup archive has no tables", input.name));
+            return Err(StepError::NoTables(input.name.clone()));
         }
         let master = self.pg(input, true, &db).await?;
         let slave = self.pg(input, false, &db).await?;
@@ -400,14 +481,14 @@ impl Runner {
                 ));
             }
             if start.elapsed() > COUNTS_WITHIN {
-                return Err(format!("row counts differ: {}", differ.join(", ")));
+                return Err(StepError::CountsDiffer(differ.join(", ")));
             }
             self.say(format!("waiting for rows: {}", differ.join(", ")));
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
 
-    async fn heartbeat(&mut self, input: &Input) -> Result<String, String> {
+    async fn heartbeat(&mut self, input: &Input) -> Result<String, StepError> {
         let db = self.ctx.config.database.name.clone();
         let table = self.ctx.config.database.heartbeat_table.clone();
         let slave = self.pg(input, false, &db).await?;
@@ -425,26 +506,30 @@ impl Runner {
                 }
             }
             if start.elapsed() > HEARTBEAT_WITHIN {
-                return Err(format!(
-                    "no new heartbeat in {table} within {} s",
-                    HEARTBEAT_WITHIN.as_secs()
-                ));
+                return Err(StepError::NoHeartbeat {
+                    table,
+                    secs: HEARTBEAT_WITHIN.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
-    fn add_to_config(&self, input: &Input) -> Result<String, String> {
+    fn add_to_config(&self, input: &Input) -> Result<String, StepError> {
         let path = &self.config_path;
         let dir = (input.deploy_dir != self.ctx.config.defaults.deploy_dir)
             .then_some(input.deploy_dir.as_str());
         crate::local::config_file::update(path, |old| {
             Some(config_edit::add_host(old, &input.name, &input.ssh, dir))
         })?;
-        let c = Config::load(path).map_err(|e| e.to_string())?;
+        let c = Config::load(path)?;
         let n = c.hosts().iter().filter(|h| h.name == input.name).count();
         if n != 1 {
-            return Err(format!("{} lists {} {n} times", path.display(), input.name));
+            return Err(StepError::ListedTimes {
+                path: path.clone(),
+                name: input.name.clone(),
+                n,
+            });
         }
         Ok(format!(
             "{} added to {} (backup {})",
@@ -759,16 +844,18 @@ exit 0
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The stack for the new host in a private local directory: the checkout's
 /// files and the rendered env.slave. The caller removes it. `cp -a` runs
 /// as a child the runtime awaits, so a large checkout never blocks it.
-async fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, String> {
+async fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, StepError> {
     let dir = run_dir.join(format!("stage-{}", input.name));
-    make_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    make_private_dir(&dir).map_err(|source| StepError::Io {
+        path: dir.clone(),
+        source,
+    })?;
     let status = tokio::process::Command::new("cp")
         .arg("-a")
         .arg(from.join("docker-compose.yml"))
@@ -780,20 +867,23 @@ async fn stage(from: &Path, run_dir: &Path, input: &Input) -> Result<PathBuf, St
         .kill_on_drop(true)
         .status()
         .await
-        .map_err(|e| format!("cp: {e}"))?;
+        .map_err(StepError::Cp)?;
     if !status.success() {
-        return Err(format!("copying the checkout {} failed", from.display()));
+        return Err(StepError::CopyCheckout(from.to_path_buf()));
     }
     let template = tokio::fs::read_to_string(from.join("env.slave"))
         .await
-        .map_err(|e| format!("{}: {e}", from.join("env.slave").display()))?;
+        .map_err(|source| StepError::Io {
+            path: from.join("env.slave"),
+            source,
+        })?;
     tokio::fs::write(dir.join("env.slave"), render::env_slave(&template, input))
         .await
-        .map_err(|e| format!("env.slave: {e}"))?;
+        .map_err(StepError::EnvSlave)?;
     Ok(dir)
 }
 
-async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String> {
+async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, PgError> {
     let mut out = Vec::with_capacity(tables.len());
     for (schema, table) in tables {
         let sql = format!(
@@ -802,7 +892,7 @@ async fn counts(pg: &Pg, tables: &[(String, String)]) -> Result<Vec<i64>, String
             crate::pg::ident(table)
         );
         let rows = pg.query(&sql, &[]).await?;
-        let n = first::<i64>(&rows).map_err(|e| format!("count of {schema}.{table}: {e}"))?;
+        let n = first::<i64>(&rows).map_err(|e| e.within(format!("count of {schema}.{table}")))?;
         out.push(n.unwrap_or(-1));
     }
     Ok(out)
@@ -816,7 +906,7 @@ pub fn count_differences(tables: &[(String, String)], m: &[i64], s: &[i64]) -> V
         .filter_map(|(i, (_, t))| {
             let (a, b) = (m.get(i).copied(), s.get(i).copied());
             (a != b).then(|| {
-                let show = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or("?".into());
+                let show = |v: Option<i64>| v.map_or("?".into(), |n| n.to_string());
                 format!("{t} {}/{}", show(a), show(b))
             })
         })

@@ -86,9 +86,56 @@ pub struct KeyLookup {
     pub hashed: bool,
 }
 
+/// Why a host key was not trusted. Its text is the operator's.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("{0:?} is not a fingerprint: give the SHA256:... that ssh-keygen -l prints")]
+    NotAFingerprint(String),
+    #[error("ssh -G {0} failed")]
+    SshG(String),
+    /// `ssh -G` printed no value for this option.
+    #[error("no {0} in ssh -G")]
+    NoOption(&'static str),
+    #[error(
+        "{file} already has another key for {name} ({other}); refusing to trust {want} over it. \
+             If the host was reinstalled, compare {want} with its own key on its console, \
+             then remove the old one (ssh-keygen -R '{name}' -f {file}) and trust again"
+    )]
+    OtherKnown {
+        file: String,
+        name: String,
+        other: String,
+        want: String,
+    },
+    /// `offered`: the fingerprints the host offers, or "none".
+    #[error("no host key of {dest} has fingerprint {want} (it offers {offered}); nothing trusted")]
+    NotOffered {
+        dest: String,
+        want: String,
+        offered: String,
+    },
+    #[error("a private temp dir: {0}")]
+    TempDir(std::io::Error),
+    #[error("{file}: {source}")]
+    File {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("ssh-keygen -H: {0}")]
+    Keygen(std::io::Error),
+    #[error("ssh-keygen -H did not hash the entry")]
+    NotHashed,
+}
+
+impl From<TrustError> for String {
+    fn from(e: TrustError) -> String {
+        e.to_string()
+    }
+}
+
 /// The lookup from `ssh -G` text and `$HOME`. Pure.
-pub fn key_lookup(g: &str, home: &str) -> Result<KeyLookup, String> {
-    let host = input::hostname_from_ssh_g(g).ok_or("no hostname in ssh -G")?;
+pub fn key_lookup(g: &str, home: &str) -> Result<KeyLookup, TrustError> {
+    let host = input::hostname_from_ssh_g(g).ok_or(TrustError::NoOption("hostname"))?;
     let port = ssh_g_value(g, "port").unwrap_or("22");
     let name = match ssh_g_value(g, "hostkeyalias").filter(|a| !a.is_empty() && *a != "none") {
         // ssh looks an alias up as it is, whatever the port.
@@ -105,7 +152,7 @@ pub fn key_lookup(g: &str, home: &str) -> Result<KeyLookup, String> {
         })
         .collect();
     if files.is_empty() {
-        return Err("no UserKnownHostsFile in ssh -G".into());
+        return Err(TrustError::NoOption("UserKnownHostsFile"));
     }
     let hashed = ssh_g_value(g, "hashknownhosts") == Some("yes");
     Ok(KeyLookup {
@@ -132,7 +179,7 @@ async fn known_keys(file: &str, name: &str) -> Vec<String> {
 
 /// A known_hosts line for `name`, hashed the way ssh hashes (`ssh-keygen
 /// -H` on a private copy) when the user's config asks for it.
-async fn entry_line(name: &str, key: &str, hashed: bool) -> Result<String, String> {
+async fn entry_line(name: &str, key: &str, hashed: bool) -> Result<String, TrustError> {
     let line = format!("{name} {key}");
     if !hashed {
         return Ok(line);
@@ -140,9 +187,12 @@ async fn entry_line(name: &str, key: &str, hashed: bool) -> Result<String, Strin
     let dir = tempfile::Builder::new()
         .prefix("archtui-hash-")
         .tempdir()
-        .map_err(|e| format!("a private temp dir: {e}"))?;
+        .map_err(TrustError::TempDir)?;
     let f = dir.path().join("known_hosts");
-    std::fs::write(&f, format!("{line}\n")).map_err(|e| format!("{}: {e}", f.display()))?;
+    std::fs::write(&f, format!("{line}\n")).map_err(|source| TrustError::File {
+        file: f.display().to_string(),
+        source,
+    })?;
     let out = tokio::process::Command::new("ssh-keygen")
         .arg("-H")
         .arg("-f")
@@ -150,11 +200,11 @@ async fn entry_line(name: &str, key: &str, hashed: bool) -> Result<String, Strin
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .map_err(|e| format!("ssh-keygen -H: {e}"))?;
+        .map_err(TrustError::Keygen)?;
     let text = std::fs::read_to_string(&f).unwrap_or_default();
     match text.lines().find(|l| l.starts_with("|1|")) {
         Some(h) if out.status.success() => Ok(h.to_string()),
-        _ => Err("ssh-keygen -H did not hash the entry".into()),
+        _ => Err(TrustError::NotHashed),
     }
 }
 
@@ -165,16 +215,14 @@ async fn entry_line(name: &str, key: &str, hashed: bool) -> Result<String, Strin
 /// way ssh reaches the host (ProxyJump included). A host already known
 /// with that key is left alone; one known with another key is refused:
 /// a changed key is never replaced here.
-pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<String, String> {
+pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<String, TrustError> {
     let want = want.trim();
     if !want.starts_with("SHA256:") {
-        return Err(format!(
-            "{want:?} is not a fingerprint: give the SHA256:... that ssh-keygen -l prints"
-        ));
+        return Err(TrustError::NotAFingerprint(want.to_string()));
     }
     let g = ssh_g(config, dest)
         .await
-        .ok_or_else(|| format!("ssh -G {dest} failed"))?;
+        .ok_or_else(|| TrustError::SshG(dest.to_string()))?;
     let look = key_lookup(&g, &std::env::var("HOME").unwrap_or_default())?;
     for file in &look.files {
         let known = known_keys(file, &look.name).await;
@@ -185,29 +233,33 @@ pub async fn trust_host_key(config: &Config, dest: &str, want: &str) -> Result<S
             ));
         }
         if let Some(other) = known.first() {
-            return Err(format!(
-                "{file} already has another key for {} ({other}); refusing to trust {want} over it. \
-                 If the host was reinstalled, compare {want} with its own key on its console, \
-                 then remove the old one (ssh-keygen -R '{}' -f {file}) and trust again",
-                look.name, look.name
-            ));
+            return Err(TrustError::OtherKnown {
+                file: file.clone(),
+                name: look.name.clone(),
+                other: other.clone(),
+                want: want.to_string(),
+            });
         }
     }
     let offered = scan_keys(config, dest, config.ssh.connect_timeout_secs).await;
     let Some(key) = offered.iter().find(|k| k.fingerprint() == want) else {
         let seen: Vec<&str> = offered.iter().map(|k| k.fingerprint()).collect();
-        return Err(format!(
-            "no host key of {dest} has fingerprint {want} (it offers {}); nothing trusted",
-            if seen.is_empty() {
+        return Err(TrustError::NotOffered {
+            dest: dest.to_string(),
+            want: want.to_string(),
+            offered: if seen.is_empty() {
                 "none".to_string()
             } else {
                 seen.join(", ")
-            }
-        ));
+            },
+        });
     };
     let line = entry_line(&look.name, &key.key, look.hashed).await?;
     let file = &look.files[0];
-    append_known_host(Path::new(file), &line).map_err(|e| format!("{file}: {e}"))?;
+    append_known_host(Path::new(file), &line).map_err(|source| TrustError::File {
+        file: file.clone(),
+        source,
+    })?;
     Ok(format!(
         "trusted {}'s key {want}: added to {file}{}",
         look.name,
@@ -226,9 +278,7 @@ fn append_known_host(file: &Path, line: &str) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    let ends_open = std::fs::read(file)
-        .map(|t| t.last().is_some_and(|b| *b != b'\n'))
-        .unwrap_or(false);
+    let ends_open = std::fs::read(file).is_ok_and(|t| t.last().is_some_and(|b| *b != b'\n'));
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -244,12 +294,12 @@ fn append_known_host(file: &Path, line: &str) -> std::io::Result<()> {
 
 /// `trust_host_key` for the new slave of `input`, with its audit line
 /// (a line that cannot be written is a warning on the message).
-pub async fn trust_audited(config: &Config, input: &Input, fp: &str) -> Result<String, String> {
+pub async fn trust_audited(config: &Config, input: &Input, fp: &str) -> Result<String, TrustError> {
     let start = std::time::Instant::now();
     let r = trust_host_key(config, &input.ssh, fp).await;
     let outcome = match &r {
         Ok(m) => crate::actions::Outcome::ok(m.clone()),
-        Err(e) => crate::actions::Outcome::refused(e.clone()),
+        Err(e) => crate::actions::Outcome::refused(e.to_string()),
     };
     let args = vec![input.ssh.clone(), fp.to_string()];
     let took = start.elapsed();
@@ -287,7 +337,25 @@ mod trust_tests {
         let g =
             "hostname 10.77.0.3\nport 2222\nhostkeyalias turntable.lan\nuserknownhostsfile /k\n";
         assert_eq!(key_lookup(g, "/h").unwrap().name, "turntable.lan");
-        assert!(key_lookup("port 22\n", "/h").is_err());
+        let e = key_lookup("port 22\n", "/h").unwrap_err();
+        assert_eq!(e.to_string(), "no hostname in ssh -G");
+    }
+
+    #[test]
+    fn a_changed_key_is_refused_in_one_sentence() {
+        let e = TrustError::OtherKnown {
+            file: "/k".into(),
+            name: "h".into(),
+            other: "SHA256:old".into(),
+            want: "SHA256:new".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/k already has another key for h (SHA256:old); refusing to trust SHA256:new over it. \
+             If the host was reinstalled, compare SHA256:new with its own key on its console, \
+             then remove the old one (ssh-keygen -R 'h' -f /k) and trust again"
+        );
+        assert!(!e.to_string().contains("  "));
     }
 
     #[tokio::test]

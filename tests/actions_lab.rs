@@ -254,6 +254,16 @@ fn pause_stops_replication_and_resume_drains_it() {
         pending(&status_json(&lab).0).filter(|p| *p > first)
     });
     assert!(grown.is_ok(), "pending stayed at {first} while paused");
+    // Paused means nothing of it reached the slave itself.
+    let rows = format!(
+        "SELECT count(*) || ':' || coalesce(md5(string_agg(name, ',' ORDER BY name)), '') \
+         FROM collections WHERE name LIKE '{tag}-%'"
+    );
+    assert_eq!(
+        lab.psql("jukebox", &rows),
+        "0:",
+        "rows reached jukebox while paused"
+    );
 
     let o = archtui(&lab, &state, &["resume", SYNC]);
     assert_eq!(code(&o), 0, "{}", all_text(&o));
@@ -265,6 +275,13 @@ fn pause_stops_replication_and_resume_drains_it() {
         (pending(&status_json(&lab).0) == Some(0)).then_some(())
     })
     .expect("pending drains to 0 after resume");
+    // And the slave holds exactly the master's rows (a digest, not a count).
+    let master = lab.psql("cavaforgepad", &rows);
+    assert!(master.starts_with("10:"), "{master}");
+    common::wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
+        (lab.psql("jukebox", &rows) == master).then_some(())
+    })
+    .expect("jukebox has the master's rows after resume");
     let audit = state.audit();
     let results: Vec<(&str, &str)> = audit
         .iter()
@@ -581,6 +598,9 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
     let _restore = common::restore(|| redeploy_original(&lab, &original));
     let mut slave = std::fs::read_to_string(changed.0.join("env.slave")).unwrap();
     slave.push_str("export RAILS_SERVE_STATIC_FILES=false\n");
+    // A secret the plan changes, so that redaction has something to hide.
+    let token = format!("tok-{}", rand_tag());
+    slave.push_str(&format!("export ARCHIVE_PLAN_TEST_TOKEN={token}\n"));
     std::fs::write(changed.0.join("env.slave"), slave).unwrap();
     let from = changed.0.to_str().unwrap();
     let master_app = started_at(&lab, "cavaforgepad", "archive-app-1");
@@ -598,6 +618,14 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
         !plan.contains("PASSWORD="),
         "no secrets in the plan: {plan}"
     );
+    assert!(
+        plan.contains("+ ARCHIVE_PLAN_TEST_TOKEN=<redacted>"),
+        "the new secret is listed, redacted: {plan}"
+    );
+    assert!(
+        !plan.contains(&token),
+        "the secret's value in the plan: {plan}"
+    );
     assert!(app_env(&lab, "jukebox").contains("RAILS_SERVE_STATIC_FILES=true"));
 
     let o = archtui(
@@ -612,6 +640,10 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
         "compose output streamed: {out}"
     );
     assert!(out.contains("deployed to jukebox"), "{out}");
+    assert!(
+        !out.contains(&token),
+        "the secret's value in the output: {out}"
+    );
     assert!(app_env(&lab, "jukebox").contains("RAILS_SERVE_STATIC_FILES=false"));
     assert_eq!(
         lab.sh_ok(
@@ -630,6 +662,7 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
     assert_eq!(audit[1]["action"], "deploy");
     assert_eq!(audit[1]["result"], "ok");
     assert!(!serde_json::to_string(&audit).unwrap().contains("PASSWORD="));
+    assert!(!serde_json::to_string(&audit).unwrap().contains(&token));
 
     drop(_restore);
     assert!(app_env(&lab, "jukebox").contains("RAILS_SERVE_STATIC_FILES=true"));

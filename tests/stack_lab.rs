@@ -376,8 +376,23 @@ fn bad_input_makes_bucardo_log_one_clear_line_and_stay_unhealthy() {
             )
         });
         assert_eq!(errors.len(), 1, "{case}: one error line, got {errors:#?}");
-        // Give the healthcheck time to have run, then it must not be healthy.
-        std::thread::sleep(Duration::from_secs(12));
+        // Within the 180 s start period a failing check still shows
+        // `starting`, which "not healthy" would let pass even if the check
+        // never ran: the check must have run, and failed every time.
+        let id = compose_in(&lab, &dir, "ps -q bucardo");
+        let runs = wait_until(Duration::from_secs(60), Duration::from_secs(2), || {
+            let codes = lab.sh_ok(
+                SPARE,
+                &format!("docker inspect --format '{{{{range .State.Health.Log}}}}{{{{.ExitCode}}}} {{{{end}}}}' {id}"),
+            );
+            let codes: Vec<String> = codes.split_whitespace().map(str::to_string).collect();
+            (codes.len() >= 2).then_some(codes)
+        });
+        let (codes, _) = runs.unwrap_or_else(|_| panic!("{case}: the healthcheck never ran twice"));
+        assert!(
+            codes.iter().all(|c| c != "0"),
+            "{case}: a healthcheck passed: exit codes {codes:?}"
+        );
         let health = compose_in(&lab, &dir, "ps --format '{{.Health}}' bucardo");
         assert_ne!(health, "healthy", "{case}: bucardo must stay unhealthy");
         let again = compose_in(&lab, &dir, "logs --no-log-prefix bucardo");

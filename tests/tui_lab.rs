@@ -59,17 +59,41 @@ fn console_shows_fleet_logs_and_exits_cleanly() {
     assert!(row(&s, "│● jukebox").unwrap().contains(" up "), "{s}");
 
     // A row written on the master: the sync's last-good age comes back
-    // to a few seconds after it ran.
+    // to a few seconds after it ran. The master's heartbeat (every 5 s)
+    // would reset the age by itself, so its writer is paused first and the
+    // age let grow past it: only the write's own run can reset it then.
+    let beat = lab.sh_ok(
+        "cavaforgepad",
+        "docker ps -q --filter label=com.docker.compose.project=archive --filter label=com.docker.compose.service=bucardo",
+    );
+    assert!(!beat.is_empty(), "the master's bucardo container");
+    let _unpause = common::restore(|| {
+        let _ = lab.sh("cavaforgepad", &format!("docker unpause {beat}"));
+    });
+    lab.sh_ok("cavaforgepad", &format!("docker pause {beat}"));
+    t.wait("last good older than a heartbeat period", 60, |s| {
+        row(s, "archive_jukebox")
+            .and_then(good_age)
+            .is_some_and(|age| age >= 9)
+    });
     let coll = lab.psql(
         "cavaforgepad",
         "INSERT INTO collections (name) VALUES ('tui-lab-' || clock_timestamp()) RETURNING id",
     );
-    t.wait("last good resets after a write", 60, |s| {
+    t.wait("last good resets after a write", 30, |s| {
         row(s, "archive_jukebox")
             .and_then(good_age)
             .is_some_and(|age| age <= 3)
     });
-    let _ = coll;
+    assert_eq!(
+        lab.psql(
+            "jukebox",
+            &format!("SELECT count(*) FROM collections WHERE id = {coll}")
+        ),
+        "1",
+        "the written row is on jukebox"
+    );
+    lab.sh_ok("cavaforgepad", &format!("docker unpause {beat}"));
 
     // jukebox, then its db container (services sort: app, bucardo, db).
     t.keys(&["j", "Enter", "G", "Enter"]);
@@ -156,6 +180,18 @@ sleep 1; done";
             l.starts_with('│') && l.ends_with('│'),
             "line escaped its pane: {l:?}\n{s}"
         );
+    }
+    // ratatui drops the ESC byte by itself; what follows it must go too,
+    // or the pane shows `[2J`, `]0;PWNED-TITLE` and the like.
+    for l in lines.iter().filter(|l| l.contains("ATTEMPT")) {
+        for residue in [
+            "[2J", "[H", "]0;", "PWNED", "[10;10H", "[?1049l", "[?25l", "[0m",
+        ] {
+            assert!(
+                !l.contains(residue),
+                "escape residue {residue:?} shown: {l:?}\n{s}"
+            );
+        }
     }
     let title = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
     assert!(

@@ -552,8 +552,15 @@ fn wizard_screens_in_tmux_esc_at_review_then_a_whole_run_and_retire_from_the_con
     });
     let start = Instant::now();
     t.key("Enter");
+    // Reloaded means no row for turntable at all: a console that kept the
+    // old config would still list it, as `✗ turntable` once its stack stops.
+    let host_row = |l: &str| {
+        let mut c = l.trim_start_matches('│').chars();
+        c.next();
+        c.as_str().starts_with(&format!(" {NEW} "))
+    };
     let after = t.wait("retired and reloaded", 180, |s| {
-        s.contains("ok: retired turntable") && !s.contains(&format!("● {NEW}"))
+        s.contains("ok: retired turntable") && !s.lines().any(host_row)
     });
     eprintln!(
         "figure: retire from the console (stack stopped, config reloaded): {:?}",

@@ -385,28 +385,66 @@ impl HostLink {
                     .find(|c| c.service == "bucardo")
                     .map(|c| c.name.clone());
                 let control_ok = control.is_ok();
-                obs.bucardo = Some(match control {
-                    Ok(()) => self.observe_bucardo(bucardo_container.clone()).await,
-                    Err(e) => bucardo_failed(&self.host.name, e),
-                });
-                obs.health = Some(self.observe_health(control_ok, bucardo_container).await);
+                // Independent reads, on two connections (each pipelines
+                // its own queries): the round costs the slowest, not the sum.
+                let bucardo = async {
+                    match control {
+                        Ok(()) => self.observe_bucardo(bucardo_container.clone()).await,
+                        Err(e) => (bucardo_failed(&self.host.name, e), Vec::new()),
+                    }
+                };
+                let health = self.observe_health(control_ok, bucardo_container.clone());
+                let ((bucardo, syncs), health) = tokio::join!(bucardo, health);
+                obs.bucardo = Some(bucardo);
+                obs.health = Some(health);
+                self.listen(&syncs).await;
             }
             Role::Master => {
-                obs.fleet = Some(self.observe_registry().await);
-                obs.health = Some(self.observe_health(false, None).await);
+                let (fleet, mut health) =
+                    tokio::join!(self.observe_registry(), self.observe_health(false, None));
+                obs.fleet = Some(fleet);
+                self.delta_growth(&mut health);
+                obs.health = Some(health);
             }
         }
         obs
+    }
+
+    /// The growth of the master's delta tables against this link's
+    /// earlier readings.
+    fn delta_growth(&mut self, h: &mut HealthRead) {
+        let rows: Vec<(String, i64)> = h
+            .delta
+            .iter()
+            .map(|d| (d.table.clone(), d.delta_rows))
+            .collect();
+        let window = self.ctx.config.thresholds.delta_growth_window_secs;
+        let growth = self
+            .delta_history
+            .observe(chrono::Utc::now(), &rows, window);
+        for (d, g) in h.delta.iter_mut().zip(growth) {
+            d.growth = g;
+        }
+    }
+
+    /// LISTENs on the completions of syncs not yet listened to. Not fatal:
+    /// without it completions show at the next poll.
+    async fn listen(&mut self, syncs: &[String]) {
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        if let Ok(new) = bucardo::listen_syncs(control, syncs, &self.listening).await {
+            self.listening.extend(new);
+        }
     }
 
     /// Bucardo's health as this host shows it: the master its delta and
     /// track tables (growth against this link's earlier readings) and row
     /// estimates; a slave its conflicts, one-time copy and COPY under way;
     /// every host its key sequences. What fails is said, the rest kept.
-    async fn observe_health(&mut self, control: bool, container: Option<String>) -> HealthRead {
+    async fn observe_health(&self, control: bool, container: Option<String>) -> HealthRead {
         let mut h = HealthRead::default();
         let mut errors = Vec::new();
-        let t = self.ctx.config.thresholds;
         let schema = self
             .ctx
             .config
@@ -419,62 +457,69 @@ impl HostLink {
             h.error = Some("archive database not connected".into());
             return h;
         };
-        match health::sequences(pg, &schema).await {
-            Ok(s) => h.sequences = s,
-            Err(e) => errors.push(e.to_string()),
-        }
         match self.host.role {
             Role::Master => {
-                match health::delta_tables(pg).await {
+                let (seq, delta, estimates) = tokio::join!(
+                    health::sequences(pg, &schema),
+                    health::delta_tables(pg),
+                    health::estimates(pg, &schema)
+                );
+                match seq {
+                    Ok(s) => h.sequences = s,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                match delta {
                     Ok(d) => h.delta = d,
                     Err(e) => errors.push(e.to_string()),
                 }
-                match health::estimates(pg, &schema).await {
+                match estimates {
                     Ok(e) => h.estimates = e,
                     Err(e) => errors.push(e.to_string()),
                 }
-                let rows: Vec<(String, i64)> = h
-                    .delta
-                    .iter()
-                    .map(|d| (d.table.clone(), d.delta_rows))
-                    .collect();
-                let growth = self.delta_history.observe(
-                    chrono::Utc::now(),
-                    &rows,
-                    t.delta_growth_window_secs,
-                );
-                for (d, g) in h.delta.iter_mut().zip(growth) {
-                    d.growth = g;
-                }
             }
             Role::Slave => {
-                match health::copy(pg).await {
+                let ctl = self.control.as_ref().filter(|_| control);
+                let control_read = async {
+                    match ctl {
+                        Some(ctl) => Some(health::control(ctl).await),
+                        None => None,
+                    }
+                };
+                let (seq, copy, control_read) = tokio::join!(
+                    health::sequences(pg, &schema),
+                    health::copy(pg),
+                    control_read
+                );
+                match seq {
+                    Ok(s) => h.sequences = s,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                match copy {
                     Ok(c) => h.copy = c,
                     Err(e) => errors.push(e.to_string()),
                 }
-                if let (true, Some(ctl)) = (control, self.control.as_ref()) {
-                    match health::control(ctl).await {
-                        Ok((conflicts, otc)) => {
-                            h.onetimecopy = otc;
-                            for (mut c, first) in conflicts {
-                                if let (true, Some(first), Some(name)) =
-                                    (c.total > 0, first, &container)
+                match control_read {
+                    None => {}
+                    Some(Ok((conflicts, otc))) => {
+                        h.onetimecopy = otc;
+                        for (mut c, first) in conflicts {
+                            if let (true, Some(first), Some(name)) =
+                                (c.total > 0, first, &container)
+                            {
+                                let since = first.timestamp() - 60;
+                                let read = docker::recent_logs(&self.docker, name, since);
+                                if let Ok(Ok(lines)) =
+                                    tokio::time::timeout(self.ctx.timeout(), read).await
                                 {
-                                    let since = first.timestamp() - 60;
-                                    let read = docker::recent_logs(&self.docker, name, since);
-                                    if let Ok(Ok(lines)) =
-                                        tokio::time::timeout(self.ctx.timeout(), read).await
-                                    {
-                                        c.tables = health::conflict_tables(
-                                            lines.iter().map(|(_, l)| l.as_str()),
-                                        );
-                                    }
+                                    c.tables = health::conflict_tables(
+                                        lines.iter().map(|(_, l)| l.as_str()),
+                                    );
                                 }
-                                h.conflicts.push(c);
                             }
+                            h.conflicts.push(c);
                         }
-                        Err(e) => errors.push(e.to_string()),
                     }
+                    Some(Err(e)) => errors.push(e.to_string()),
                 }
             }
         }
@@ -502,13 +547,14 @@ impl HostLink {
     /// record, and its bucardo container's process titles (which say
     /// whether the MCP runs, which syncs it runs and which have a
     /// controller: no ping, whose answer waits a daemon loop).
-    async fn observe_bucardo(&mut self, container: Option<String>) -> BucardoRead {
+    /// Also the names of its syncs, to LISTEN on.
+    async fn observe_bucardo(&self, container: Option<String>) -> (BucardoRead, Vec<String>) {
         let host = self.host.name.clone();
         let ctx = self.ctx.clone();
         let failed = |e: String| bucardo_failed(&host, e);
         let docker = self.docker.clone();
         let Some(control) = self.control.as_ref() else {
-            return failed("control database not connected".into());
+            return (failed("control database not connected".into()), Vec::new());
         };
         let processes = async {
             match &container {
@@ -519,22 +565,23 @@ impl HostLink {
                 None => None,
             }
         };
+        // Pipelined on the one connection.
         let reads = async {
-            let version = bucardo::version(control).await?;
-            let syncs = bucardo::syncs(control).await?;
-            // Not fatal: without it states are judged from processes alone.
-            let ops = bucardo::ops(control).await.ok().flatten();
-            Ok::<_, String>((version, syncs, ops))
+            let (version, syncs, ops) = tokio::join!(
+                bucardo::version(control),
+                bucardo::syncs(control),
+                bucardo::ops(control)
+            );
+            // ops is not fatal: without it states are judged from
+            // processes alone.
+            Ok::<_, String>((version?, syncs?, ops.ok().flatten()))
         };
         let (processes, reads) = tokio::join!(processes, reads);
-        if let Ok((_, syncs, _)) = &reads {
-            let names: Vec<String> = syncs.iter().map(|s| s.name.clone()).collect();
-            // Not fatal: without it completions show at the next poll.
-            if let Ok(new) = bucardo::listen_syncs(control, &names, &self.listening).await {
-                self.listening.extend(new);
-            }
-        }
-        match reads {
+        let names: Vec<String> = match &reads {
+            Ok((_, syncs, _)) => syncs.iter().map(|s| s.name.clone()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let read = match reads {
             Err(e) => failed(e),
             Ok((version, syncs, ops)) => BucardoRead {
                 status: BucardoStatus {
@@ -551,7 +598,8 @@ impl HostLink {
                 processes,
                 ops,
             },
-        }
+        };
+        (read, names)
     }
 
     /// Container events of this host's project, filtered on the server.

@@ -17,12 +17,20 @@ const SYNC: &str = "archive_jukebox";
 
 /// One `archtui status --json`: the document and the exit code.
 fn status(lab: &common::Lab, extra: &[&str]) -> (Value, i32) {
-    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
-        .args(["status", "--json"])
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+    c.args(["status", "--json"])
         .args(extra)
-        .env("ARCHTUI_CONFIG", lab.config())
-        .output()
-        .expect("run archtui");
+        .env("ARCHTUI_CONFIG", lab.config());
+    let (v, code, _) = status_of(c);
+    (v, code)
+}
+
+/// Runs a prepared `status --json`: the document, the exit code and how
+/// long it took.
+fn status_of(mut c: Command) -> (Value, i32, Duration) {
+    let start = Instant::now();
+    let o = c.output().expect("run archtui");
+    let took = start.elapsed();
     let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\n{}",
@@ -30,7 +38,7 @@ fn status(lab: &common::Lab, extra: &[&str]) -> (Value, i32) {
             String::from_utf8_lossy(&o.stderr)
         )
     });
-    (v, o.status.code().expect("exit code"))
+    (v, o.status.code().expect("exit code"), took)
 }
 
 fn host<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -271,15 +279,7 @@ fn link_down_makes_only_that_host_unreachable_and_it_recovers() {
         up(v, "jukebox") && up(v, "cavaforgepad")
     });
 
-    let _link_up = common::restore(|| {
-        let _ = lab.run("link", &["jukebox", "up"]);
-    });
-    let down = lab.run("link", &["jukebox", "down"]);
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    let _link_up = link_down(&lab, "jukebox");
     let unreachable = next_where(Duration::from_secs(15), &|v| {
         host(v, "jukebox")["state"] == "unreachable"
     });
@@ -369,6 +369,20 @@ fn sync_completions_show_without_waiting_for_a_poll() {
     }
 }
 
+/// Takes `host`'s link down; it comes up again when the guard goes.
+fn link_down<'a>(lab: &'a common::Lab, host: &'a str) -> impl Drop + 'a {
+    let up = common::restore(move || {
+        let _ = lab.run("link", &[host, "up"]);
+    });
+    let down = lab.run("link", &[host, "down"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    up
+}
+
 fn connect_timeout(lab: &common::Lab) -> u64 {
     let text = std::fs::read_to_string(lab.config()).unwrap();
     text.lines()
@@ -392,21 +406,11 @@ fn chrono_age(t: &Value) -> f64 {
 /// (XDG_RUNTIME_DIR) and the config `config`: the document and how long
 /// the command took.
 fn status_kept(config: &std::path::Path, runtime: &std::path::Path) -> (Value, Duration) {
-    let start = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
-        .args(["status", "--json"])
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+    c.args(["status", "--json"])
         .env("ARCHTUI_CONFIG", config)
-        .env("XDG_RUNTIME_DIR", runtime)
-        .output()
-        .expect("run archtui");
-    let took = start.elapsed();
-    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
+        .env("XDG_RUNTIME_DIR", runtime);
+    let (v, _, took) = status_of(c);
     (v, took)
 }
 
@@ -528,15 +532,7 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
 
     // Behind a dead link a kept master still answers its local check; the
     // host must show unreachable all the same, not as a docker failure.
-    let _link_up = common::restore(|| {
-        let _ = lab.run("link", &["jukebox", "up"]);
-    });
-    let down = lab.run("link", &["jukebox", "down"]);
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    let _link_up = link_down(&lab, "jukebox");
     let (v, took) = status_kept(&config, rt);
     let _ = lab.run("link", &["jukebox", "up"]);
     assert_eq!(host(&v, "jukebox")["state"], "unreachable", "{v:#}");

@@ -457,8 +457,6 @@ struct Verifier {
     said: Option<Instant>,
 }
 
-/// A query's rows as keys (the first `width` columns) and, when `hash`,
-/// the row hash after them.
 /// Where a chunk ends: after so many rows (found with one scan of the
 /// master's key index), or at a key value (integer keys).
 enum End {
@@ -475,6 +473,8 @@ fn int_of(k: &Key) -> Option<i64> {
     }
 }
 
+/// A query's rows as keys (the first `width` columns) and, when `hash`,
+/// the row hash after them.
 fn keyed(
     rows: &[tokio_postgres::Row],
     width: usize,

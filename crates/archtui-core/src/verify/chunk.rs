@@ -96,6 +96,21 @@ pub fn next_size(rows: i64, size: i64, took: Duration) -> i64 {
     (want as i64).clamp(MIN_CHUNK, MAX_CHUNK)
 }
 
+/// The widest key range of one chunk (integer keys).
+pub const MAX_SPAN: i64 = 1 << 40;
+
+/// The next key range's width, for a key of one integer column: the rows
+/// `next_size` would take, at this range's density of rows per key value.
+/// A range of almost no rows (a gap in the keys) widens 4x.
+pub fn next_span(rows: i64, span: i64, took: Duration) -> i64 {
+    if rows < MIN_CHUNK / 2 {
+        return span.saturating_mul(4).clamp(MIN_CHUNK, MAX_SPAN);
+    }
+    let want = next_size(rows, rows, took) as f64;
+    let keys_per_row = span.max(1) as f64 / rows as f64;
+    ((want * keys_per_row) as i64).clamp(MIN_CHUNK, MAX_SPAN)
+}
+
 /// A key for the operator: the value itself, or `(a,b)` for a key of
 /// several columns.
 pub fn shown(key: &Key) -> String {
@@ -165,5 +180,23 @@ mod tests {
         assert_eq!(b.hi, None);
         assert_eq!(shown(&vec!["42".into()]), "42");
         assert_eq!(shown(&vec!["1".into(), "a".into()]), "(1,a)");
+    }
+
+    #[test]
+    fn key_spans_follow_the_rows_per_key() {
+        let fast = Duration::from_millis(10);
+        // Dense keys: the span grows as the row count would.
+        assert_eq!(next_span(5_000, 5_000, fast), next_size(5_000, 5_000, fast));
+        // One row per 10 keys: ten times the width for the same rows.
+        assert_eq!(
+            next_span(1_000, 10_000, fast),
+            next_size(1_000, 1_000, fast) * 10
+        );
+        // A gap: 4x wider, bounded.
+        assert_eq!(next_span(0, 5_000, fast), 20_000);
+        assert_eq!(next_span(0, MAX_SPAN, fast), MAX_SPAN);
+        // Slow rows: narrower, never below the smallest chunk.
+        assert!(next_span(5_000, 5_000, Duration::from_secs(10)) < 5_000);
+        assert!(next_span(500, 500, Duration::from_secs(100)) >= MIN_CHUNK);
     }
 }

@@ -457,6 +457,22 @@ struct Verifier {
     said: Option<Instant>,
 }
 
+/// Where a chunk ends: after so many rows (found with one scan of the
+/// master's key index), or at a key value (integer keys).
+enum End {
+    Rows(i64),
+    /// `None`: open-ended, to the table's end.
+    Key(Option<Key>),
+}
+
+/// The value of a key of one integer column.
+fn int_of(k: &Key) -> Option<i64> {
+    match k.as_slice() {
+        [one] => one.parse().ok(),
+        _ => None,
+    }
+}
+
 /// A query's rows as keys (the first `width` columns) and, when `hash`,
 /// the row hash after them.
 fn keyed(
@@ -643,6 +659,47 @@ impl Verifier {
         Ok((m, s, tm.max(ts)))
     }
 
+    /// The largest key on either side (a key of one integer column).
+    async fn top_key(&self, spec: &TableSpec) -> Result<Option<i64>, VerifyError> {
+        let q = sql::last_key(spec, &Range { lo: None, hi: None });
+        let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
+        let top = |rows: Vec<tokio_postgres::Row>| -> Result<Option<i64>, VerifyError> {
+            Ok(keyed(&rows, 1, false)?.pop().and_then(|(k, _)| int_of(&k)))
+        };
+        Ok(top(m?)?.max(top(s?)?))
+    }
+
+    /// Just before the first key past `after` on either side, or `top`
+    /// when neither has one: where the next range starts.
+    async fn before_next(
+        &self,
+        spec: &TableSpec,
+        after: &Key,
+        top: Option<i64>,
+    ) -> Result<Key, VerifyError> {
+        let past = Range {
+            lo: Some(after.clone()),
+            hi: None,
+        };
+        let q = sql::key_at(spec, &past, 0);
+        let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
+        let first = |rows: Vec<tokio_postgres::Row>| -> Result<Option<i64>, VerifyError> {
+            Ok(keyed(&rows, 1, false)?.pop().and_then(|(k, _)| int_of(&k)))
+        };
+        let next = match (first(m?)?, first(s?)?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let at = match (next, top) {
+            (Some(n), _) => n.saturating_sub(1),
+            (None, Some(top)) => top,
+            (None, None) => return Ok(after.clone()),
+        };
+        // Never backwards: the range already compared stays compared.
+        let after_int = int_of(after).unwrap_or(i64::MIN);
+        Ok(vec![at.max(after_int).to_string()])
+    }
+
     /// One table, chunk by chunk; returns the keys to settle.
     async fn scan(
         &mut self,
@@ -659,13 +716,46 @@ impl Verifier {
         let mut open = HashMap::new();
         let mut lo: Option<Key> = None;
         let mut size = chunk::FIRST_CHUNK;
+        // A key of one integer column: after the first chunk, each chunk is
+        // a range of key values, so finding its end costs no scan (the
+        // master read every chunk twice, for its end, then its digest).
+        // Past the largest key either side had at the start, the last chunk
+        // is open-ended, as before.
+        let top = if spec.integer_key() {
+            self.top_key(spec).await.map_err(|e| self.stop(e))?
+        } else {
+            None
+        };
+        let mut span = chunk::FIRST_CHUNK;
         loop {
             self.pause_if_lagging().await?;
+            let end = match (top, lo.as_ref().and_then(int_of)) {
+                (Some(top), Some(at)) => {
+                    let hi = at.saturating_add(span);
+                    End::Key((hi < top).then(|| vec![hi.to_string()]))
+                }
+                _ => End::Rows(size),
+            };
+            let keyed_range = matches!(end, End::Key(_));
             let t = self.begin().await.map_err(|e| self.stop(e))?;
-            let done = self.chunk(spec, &lo, size, t, rep, &mut open).await;
+            let done = self.chunk(spec, &lo, end, t, rep, &mut open).await;
             self.end().await;
             let (hi, rows, took) = done.map_err(|e| self.stop(e))?;
-            size = chunk::next_size(rows, size, took);
+            if keyed_range {
+                span = chunk::next_span(rows, span, took);
+            } else {
+                size = chunk::next_size(rows, size, took);
+                span = size;
+            }
+            // A gap in the keys is jumped, not walked.
+            let hi = match hi {
+                Some(h) if keyed_range && rows == 0 => Some(
+                    self.before_next(spec, &h, top)
+                        .await
+                        .map_err(|e| self.stop(e))?,
+                ),
+                h => h,
+            };
             let pct = if estimate > 0 {
                 format!(
                     " of ~{estimate} ({}%)",
@@ -676,11 +766,16 @@ impl Verifier {
             };
             self.say(
                 format!(
-                    "{}: {}: {} rows{pct}, {} chunks, next {size} rows; {} keys to recheck",
+                    "{}: {}: {} rows{pct}, {} chunks, next {}; {} keys to recheck",
                     self.name,
                     rep.table,
                     rep.rows,
                     rep.chunks,
+                    if top.is_some() && lo.is_some() {
+                        format!("{span} keys")
+                    } else {
+                        format!("{size} rows")
+                    },
                     open.len()
                 ),
                 hi.is_none(),
@@ -698,19 +793,24 @@ impl Verifier {
         &self,
         spec: &TableSpec,
         lo: &Option<Key>,
-        size: i64,
+        end: End,
         t: Time,
         rep: &mut TableReport,
         open: &mut HashMap<Key, Open>,
     ) -> Result<(Option<Key>, i64, Duration), VerifyError> {
-        let from = Range {
-            lo: lo.clone(),
-            hi: None,
+        let hi = match end {
+            End::Key(hi) => hi,
+            End::Rows(size) => {
+                let from = Range {
+                    lo: lo.clone(),
+                    hi: None,
+                };
+                let end = self
+                    .run(&self.master, &sql::key_at(spec, &from, size - 1))
+                    .await?;
+                keyed(&end, spec.key.len(), false)?.pop().map(|(k, _)| k)
+            }
         };
-        let end = self
-            .run(&self.master, &sql::key_at(spec, &from, size - 1))
-            .await?;
-        let hi = keyed(&end, spec.key.len(), false)?.pop().map(|(k, _)| k);
         let range = Range {
             lo: lo.clone(),
             hi: hi.clone(),

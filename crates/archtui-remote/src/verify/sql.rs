@@ -53,6 +53,20 @@ pub fn key_at(spec: &TableSpec, r: &Range, offset: i64) -> Query {
     q
 }
 
+/// The range's last key, for a key of one column (`integer_key`); none
+/// when the range is empty. Runs on the primary key's index alone.
+pub fn last_key(spec: &TableSpec, r: &Range) -> Query {
+    let mut q = Query::new();
+    let cond = range_cond(&mut q, spec, "t", r);
+    q.sql = format!(
+        "SELECT {} FROM {} t WHERE {cond} ORDER BY {} DESC LIMIT 1",
+        key_text(spec, "t"),
+        qualified(spec),
+        key_cols(spec, "t")
+    );
+    q
+}
+
 /// Every row of a range, key and hash, without the `skip` keys; at most
 /// `limit`.
 pub fn rows(spec: &TableSpec, r: &Range, skip: &[Key], limit: i64) -> Query {

@@ -151,8 +151,9 @@ pub async fn open(
     ))
 }
 
-/// A handshake, whatever is kept; the new master is kept when
-/// `[ssh] persist_secs` allows.
+/// A handshake, whatever is kept (what `check` and pre-flight use: they
+/// test ssh and the host key as they are now); the new master is kept
+/// when `[ssh] persist_secs` allows.
 pub async fn connect_anew(
     config: &Config,
     host: &Host,

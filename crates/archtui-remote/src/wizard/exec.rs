@@ -764,7 +764,9 @@ impl Runner {
             .run_dir
             .join(format!("p{}", crate::host::next_link()));
         make_private_dir(&dir).map_err(|e| Check::fail("ssh", e.to_string(), "check /tmp"))?;
-        match ssh::connect(&self.ctx.config, &host, &dir).await {
+        // A fresh handshake, never a kept master: pre-flight checks the
+        // host key as known_hosts holds it now.
+        match ssh::connect_anew(&self.ctx.config, &host, &dir).await {
             Ok(session) => {
                 let session = Arc::new(session);
                 let who = sh_ok(&session, "id -un; uname -n", &[], crate::shell::QUICK)

@@ -35,9 +35,14 @@ impl Context {
         // may still run, and each removes only its own dir.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let run_dir = process_dir()?.join(n.to_string());
+        // Under the process dir's lock, so that the last context's drop
+        // cannot remove the process dir while this one is being made in it.
+        let mut process = PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+        let run_dir = process_dir(&mut process.0)?.join(n.to_string());
         make_private_dir(&run_dir)?;
         crate::local::files::check_private(&run_dir)?;
+        process.1 += 1;
+        drop(process);
         Ok(Arc::new(Context {
             config,
             password,
@@ -76,13 +81,20 @@ impl std::fmt::Display for OpenError {
 
 impl Drop for Context {
     fn drop(&mut self) {
+        let mut process = PROCESS.lock().unwrap_or_else(|e| e.into_inner());
         let _ = std::fs::remove_dir_all(&self.run_dir);
-        if let Some(parent) = self.run_dir.parent() {
-            // Only when no other context of this process is left.
-            let _ = std::fs::remove_dir(parent);
+        process.1 = process.1.saturating_sub(1);
+        // Only when no other context of this process is left.
+        if process.1 == 0 {
+            if let Some(parent) = self.run_dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
+
+/// The process dir (once made) and how many contexts live in it.
+static PROCESS: std::sync::Mutex<(Option<PathBuf>, usize)> = std::sync::Mutex::new((None, 0));
 
 /// Longest run dir: a control socket inside it
 /// (`h1000/.ssh-connectionXXXXXX/master.` and ssh's 16-character suffix)
@@ -94,9 +106,7 @@ const MAX_RUN_DIR: usize = 48;
 /// another user could enter it), else a random `mkdtemp` dir in the temp
 /// dir; never a name another user can guess and prepare. Made again when
 /// the last context removed it.
-fn process_dir() -> std::io::Result<PathBuf> {
-    static DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-    let mut dir = DIR.lock().unwrap_or_else(|e| e.into_inner());
+fn process_dir(dir: &mut Option<PathBuf>) -> std::io::Result<PathBuf> {
     if let Some(d) = dir.as_ref().filter(|d| d.is_dir()) {
         crate::local::files::check_private(d)?;
         return Ok(d.clone());

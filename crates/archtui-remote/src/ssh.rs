@@ -87,16 +87,19 @@ async fn take_turn(sem: &tokio::sync::Semaphore) -> Option<tokio::sync::Semaphor
 fn masters() -> Option<&'static Masters> {
     static MASTERS: std::sync::OnceLock<Option<Masters>> = std::sync::OnceLock::new();
     MASTERS
-        .get_or_init(|| {
-            match Masters::for_user(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    tracing::warn!(error = %e, "ssh masters are not kept between commands");
-                    None
-                }
+        .get_or_init(|| match user_masters() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "ssh masters are not kept between commands");
+                None
             }
         })
         .as_ref()
+}
+
+/// This user's masters' directory, from `$XDG_RUNTIME_DIR`.
+fn user_masters() -> std::io::Result<Masters> {
+    Masters::for_user(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
 }
 
 /// How a session was had.
@@ -293,7 +296,7 @@ pub async fn unforward(session: &Session, ends: &Endpoints, docker_socket: &str,
 /// answered and the directory; a master that does not answer within a
 /// second is only forgotten.
 pub async fn disconnect_all() -> std::io::Result<(usize, PathBuf)> {
-    let m = Masters::for_user(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))?;
+    let m = user_masters()?;
     let mut stopped = 0;
     for ctl in m.all() {
         let session = Session::resume_mux(ctl.into_boxed_path(), None);

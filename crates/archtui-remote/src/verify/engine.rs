@@ -473,6 +473,11 @@ fn int_of(k: &Key) -> Option<i64> {
     }
 }
 
+/// The integer key a one-row key query found, if any.
+fn int_row(rows: &[tokio_postgres::Row]) -> Result<Option<i64>, PgError> {
+    Ok(keyed(rows, 1, false)?.pop().and_then(|(k, _)| int_of(&k)))
+}
+
 /// A query's rows as keys (the first `width` columns) and, when `hash`,
 /// the row hash after them.
 fn keyed(
@@ -663,10 +668,7 @@ impl Verifier {
     async fn top_key(&self, spec: &TableSpec) -> Result<Option<i64>, VerifyError> {
         let q = sql::last_key(spec, &Range { lo: None, hi: None });
         let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
-        let top = |rows: Vec<tokio_postgres::Row>| -> Result<Option<i64>, VerifyError> {
-            Ok(keyed(&rows, 1, false)?.pop().and_then(|(k, _)| int_of(&k)))
-        };
-        Ok(top(m?)?.max(top(s?)?))
+        Ok(int_row(&m?)?.max(int_row(&s?)?))
     }
 
     /// Just before the first key past `after` on either side, or `top`
@@ -683,10 +685,7 @@ impl Verifier {
         };
         let q = sql::key_at(spec, &past, 0);
         let (m, s) = tokio::join!(self.run(&self.master, &q), self.run(&self.slave, &q));
-        let first = |rows: Vec<tokio_postgres::Row>| -> Result<Option<i64>, VerifyError> {
-            Ok(keyed(&rows, 1, false)?.pop().and_then(|(k, _)| int_of(&k)))
-        };
-        let next = match (first(m?)?, first(s?)?) {
+        let next = match (int_row(&m?)?, int_row(&s?)?) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

@@ -2,11 +2,14 @@
 # deploy.sh: deploy (or redeploy) the archive stack on the MASTER, an
 # existing system whose archive database already holds the data.
 #
-# Usage: ./deploy.sh [--development] [--allow-empty] [-h|--help]
+# Usage: ./deploy.sh [--development] [--allow-empty] [--role-change] [-h|--help]
 #   --development   run the app on port 3000 (RAILS_ENV=development);
 #                   default: production, APP_PORT from env.master (80)
 #   --allow-empty   deploy even though the archive database is empty or
 #                   new (a brand-new fleet); by default refused
+#   --role-change   this host's stack runs as a slave and becomes the
+#                   master (archtui switchover does this); by default a
+#                   running slave is refused
 #
 # Run it in the deploy directory, after the runbook's
 #   source env.common; source env.master
@@ -18,12 +21,13 @@
 cd "$(dirname "$0")" || exit 2
 source ./assets/deploy/lib.sh
 
-DEV=0 ALLOW_EMPTY=0
+DEV=0 ALLOW_EMPTY=0 ROLE_CHANGE=0
 for a in "$@"; do
   case $a in
     --development) DEV=1 ;;
     --allow-empty) ALLOW_EMPTY=1 ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --role-change) ROLE_CHANGE=1 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) refuse "unknown option '$a' (see ./deploy.sh --help)" ;;
   esac
 done

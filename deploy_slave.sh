@@ -4,11 +4,13 @@
 # with the master and runs its own Bucardo daemon, whose one-time copy
 # fills the database; then replication goes on row by row.
 #
-# Usage: ./deploy_slave.sh [--allow-data] [-h|--help]
+# Usage: ./deploy_slave.sh [--allow-data] [--role-change] [-h|--help]
 #   --allow-data   deploy although this host's archive database already
 #                  holds rows and is not yet a slave of this fleet (by
 #                  default refused: Bucardo's one-time copy skips tables
 #                  that are not empty, so such a host would stay different)
+#   --role-change  this host's stack runs as the master and becomes a slave
+#                  (archtui switchover does this); by default refused
 #
 # Run it in the deploy directory, after the runbook's
 #   source env.common; source env.slave
@@ -23,10 +25,11 @@
 cd "$(dirname "$0")" || exit 2
 source ./assets/deploy/lib.sh
 
-ALLOW_DATA=0
+ALLOW_DATA=0 ROLE_CHANGE=0
 for a in "$@"; do
   case $a in
     --allow-data) ALLOW_DATA=1 ;;
+    --role-change) ROLE_CHANGE=1 ;;
     -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) refuse "unknown option '$a' (see ./deploy_slave.sh --help)" ;;
   esac

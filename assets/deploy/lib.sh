@@ -48,14 +48,15 @@ compose() { docker compose --ansi never "$@"; }
 db_psql() { compose exec -T -u postgres db psql -X -qAt -v ON_ERROR_STOP=1 -d "$@"; }
 
 # role_check ROLE: a host whose running stack, or whose own addresses, say
-# it has the other role is refused (a deploy dir often holds both env files).
+# it has the other role is refused (a deploy dir often holds both env files),
+# unless ROLE_CHANGE=1 (--role-change: a switchover swaps the roles).
 role_check() {
   local role=$1 other=master running addrs mine theirs
   [[ $role == master ]] && other=slave
-  running=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(compose ps -q db 2>/dev/null | head -n1)" 2>/dev/null \
+  running=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(compose ps -q bucardo 2>/dev/null | head -n1)" 2>/dev/null \
               | sed -n 's/^ARCHIVE_ROLE=//p')
-  if [[ -n $running && $running != "$role" ]]; then
-    refuse "this host runs the stack as a $running (its db container says ARCHIVE_ROLE=$running), but $SCRIPT deploys a $role: $(hint "$other")"
+  if [[ -n $running && $running != "$role" && ${ROLE_CHANGE:-0} != 1 ]]; then
+    refuse "this host runs the stack as a $running (its bucardo container says ARCHIVE_ROLE=$running), but $SCRIPT deploys a $role: $(hint "$other")"
   fi
   [[ -z $running && -f env.$other ]] || return 0
   addrs=" $(hostname -I 2>/dev/null) "

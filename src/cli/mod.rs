@@ -6,6 +6,7 @@ mod prompt;
 mod provision;
 mod serve;
 mod status;
+mod switchover;
 mod table;
 mod verify;
 
@@ -62,6 +63,9 @@ enum Command {
         /// The SHA256:... fingerprint you compared (`archtui check` shows the offered one).
         fingerprint: String,
     },
+    /// Move the master's role to a slave with zero data loss (pre-checks, plan, typed name, resumable steps).
+    #[command(after_help = switchover::SWITCHOVER_HELP)]
+    Switchover(switchover::SwitchoverArgs),
     /// Close the SSH connections kept open between commands ([ssh] persist_secs).
     #[command(after_help = DISCONNECT_HELP)]
     Disconnect,
@@ -178,6 +182,13 @@ pub async fn run(cli: Cli) -> i32 {
         },
         Some(Command::Verify(args)) => match load(&path) {
             Some(config) => interruptible(verify::run(config, args, cli.read_only), false).await,
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Switchover(args)) => match load(&path) {
+            Some(config) => {
+                let work = switchover::run(config, &path, args, cli.read_only);
+                interruptible(work, false).await
+            }
             None => EXIT_UNKNOWN,
         },
         Some(Command::Disconnect) => disconnect().await,

@@ -133,12 +133,12 @@ fn answer(req: &Request<Incoming>, ctx: &Context, latest: &Latest) -> Response<F
                 let l = latest.lock().unwrap_or_else(|e| e.into_inner());
                 HostObservation::latest_or_connecting(&l, &ctx.config.hosts(), chrono::Utc::now())
             };
-            let status = archtui_core::fleet::assemble(
+            let status = super::status::with_journal(archtui_core::fleet::assemble(
                 &ctx.config,
                 ctx.config.thresholds,
                 &current,
                 chrono::Utc::now(),
-            );
+            ));
             let last = archtui_remote::verify::store::load(&archtui_remote::verify::store::path());
             reply(
                 StatusCode::OK,

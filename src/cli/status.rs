@@ -32,8 +32,12 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     match args.watch {
         None => {
             let observations = archtui_remote::observe_once(ctx.clone()).await;
-            let status =
-                fleet::assemble(&ctx.config, thresholds, &observations, chrono::Utc::now());
+            let status = with_journal(fleet::assemble(
+                &ctx.config,
+                thresholds,
+                &observations,
+                chrono::Utc::now(),
+            ));
             print(&status, format(&args));
             status.verdict.exit_code
         }
@@ -44,6 +48,24 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
             watch(ctx, thresholds, every, format(&args)).await
         }
     }
+}
+
+/// The fleet's status with what the local journals add: an open
+/// switchover is in the verdict (critical while it refuses writes). A
+/// journal that cannot be read says so, as unknown.
+pub fn with_journal(mut status: FleetStatus) -> FleetStatus {
+    use archtui_core::verdict::{Finding, Level};
+    let path = archtui_remote::switchover::journal_path(&archtui_remote::local::audit::state_dir());
+    let more = match archtui_remote::switchover::load_journal(&path) {
+        Ok(None) => return status,
+        Ok(Some(j)) => archtui_core::switchover::finding(&j),
+        Err(e) => Finding {
+            level: Level::Unknown,
+            message: e,
+        },
+    };
+    status.verdict = status.verdict.with(vec![more]);
+    status
 }
 
 fn format(args: &StatusArgs) -> Format {
@@ -92,7 +114,12 @@ async fn watch(
             }
             _ = tick.tick() => {
                 let current = HostObservation::latest_or_connecting(&latest, &hosts, chrono::Utc::now());
-                let status = fleet::assemble(&ctx.config, thresholds, &current, chrono::Utc::now());
+                let status = with_journal(fleet::assemble(
+                    &ctx.config,
+                    thresholds,
+                    &current,
+                    chrono::Utc::now(),
+                ));
                 code = status.verdict.exit_code;
                 if format == Format::Table {
                     let _ = writeln!(std::io::stdout());

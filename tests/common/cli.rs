@@ -68,7 +68,12 @@ pub struct Running {
 
 impl Running {
     pub fn start(lab: &Lab, state: &State, args: &[&str]) -> Running {
-        let mut child = command(lab, state, args)
+        Running::spawn(command(lab, state, args))
+    }
+
+    /// Like `start`, for a command set up by the caller.
+    pub fn spawn(mut c: Command) -> Running {
+        let mut child = c
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -20,6 +20,7 @@ pub mod model;
 pub mod observation;
 pub mod sanitize;
 pub mod status;
+pub mod switchover;
 pub mod verdict;
 pub mod verify;
 pub mod wizard;

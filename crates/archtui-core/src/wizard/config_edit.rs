@@ -43,6 +43,31 @@ pub fn remove_host(text: &str, name: &str) -> Option<String> {
     Some(kept.join("\n") + "\n")
 }
 
+/// The text with `name`'s `role` line set to `role` (a switchover swaps
+/// two); None if the host or its `role` line is not there. The line's
+/// trailing comment is kept.
+pub fn set_role(text: &str, name: &str, role: &str) -> Option<String> {
+    let (_, range) = host_ranges(text).into_iter().find(|(n, _)| n == name)?;
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let i = (range.start + 1..range.end).find(|&i| {
+        lines[i]
+            .split_once('=')
+            .is_some_and(|(k, _)| k.trim() == "role")
+    })?;
+    let line = &lines[i];
+    let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+    let comment = line
+        .split_once('=')
+        .and_then(|(_, v)| v.find(" #").map(|at| v[at..].to_string()))
+        .unwrap_or_default();
+    lines[i] = format!("{indent}role = {}{comment}", quote(role));
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// Each `[[hosts]]` table's name and its line range (header to the line
 /// before the next table header, trailing blank lines excluded).
 fn host_ranges(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
@@ -98,6 +123,20 @@ pub fn backup_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_role_changes_one_line_and_keeps_its_comment() {
+        let text = "[ssh]\nconnect_timeout_secs = 5\n\n[[hosts]]\nname = \"a\"\nrole = \"master\"   # the one\nssh = \"a\"\n\n[[hosts]]\nname = \"b\"\nrole = \"slave\"\nssh = \"b\"\n";
+        let once = set_role(text, "a", "slave").unwrap();
+        let both = set_role(&once, "b", "master").unwrap();
+        assert!(
+            both.contains("name = \"a\"\nrole = \"slave\" # the one\n"),
+            "{both}"
+        );
+        assert!(both.contains("name = \"b\"\nrole = \"master\"\n"), "{both}");
+        assert_eq!(both.lines().count(), text.lines().count());
+        assert!(set_role(text, "nobody", "slave").is_none());
+    }
 
     const CONF: &str = "[ssh]\nconnect_timeout_secs = 5\n\n[[hosts]]\nname = \"cavaforgepad\"\nrole = \"master\"\nssh = \"cavaforgepad\"\n\n# the first slave\n[[hosts]]\nname = \"jukebox\"\nrole = \"slave\"\nssh = \"jukebox\"\n\n[keys]\nquit = \"q\"\n";
 

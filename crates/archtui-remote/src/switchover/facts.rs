@@ -1,0 +1,187 @@
+//! What the pre-checks look at, read before anything changes: the old
+//! master and the candidate up, the candidate's heartbeat and pending
+//! rows, every host's migrations, a verify of the candidate, the other
+//! slaves reachable. Reading only: nothing here changes a host.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{sql, Run};
+use crate::bucardo;
+use crate::verify::engine::{self, Limits, Request};
+use archtui_core::switchover::Facts;
+
+/// How often the candidate's pending rows are read before they count:
+/// under writes a change is pending for a moment, which is no reason to
+/// refuse; rows that stay pending are.
+const PENDING_LOOKS: usize = 4;
+
+fn unknown<T>(why: &str) -> Result<T, String> {
+    Err(why.to_string())
+}
+
+pub async fn gather(run: &mut Run) -> Facts {
+    let (m, c) = (run.roles.old_master.clone(), run.roles.candidate.clone());
+    let hb = run.ctx.config.database.heartbeat_table.clone();
+    let master_down = run.archive(&m).await.err().map(|e| e.0);
+    let mut candidate_down = None;
+    let mut candidate_unhealthy = Vec::new();
+    match run.link(&c).await {
+        Err(e) => candidate_down = Some(e.0),
+        Ok(l) => {
+            let project = l.host.compose_project.clone();
+            match crate::docker::containers(&l.docker(), &project).await {
+                Err(e) => candidate_down = Some(format!("docker: {e}")),
+                Ok(cs) if cs.is_empty() => {
+                    candidate_down = Some(format!("no containers of project {project}"));
+                }
+                Ok(cs) => {
+                    candidate_unhealthy = cs
+                        .iter()
+                        .filter(|x| {
+                            x.state != "running"
+                                || x.health.as_deref().is_some_and(|h| h != "healthy")
+                        })
+                        .map(|x| {
+                            format!(
+                                "{} {}{}",
+                                x.service,
+                                x.state,
+                                x.health
+                                    .as_ref()
+                                    .map(|h| format!("/{h}"))
+                                    .unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                }
+            }
+        }
+    }
+    let cand = if candidate_down.is_none() {
+        match run.archive(&c).await {
+            Ok(pg) => Some(pg),
+            Err(e) => {
+                candidate_down = Some(e.0);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let heartbeat_age = match &cand {
+        None => unknown("the candidate is down"),
+        Some(pg) => match bucardo::heartbeat(pg, &hb).await {
+            Ok(Some(t)) => Ok((chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0),
+            Ok(None) => unknown("no heartbeat row on the candidate"),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let sync = format!("archive_{c}");
+    let sync_state = match run.control(&c).await {
+        Err(e) => Err(e.0),
+        Ok(ctl) => match bucardo::control::state(&ctl, &sync).await {
+            Ok(Some(s)) if s.stalled() => Ok("stalled".to_string()),
+            Ok(Some(s)) => Ok(s.status),
+            Ok(None) => unknown("no such sync on the candidate"),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let pending = match run.archive(&m).await {
+        Err(e) => Err(e.0),
+        Ok(master) => {
+            let mut last = Ok(0);
+            for i in 0..PENDING_LOOKS {
+                last = match bucardo::pending(&master, &sync, &format!("{c}_grp"), &hb).await {
+                    Ok(Some(p)) => Ok(p.rows),
+                    Ok(None) => unknown("the sync has never run"),
+                    Err(e) => Err(e.to_string()),
+                };
+                if matches!(last, Ok(0)) || i + 1 == PENDING_LOOKS {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            last
+        }
+    };
+    let mut migrations = BTreeMap::new();
+    let mut unreachable = Vec::new();
+    let mut all = vec![m.clone(), c.clone()];
+    all.extend(run.roles.others.clone());
+    for h in &all {
+        let r = match run.archive(h).await {
+            Ok(pg) => sql::migrations(&pg).await.map_err(|e| e.to_string()),
+            Err(e) => {
+                if run.roles.others.contains(h) {
+                    unreachable.push((h.clone(), e.0));
+                    continue;
+                }
+                Err(e.0)
+            }
+        };
+        migrations.insert(h.clone(), r);
+    }
+    let verify = if candidate_down.is_some() || master_down.is_some() {
+        unknown("not run: a host is down")
+    } else {
+        verify_candidate(run, &c).await
+    };
+    Facts {
+        master_down,
+        candidate_down,
+        candidate_unhealthy,
+        heartbeat_age,
+        pending,
+        sync_state,
+        migrations,
+        verify,
+        unreachable,
+    }
+}
+
+/// Verify of the candidate against the master, as `archtui verify C`.
+pub async fn verify_candidate(run: &Run, c: &str) -> Result<String, String> {
+    let req = Request {
+        slaves: vec![c.to_string()],
+        tables: None,
+    };
+    verify_all(run.ctx.clone(), &req, &run.progress).await
+}
+
+/// Runs verify; Ok(summary) when every table is equal.
+pub async fn verify_all(
+    ctx: std::sync::Arc<crate::host::Context>,
+    req: &Request,
+    progress: &crate::Progress,
+) -> Result<String, String> {
+    let limits = Limits::from_config(&ctx.config);
+    let report = engine::run(ctx, req, limits, progress).await;
+    let tables: usize = report.slaves.iter().map(|s| s.tables.len()).sum();
+    let diffs: u64 = report.slaves.iter().map(|s| s.differences()).sum();
+    if report.exit_code == 0 {
+        Ok(format!("{tables} table(s) equal"))
+    } else {
+        let why: Vec<String> = report
+            .slaves
+            .iter()
+            .filter(|s| s.outcome != archtui_core::verify::report::Outcome::Equal)
+            .map(|s| {
+                let why = if s.differences() > 0 {
+                    format!("{} row(s) differ", s.differences())
+                } else {
+                    s.error.clone().unwrap_or_else(|| {
+                        format!("{:?} (`archtui verify {}` says why)", s.outcome, s.slave)
+                            .to_lowercase()
+                    })
+                };
+                format!("{}: {why}", s.slave)
+            })
+            .collect();
+        Err(if why.is_empty() {
+            format!("{diffs} row(s) differ")
+        } else {
+            why.join("; ")
+        })
+    }
+}

@@ -16,6 +16,7 @@ use archtui_core::wizard::machine::{Effect, Event, Wizard};
 use archtui_remote::host::Context;
 use archtui_remote::local::lock::{self, TargetLock};
 use archtui_remote::local::{journal, LocalError};
+use archtui_remote::tasks::{Kind, Tasks};
 use archtui_remote::wizard::exec::Runner;
 use archtui_remote::wizard::ssh_dest;
 use archtui_remote::Progress;
@@ -59,7 +60,8 @@ pub struct Driver {
     work: Option<mpsc::UnboundedSender<Work>>,
     notes_tx: mpsc::UnboundedSender<Note>,
     notes: mpsc::UnboundedReceiver<Note>,
-    worker: tokio::task::JoinHandle<()>,
+    /// The worker, its output's forwarder and the lookups.
+    tasks: Tasks,
     /// Effects handed to the worker and not answered yet.
     pending: usize,
     /// A submit or a trust waits for its lookup: keys do not start another.
@@ -72,8 +74,9 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A driver of `wizard`; the worker's output lines go to `output`, or
-    /// come back as `Event::Output` (blank ones left out) without one.
+    /// A driver of `wizard`, its tasks in `tasks`; the worker's output
+    /// lines go to `output`, or come back as `Event::Output` (blank ones
+    /// left out) without one.
     pub fn new(
         ctx: Arc<Context>,
         config_path: PathBuf,
@@ -81,12 +84,13 @@ impl Driver {
         state: PathBuf,
         wizard: Wizard,
         output: Option<Progress>,
+        mut tasks: Tasks,
     ) -> Driver {
         let (notes_tx, notes) = mpsc::unbounded_channel::<Note>();
         let output = output.unwrap_or_else(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<String>();
             let fwd = notes_tx.clone();
-            tokio::spawn(async move {
+            tasks.spawn(Kind::Wizard, "output", async move {
                 while let Some(line) = rx.recv().await {
                     if !line.trim().is_empty() && fwd.send(Note::Output(line)).is_err() {
                         break;
@@ -98,7 +102,7 @@ impl Driver {
         let (work, mut rx) = mpsc::unbounded_channel::<Work>();
         let answers = notes_tx.clone();
         let mut runner = Runner::new(ctx.clone(), config_path.clone(), from.clone(), output);
-        let worker = tokio::spawn(async move {
+        tasks.spawn(Kind::Wizard, "worker", async move {
             while let Some((effect, input)) = rx.recv().await {
                 // Every effect is answered, so the driver knows when it is idle.
                 tracing::info!(effect = ?effect, "wizard step begins");
@@ -121,7 +125,7 @@ impl Driver {
             work: Some(work),
             notes_tx,
             notes,
-            worker,
+            tasks,
             pending: 0,
             busy: false,
             strict_journal: false,
@@ -197,10 +201,11 @@ impl Driver {
             self.wizard.input.clone(),
             self.notes_tx.clone(),
         );
-        tokio::spawn(async move {
-            let (ssh, app_host) = filled(&config, &input).await;
-            let _ = tx.send(Note::Filled { ssh, app_host });
-        });
+        self.tasks
+            .spawn(Kind::Wizard, "address lookup", async move {
+                let (ssh, app_host) = filled(&config, &input).await;
+                let _ = tx.send(Note::Filled { ssh, app_host });
+            });
     }
 
     /// After the lookup: the blanks filled, an interrupted run of the same
@@ -259,10 +264,11 @@ impl Driver {
             self.wizard.input.clone(),
             self.notes_tx.clone(),
         );
-        tokio::spawn(async move {
-            let r = ssh_dest::trust_audited(&config, &input, &fingerprint).await;
-            let _ = tx.send(Note::Trusted(r));
-        });
+        self.tasks
+            .spawn(Kind::Wizard, "host key trust", async move {
+                let r = ssh_dest::trust_audited(&config, &input, &fingerprint).await;
+                let _ = tx.send(Note::Trusted(r));
+            });
     }
 
     /// Waits for what comes next from the hosts and feeds it to the
@@ -310,14 +316,16 @@ impl Driver {
     /// runner release the host's lock and links (headless); otherwise it
     /// is stopped where it is, as a kill would (the screen was left: the
     /// journal resumes from that step, and a step left running must not
-    /// outlive the slave's lock).
-    pub async fn close(mut self, graceful: bool) {
+    /// outlive the slave's lock). Returns the lines of tasks that panicked.
+    pub async fn close(mut self, graceful: bool) -> Vec<String> {
         self.work = None;
-        if graceful {
-            let _ = (&mut self.worker).await;
+        // The forwarder ends with the worker's output, once its runner goes.
+        let ended = if graceful {
+            self.tasks.wait().await
         } else {
-            self.worker.abort();
-        }
+            self.tasks.shutdown(std::time::Duration::ZERO).await
+        };
+        ended.iter().filter_map(|e| e.problem()).collect()
     }
 }
 
@@ -363,6 +371,7 @@ mod tests {
             state.to_path_buf(),
             Wizard::new(i),
             None,
+            Tasks::new(),
         )
     }
 

@@ -27,6 +27,8 @@ pub struct Ended {
     pub confirmed: bool,
     pub took: std::time::Duration,
     pub name: String,
+    /// Lines of the wizard's tasks that panicked.
+    pub lost: Vec<String>,
 }
 
 /// A wizard for the console's key: an empty name, the master and its
@@ -84,8 +86,9 @@ pub async fn run(terminal: &mut DefaultTerminal, mut d: Driver) -> Ended {
     }
     drop(keys_in);
     let w = d.wizard.clone();
-    d.close(false).await;
+    let lost = d.close(false).await;
     Ended {
+        lost,
         outcome: outcome(&w),
         open_console,
         confirmed: matches!(

@@ -20,6 +20,7 @@ pub mod sqltext;
 pub mod ssh;
 pub mod ssh_masters;
 pub mod supervisor;
+pub mod tasks;
 pub mod verify;
 pub mod wizard;
 

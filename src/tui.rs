@@ -100,6 +100,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             return crate::output::EXIT_UNKNOWN;
         }
     };
+    let _panics = crate::term::task_panics_logged();
     // Each config's fleet and each wizard get a child set: ending one
     // ends its tasks only.
     let root = Tasks::new();

@@ -242,7 +242,9 @@ async fn provision_inner(
                 );
             }
         };
+        let panics = crate::term::task_panics_logged();
         let ended = crate::wizard::tui::run(&mut terminal, d).await;
+        drop(panics);
         ratatui::restore();
         let _ = printer.await;
         if ended.open_console {

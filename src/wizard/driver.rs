@@ -11,16 +11,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use archtui_core::config::Host;
+use archtui_core::wizard::checks::Check;
 use archtui_core::wizard::input::{self, Input};
-use archtui_core::wizard::machine::{Effect, Event, Wizard};
+use archtui_core::wizard::machine::{Effect, Event, Phase, Wizard};
 use archtui_remote::host::Context;
 use archtui_remote::local::lock::{self, TargetLock};
 use archtui_remote::local::{journal, LocalError};
-use archtui_remote::tasks::{Kind, Tasks};
+use archtui_remote::tasks::{How, Kind, Tasks};
 use archtui_remote::wizard::exec::Runner;
 use archtui_remote::wizard::ssh_dest;
 use archtui_remote::Progress;
 use tokio::sync::mpsc;
+
+/// The worker's name among the driver's tasks.
+const WORKER: &str = "worker";
 
 /// An effect for the hosts, with the input as it is now (the form may
 /// have changed it).
@@ -102,7 +106,7 @@ impl Driver {
         let (work, mut rx) = mpsc::unbounded_channel::<Work>();
         let answers = notes_tx.clone();
         let mut runner = Runner::new(ctx.clone(), config_path.clone(), from.clone(), output);
-        tasks.spawn(Kind::Wizard, "worker", async move {
+        tasks.spawn(Kind::Wizard, WORKER, async move {
             while let Some((effect, input)) = rx.recv().await {
                 // Every effect is answered, so the driver knows when it is idle.
                 tracing::info!(effect = ?effect, "wizard step begins");
@@ -276,7 +280,14 @@ impl Driver {
     /// nothing can come any more.
     pub async fn next(&mut self) -> Option<Turn> {
         loop {
-            match self.notes.recv().await? {
+            let note = tokio::select! {
+                n = self.notes.recv() => n?,
+                Some(e) = self.tasks.next() => match &e.how {
+                    How::Panicked(p) => return Some(self.lost(&e.name, p)),
+                    How::Done | How::Cancelled | How::Aborted => continue,
+                },
+            };
+            match note {
                 Note::Output(line) => {
                     self.feed(Event::Output(line));
                     return Some(Turn::Updated);
@@ -310,6 +321,37 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// One of the driver's tasks panicked: what it was doing ends, said,
+    /// instead of being waited for for ever. Without its worker the
+    /// wizard cannot go on: a run of the same name resumes from the
+    /// journal.
+    fn lost(&mut self, task: &str, panic: &str) -> Turn {
+        let mut why = format!("archtui's wizard {task} panicked: {panic}");
+        if task == WORKER {
+            self.work = None;
+            self.pending = 0;
+            why.push_str("; leave the screen and run the wizard again to resume");
+            let ev = match self.wizard.phase {
+                Phase::Running(step) => Some(Event::StepFailed(step, why.clone())),
+                Phase::Preflight => Some(Event::Checked(vec![Check::fail(
+                    "pre-flight",
+                    why.clone(),
+                    "run the wizard again",
+                )])),
+                _ => None,
+            };
+            if let Some(ev) = ev {
+                let fx = self.feed(ev.clone());
+                return Turn::Answered(ev, fx);
+            }
+        } else {
+            // A lookup: the submit or trust it was for is not coming.
+            self.busy = false;
+        }
+        self.feed(Event::Output(why));
+        Turn::Updated
     }
 
     /// Ends the worker: `graceful` lets the running effect finish and the
@@ -419,6 +461,34 @@ mod tests {
         for d in [s, other, fresh] {
             d.close(false).await;
         }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[tokio::test]
+    async fn a_panicked_worker_fails_its_step_instead_of_hanging() {
+        let state =
+            std::env::temp_dir().join(format!("archtui-wizard-lost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        let mut d = driver(&state, "turntable");
+        d.wizard.phase = Phase::Running(Step::ComposeUp);
+        d.pending = 1;
+        let Turn::Answered(Event::StepFailed(step, why), _) = d.lost(WORKER, "boom") else {
+            panic!("the step fails")
+        };
+        assert_eq!(step, Step::ComposeUp);
+        assert!(why.contains("worker panicked: boom"), "{why}");
+        assert!(matches!(d.wizard.phase, Phase::Failed { .. }));
+        assert!(d.idle() && d.work.is_none());
+        // A lookup's panic ends the wait for it.
+        d.busy = true;
+        assert!(matches!(d.lost("address lookup", "bad"), Turn::Updated));
+        assert!(!d.busy);
+        assert!(d
+            .wizard
+            .log
+            .iter()
+            .any(|l| l.contains("address lookup panicked")));
+        d.close(false).await;
         let _ = std::fs::remove_dir_all(&state);
     }
 }

@@ -177,6 +177,13 @@ impl Tasks {
         ended
     }
 
+    /// The next task to end, waiting for it; `None` at once when there
+    /// are none. Cancel-safe: a `select!` branch.
+    pub async fn next(&mut self) -> Option<Ended> {
+        let r = self.set.join_next_with_id().await?;
+        Some(self.ended(r))
+    }
+
     /// Waits for every task to end by itself (a headless run that lets the
     /// running step finish).
     pub async fn wait(&mut self) -> Vec<Ended> {

@@ -911,10 +911,34 @@ mod tests {
         log: PathBuf,
         effects: Vec<Effect>,
         said: Vec<String>,
+        /// The test's side: the loop's channel, and each action started.
+        to_script: mpsc::UnboundedSender<Started>,
+    }
+
+    enum Started {
+        Loop(mpsc::Sender<Msg>),
+        Action(u64, archtui_remote::actions::Action),
+    }
+
+    impl Live {
+        fn new(log: PathBuf) -> (Live, mpsc::UnboundedReceiver<Started>) {
+            let (to_script, started) = mpsc::unbounded_channel();
+            let live = Live {
+                tasks: Tasks::new(),
+                work: HashMap::new(),
+                log,
+                effects: Vec::new(),
+                said: Vec::new(),
+                to_script,
+            };
+            (live, started)
+        }
     }
 
     impl Effects for Live {
-        fn connect(&mut self, _: mpsc::Sender<Msg>, _: mpsc::Sender<TailEvent>) {}
+        fn connect(&mut self, msgs: mpsc::Sender<Msg>, _: mpsc::Sender<TailEvent>) {
+            let _ = self.to_script.send(Started::Loop(msgs));
+        }
 
         fn run(&mut self, fx: Effect) -> Option<String> {
             match &fx {
@@ -935,6 +959,7 @@ mod tests {
                         confirmed: guard.confirmed,
                     };
                     self.work.insert(h.id(), (h, work));
+                    let _ = self.to_script.send(Started::Action(*id, action.clone()));
                 }
                 Effect::LeaveRunning => self.said = leave_running(&self.log, &self.work),
                 _ => {}
@@ -967,13 +992,7 @@ mod tests {
         }));
         let (observations, observations_rx) = mpsc::channel(16);
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut exec = Live {
-            tasks: Tasks::new(),
-            work: HashMap::new(),
-            log: dir.path().join("audit.log"),
-            effects: Vec::new(),
-            said: Vec::new(),
-        };
+        let (mut exec, _started) = Live::new(dir.path().join("audit.log"));
         let mut s = Script {
             keys,
             observations,
@@ -1044,6 +1063,81 @@ mod tests {
             matches!(&ended[..], [e] if e.kind == Kind::Action && e.how == How::Aborted),
             "{ended:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn quitting_while_an_action_runs_and_choosing_wait_quits_when_it_ends() {
+        let mut model = fixtures::model();
+        let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let mut screen = Recorder {
+            term: Terminal::new(TestBackend::new(90, 24)).expect("a test terminal"),
+            frames: frames_tx,
+        };
+        let (keys, keys_rx) = mpsc::unbounded_channel();
+        let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
+            rx.recv().await.map(|e| (e, rx))
+        }));
+        let (observations, observations_rx) = mpsc::channel(16);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (mut exec, mut started) = Live::new(dir.path().join("audit.log"));
+        let mut s = Script {
+            keys,
+            observations,
+            frames,
+            last: String::new(),
+        };
+        let script = async move {
+            let Some(Started::Loop(msgs)) = started.recv().await else {
+                panic!("the loop connects first")
+            };
+            s.observe(cavaforgepad).await;
+            s.observe(juke_up).await;
+            s.until("both hosts up", |f| f.contains("● jukebox")).await;
+            s.key(KeyCode::Down);
+            s.key(KeyCode::Tab);
+            s.key(KeyCode::Char('R'));
+            s.key(KeyCode::Char('y'));
+            let Some(Started::Action(id, action)) = started.recv().await else {
+                panic!("the restart starts")
+            };
+            s.key(KeyCode::Char('q'));
+            s.until("the quit prompt", |f| f.contains("┌ quit? ")).await;
+            s.key(KeyCode::Char('w'));
+            s.until("the wait said, the prompt down", |f| {
+                f.contains("quitting once the running action ends") && !f.contains("┌ quit? ")
+            })
+            .await;
+            // The console stays until the action ends, then quits.
+            msgs.send(Msg::ActionDone {
+                id,
+                action,
+                outcome: archtui_remote::actions::Outcome::ok("restarted"),
+            })
+            .await
+            .expect("the loop runs");
+            s
+        };
+        let run = event_loop(&mut screen, &mut model, events, observations_rx, &mut exec);
+        let (ended, _s) =
+            tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(run, script) })
+                .await
+                .expect("the loop quits once the action ends");
+        ended.expect("no terminal error");
+        assert!(model.quit);
+        assert_eq!(
+            exec.effects.last(),
+            Some(&Effect::Quit),
+            "{:?}",
+            exec.effects
+        );
+        assert!(
+            !exec.effects.contains(&Effect::LeaveRunning),
+            "{:?}",
+            exec.effects
+        );
+        assert!(!exec.log.exists(), "nothing was left running");
+        exec.tasks.shutdown(GRACE).await;
     }
 
     #[tokio::test]

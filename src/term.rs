@@ -47,6 +47,43 @@ pub fn key(k: ct::KeyEvent) -> KeyEvent {
     }
 }
 
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// While a screen is up, a panic on a tokio worker (a console task) is
+/// the task owner's to report (`archtui_remote::tasks`): it is logged, and
+/// the terminal is neither restored nor written to under the running
+/// screen. Any other panic goes to the hook that was there (ratatui's:
+/// restore the terminal, then colour-eyre's report). Dropping the guard
+/// puts that hook back.
+pub struct TaskPanics(Option<std::sync::Arc<PanicHook>>);
+
+pub fn task_panics_logged() -> TaskPanics {
+    let screen: std::sync::Arc<PanicHook> = std::sync::Arc::new(std::panic::take_hook());
+    let hook = screen.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        // tokio's default name for its worker (and blocking) threads.
+        if std::thread::current().name() == Some("tokio-runtime-worker") {
+            tracing::error!(panic = %info, "a task panicked");
+        } else {
+            hook(info);
+        }
+    }));
+    TaskPanics(Some(screen))
+}
+
+impl Drop for TaskPanics {
+    fn drop(&mut self) {
+        // Swapping hooks while unwinding would abort the process.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(screen) = self.0.take() {
+            drop(std::panic::take_hook());
+            std::panic::set_hook(Box::new(move |info| screen(info)));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

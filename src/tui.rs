@@ -15,7 +15,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::backend::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, Id};
 
 use archtui_core::app::{update, Effect, Model, Msg};
 use archtui_core::config::Config;
@@ -24,6 +24,7 @@ use archtui_core::observation::HostObservation;
 use archtui_remote::host::Context;
 use archtui_remote::logtail::{self, Links, TailEvent};
 use archtui_remote::supervisor;
+use archtui_remote::tasks::{How, Kind, Tasks};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(30);
@@ -31,6 +32,9 @@ const FRAME: Duration = Duration::from_millis(30);
 const POLL: Duration = Duration::from_secs(5);
 /// Messages handled before drawing, so a flood cannot starve the screen.
 const DRAIN_MAX: usize = 4096;
+/// How long the fleet's tasks get to end (links closed) once cancelled,
+/// on a quit or a reload, before they are aborted.
+const GRACE: Duration = Duration::from_secs(3);
 
 /// Why the fleet screen was left.
 enum Leave {
@@ -66,6 +70,8 @@ struct Carry {
     flash: Option<String>,
     pane: Option<archtui_core::app::actions::ActionPane>,
     next_id: u64,
+    /// Tasks that panicked, said on the terminal once the console ends.
+    lost: Vec<String>,
 }
 
 /// The console until the operator quits; `select` names a host to start on.
@@ -94,12 +100,18 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
             return crate::output::EXIT_UNKNOWN;
         }
     };
+    let _panics = crate::term::task_panics_logged();
+    // Each config's fleet and each wizard get a child set: ending one
+    // ends its tasks only.
+    let root = Tasks::new();
     let result = loop {
         let ctx = match Context::new(config.clone(), password.clone()) {
             Ok(c) => c,
             Err(e) => break Err(format!("cannot create a private run directory: {e}")),
         };
-        let leave = match console(&mut terminal, ctx.clone(), &config_path, &mut carry).await {
+        let fleet = root.child();
+        let leave = match console(&mut terminal, ctx.clone(), &config_path, &mut carry, fleet).await
+        {
             Ok(l) => l,
             Err(e) => break Err(e.to_string()),
         };
@@ -116,6 +128,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                     state,
                     wizard,
                     None,
+                    root.child(),
                 );
                 // An `interrupted` line if a signal ends the console meanwhile.
                 let open = archtui_remote::local::audit::begin(
@@ -126,6 +139,7 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
                 );
                 let ended = crate::wizard::tui::run(&mut terminal, driver).await;
                 drop(open);
+                carry.lost.extend(ended.lost.iter().cloned());
                 let name = if ended.name.is_empty() {
                     "-"
                 } else {
@@ -173,6 +187,9 @@ pub async fn run(config: Config, config_path: PathBuf, select: Option<String>) -
         }
     };
     ratatui::restore();
+    for lost in &carry.lost {
+        crate::output::warn(&format!("archtui: {lost}"));
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -198,6 +215,7 @@ async fn console(
     ctx: std::sync::Arc<Context>,
     config_path: &Path,
     carry: &mut Carry,
+    mut tasks: Tasks,
 ) -> std::io::Result<Leave> {
     let config = ctx.config.clone();
     let keymap = config.keymap();
@@ -223,7 +241,7 @@ async fn console(
         senders.push(tx);
         links.insert(h.name, rx);
     }
-    let (observations, supervisors) = supervisor::spawn_all_with_links(&ctx, POLL, senders);
+    let observations = supervisor::spawn_console(&ctx, POLL, senders, &mut tasks);
     let mut exec = Executor {
         ctx: ctx.clone(),
         links,
@@ -232,7 +250,8 @@ async fn console(
         tails_tx: None,
         leave: None,
         config_path: config_path.to_path_buf(),
-        work: Vec::new(),
+        tasks,
+        work: HashMap::new(),
     };
     let result = event_loop(
         terminal,
@@ -242,10 +261,11 @@ async fn console(
         &mut exec,
     )
     .await;
-    for (_, tails) in exec.tails.drain() {
-        tails.iter().for_each(JoinHandle::abort);
+    // Before the next config's context: the old one's links are closed and
+    // its run directory goes with its last task.
+    for e in exec.tasks.shutdown(GRACE).await {
+        carry.lost.extend(e.problem());
     }
-    supervisors.iter().for_each(JoinHandle::abort);
     let host = model.selected_host().map(|h| h.host.name.clone());
     carry.select = carry.select.take().or(host);
     carry.pane = model.actions.pane.take();
@@ -257,15 +277,30 @@ async fn console(
 struct Executor {
     ctx: std::sync::Arc<Context>,
     links: Links,
-    tails: HashMap<u64, Vec<JoinHandle<()>>>,
+    /// Each open log pane's tails, by source.
+    tails: HashMap<u64, Vec<AbortHandle>>,
     tx: Option<mpsc::Sender<Msg>>,
     tails_tx: Option<mpsc::Sender<TailEvent>>,
     /// Set when the fleet screen must end for the wizard or a reload.
     leave: Option<Leave>,
     config_path: PathBuf,
-    /// The running actions' and verifies' tasks (finished ones linger
-    /// until the console ends; aborting those does nothing).
-    work: Vec<JoinHandle<()>>,
+    /// Every task of this fleet screen.
+    tasks: Tasks,
+    /// The running actions' and verifies' tasks, until reaped.
+    work: HashMap<Id, (AbortHandle, Work)>,
+}
+
+/// What an action's or a verify's task was running, to end it in the
+/// model (and the audit log) if the task panics.
+enum Work {
+    Action {
+        id: u64,
+        action: archtui_remote::actions::Action,
+        confirmed: bool,
+    },
+    Verify {
+        id: u64,
+    },
 }
 
 /// What carries out the loop's effects: the console's `Executor`, or a
@@ -277,6 +312,9 @@ trait Effects {
     fn run(&mut self, fx: Effect) -> Option<String>;
     /// The fleet screen must end (for the wizard or a reload).
     fn leaving(&self) -> bool;
+    /// The effects' tasks that ended badly since the last call: the
+    /// messages that end them in the model, and a line for each.
+    fn reap(&mut self) -> (Vec<Msg>, Vec<String>);
 }
 
 impl Effects for Executor {
@@ -289,6 +327,75 @@ impl Effects for Executor {
         self.leave.is_some()
     }
 
+    fn reap(&mut self) -> (Vec<Msg>, Vec<String>) {
+        let (mut msgs, mut lines) = (Vec::new(), Vec::new());
+        for e in self.tasks.reap() {
+            let work = self.work.remove(&e.id).map(|(_, w)| w);
+            let tail = tail_of(&self.tails, e.id);
+            let (How::Panicked(p), Some(line)) = (&e.how, e.problem()) else {
+                continue;
+            };
+            let lost = || {
+                archtui_remote::actions::Outcome::failed(format!("archtui's task panicked: {p}"))
+            };
+            match (work, e.kind) {
+                (
+                    Some(Work::Action {
+                        id,
+                        action,
+                        confirmed,
+                    }),
+                    _,
+                ) => {
+                    archtui_remote::actions::run::audit_panicked(
+                        &self.ctx.config,
+                        &action,
+                        confirmed,
+                        p,
+                    );
+                    msgs.push(Msg::ActionDone {
+                        id,
+                        action,
+                        outcome: lost(),
+                    });
+                }
+                (Some(Work::Verify { id }), _) => msgs.push(Msg::VerifyDone {
+                    id,
+                    outcome: lost(),
+                }),
+                (None, Kind::Tail) => msgs.extend(tail.map(|(stream, source)| Msg::LogNote {
+                    stream,
+                    source,
+                    note: Some(format!("stopped: its task panicked: {p}")),
+                })),
+                (None, Kind::Supervisor) => {
+                    // Not watched any more: shown so, not as it was last seen.
+                    if let Some(h) = self
+                        .ctx
+                        .config
+                        .hosts()
+                        .into_iter()
+                        .find(|h| h.name == e.name)
+                    {
+                        let why = format!(
+                            "{}: archtui stopped watching it (its supervisor panicked: {p}); reload the config to watch it again",
+                            h.name
+                        );
+                        let f = archtui_core::model::HostFailure::new(
+                            archtui_core::model::HostState::Unreachable,
+                            why,
+                        );
+                        let o = HostObservation::failed(&h, f, chrono::Utc::now());
+                        msgs.push(Msg::Observation(Box::new(o)));
+                    }
+                }
+                (None, _) => {}
+            }
+            lines.push(line);
+        }
+        (msgs, lines)
+    }
+
     fn run(&mut self, fx: Effect) -> Option<String> {
         match fx {
             Effect::OpenLogs {
@@ -297,27 +404,35 @@ impl Effects for Executor {
                 tail,
             } => {
                 if let Some(tx) = &self.tails_tx {
-                    let tasks = logtail::spawn(stream, &sources, tail, &self.links, tx);
-                    self.tails.insert(stream, tasks);
+                    let tails =
+                        logtail::spawn(stream, &sources, tail, &self.links, tx, &mut self.tasks);
+                    self.tails.insert(stream, tails);
                 }
             }
             Effect::CloseLogs { stream } => {
-                if let Some(tasks) = self.tails.remove(&stream) {
-                    tasks.iter().for_each(JoinHandle::abort);
+                if let Some(tails) = self.tails.remove(&stream) {
+                    tails.iter().for_each(AbortHandle::abort);
                 }
             }
             Effect::RunAction { id, action, guard } => {
                 if let Some(tx) = &self.tx {
-                    self.work.retain(|t| !t.is_finished());
-                    let task = spawn_action(self.ctx.clone(), id, action, guard, tx.clone());
-                    self.work.push(task);
+                    let work = Work::Action {
+                        id,
+                        action: action.clone(),
+                        confirmed: guard.confirmed,
+                    };
+                    let task = action_task(self.ctx.clone(), id, action, guard, tx.clone());
+                    let name = format!("{} #{id}", work_name(&work));
+                    let h = self.tasks.spawn(Kind::Action, name, task);
+                    self.work.insert(h.id(), (h, work));
                 }
             }
             Effect::RunVerify { id, slave } => {
                 if let Some(tx) = &self.tx {
-                    self.work.retain(|t| !t.is_finished());
-                    let task = spawn_verify(self.ctx.clone(), id, slave, tx.clone());
-                    self.work.push(task);
+                    let name = format!("verify {slave} #{id}");
+                    let task = verify_task(self.ctx.clone(), id, slave, tx.clone());
+                    let h = self.tasks.spawn(Kind::Verify, name, task);
+                    self.work.insert(h.id(), (h, Work::Verify { id }));
                 }
             }
             Effect::AuditCancelled { action } => {
@@ -333,17 +448,7 @@ impl Effects for Executor {
                 }
             },
             Effect::LeaveRunning => {
-                // Audited while the actions' guards still live, then let go:
-                // a remote job goes on on its host, as each line says.
-                let why = "the operator quit the console and left it running";
-                let said = archtui_remote::local::audit::interrupted(
-                    why,
-                    &archtui_remote::job::in_flight(),
-                );
-                for line in &said {
-                    tracing::info!(line = %line, "left running");
-                }
-                self.work.drain(..).for_each(|t| t.abort());
+                leave_running(&archtui_remote::local::audit::log_path(), &self.work);
             }
             Effect::Quit => {}
         }
@@ -351,68 +456,101 @@ impl Effects for Executor {
     }
 }
 
-/// Runs a fleet action off the loop; its output lines and outcome come
+/// A running action's or verify's name in reports.
+fn work_name(w: &Work) -> String {
+    match w {
+        Work::Action { action, .. } => {
+            format!("{} {}", action.name(), action.args().join(" "))
+        }
+        Work::Verify { .. } => "verify".into(),
+    }
+}
+
+/// The log pane and source a tail task of `tails` is for.
+fn tail_of(tails: &HashMap<u64, Vec<AbortHandle>>, id: Id) -> Option<(u64, u16)> {
+    tails.iter().find_map(|(stream, hs)| {
+        let source = hs.iter().position(|h| h.id() == id)?;
+        Some((*stream, u16::try_from(source).ok()?))
+    })
+}
+
+/// "Leave it running": an `interrupted` line in `log` for every action
+/// under way, naming the remote job it leaves on its host, written while
+/// the actions' guards still live; then their tasks are let go (the
+/// shutdown that follows the quit waits for them to drop), so no second
+/// line races it. Returns the lines written.
+fn leave_running(log: &Path, work: &HashMap<Id, (AbortHandle, Work)>) -> Vec<String> {
+    let why = "the operator quit the console and left it running";
+    let said =
+        archtui_remote::local::audit::interrupted_in(log, why, &archtui_remote::job::in_flight());
+    for line in &said {
+        tracing::info!(line = %line, "left running");
+    }
+    for (h, _) in work.values() {
+        h.abort();
+    }
+    said
+}
+
+/// A fleet action, to run off the loop; its output lines and outcome come
 /// back as messages.
-fn spawn_action(
+async fn action_task(
     ctx: std::sync::Arc<Context>,
     id: u64,
     action: archtui_remote::actions::Action,
     guard: archtui_remote::actions::Guard,
     tx: mpsc::Sender<Msg>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let (progress, mut lines) = mpsc::unbounded_channel::<String>();
-        let forward = {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(line) = lines.recv().await {
-                    if tx.send(Msg::ActionOutput { id, line }).await.is_err() {
-                        return;
-                    }
-                }
-            })
-        };
-        let outcome = archtui_remote::actions::run::perform(ctx, &action, guard, &progress).await;
-        drop(progress);
-        let _ = forward.await;
-        let _ = tx
-            .send(Msg::ActionDone {
-                id,
-                action,
-                outcome,
-            })
-            .await;
-    })
+) {
+    let (progress, lines) = mpsc::unbounded_channel::<String>();
+    let work = async {
+        let progress = progress;
+        archtui_remote::actions::run::perform(ctx, &action, guard, &progress).await
+    };
+    // One task: the lines are forwarded as they come, all of them before
+    // the outcome (the forwarder ends once `work` drops its sender).
+    let ((), outcome) = tokio::join!(forward(id, lines, tx.clone(), false), work);
+    let _ = tx
+        .send(Msg::ActionDone {
+            id,
+            action,
+            outcome,
+        })
+        .await;
 }
 
-/// Runs a verify off the loop, in a context of its own (its statements'
+/// Sends each line of `lines` as an `ActionOutput` of `id` (`split`: each
+/// of a line's own lines) until `lines` ends or the loop is gone.
+async fn forward(
+    id: u64,
+    mut lines: mpsc::UnboundedReceiver<String>,
+    tx: mpsc::Sender<Msg>,
+    split: bool,
+) {
+    while let Some(line) = lines.recv().await {
+        let parts: Vec<String> = if split {
+            line.lines().map(str::to_string).collect()
+        } else {
+            vec![line]
+        };
+        for line in parts {
+            if tx.send(Msg::ActionOutput { id, line }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A verify, to run off the loop, in a context of its own (its statements'
 /// longer bound); progress and report lines come back as `ActionOutput`,
 /// its end as `VerifyDone`, like an action's.
-fn spawn_verify(
-    ctx: std::sync::Arc<Context>,
-    id: u64,
-    slave: String,
-    tx: mpsc::Sender<Msg>,
-) -> JoinHandle<()> {
+async fn verify_task(ctx: std::sync::Arc<Context>, id: u64, slave: String, tx: mpsc::Sender<Msg>) {
     use archtui_remote::verify::engine;
-    tokio::spawn(async move {
-        let (progress, mut lines) = mpsc::unbounded_channel::<String>();
-        let forward = {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(line) = lines.recv().await {
-                    for l in line.lines() {
-                        let line = l.to_string();
-                        if tx.send(Msg::ActionOutput { id, line }).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            })
-        };
+    let (progress, lines) = mpsc::unbounded_channel::<String>();
+    let work = async {
+        let progress = progress;
         let limits = engine::Limits::from_config(&ctx.config);
         let start = Instant::now();
-        let outcome = match engine::context(&ctx.config, ctx.password.clone(), &limits) {
+        match engine::context(&ctx.config, ctx.password.clone(), &limits) {
             Err(e) => archtui_remote::actions::Outcome::failed(format!(
                 "cannot create a private run directory: {e}"
             )),
@@ -436,11 +574,10 @@ fn spawn_verify(
                 }
                 archtui_core::app::verify::outcome(&report)
             }
-        };
-        drop(progress);
-        let _ = forward.await;
-        let _ = tx.send(Msg::VerifyDone { id, outcome }).await;
-    })
+        }
+    };
+    let ((), outcome) = tokio::join!(forward(id, lines, tx.clone(), true), work);
+    let _ = tx.send(Msg::VerifyDone { id, outcome }).await;
 }
 
 /// Where the loop draws: the terminal, or a test's screen.
@@ -546,6 +683,10 @@ async fn event_loop(
                 break;
             }
         }
+        // Tasks that panicked end their work in the model here; with the
+        // tick, within a second of it.
+        let (ended, lost) = exec.reap();
+        msgs.extend(ended);
         for msg in msgs {
             dirty = true;
             for fx in update(model, msg) {
@@ -553,6 +694,10 @@ async fn event_loop(
                     model.flash = Some(flash);
                 }
             }
+        }
+        if let Some(line) = lost.last() {
+            model.flash = Some(line.clone());
+            dirty = true;
         }
         if model.quit || exec.leaving() {
             return Ok(());
@@ -613,6 +758,10 @@ mod tests {
 
         fn leaving(&self) -> bool {
             false
+        }
+
+        fn reap(&mut self) -> (Vec<Msg>, Vec<String>) {
+            (Vec::new(), Vec::new())
         }
     }
 
@@ -750,6 +899,326 @@ mod tests {
             ),
             "{:?}",
             exec.effects
+        );
+    }
+
+    /// Effects that run each action as a task holding its audit entry
+    /// open until it is let go, like an action following its remote job,
+    /// and leave them running with the console's own `leave_running`.
+    struct Live {
+        tasks: Tasks,
+        work: HashMap<Id, (AbortHandle, Work)>,
+        log: PathBuf,
+        effects: Vec<Effect>,
+        said: Vec<String>,
+        /// The test's side: the loop's channel, and each action started.
+        to_script: mpsc::UnboundedSender<Started>,
+    }
+
+    enum Started {
+        Loop(mpsc::Sender<Msg>),
+        Action(u64, archtui_remote::actions::Action),
+    }
+
+    impl Live {
+        fn new(log: PathBuf) -> (Live, mpsc::UnboundedReceiver<Started>) {
+            let (to_script, started) = mpsc::unbounded_channel();
+            let live = Live {
+                tasks: Tasks::new(),
+                work: HashMap::new(),
+                log,
+                effects: Vec::new(),
+                said: Vec::new(),
+                to_script,
+            };
+            (live, started)
+        }
+    }
+
+    impl Effects for Live {
+        fn connect(&mut self, msgs: mpsc::Sender<Msg>, _: mpsc::Sender<TailEvent>) {
+            let _ = self.to_script.send(Started::Loop(msgs));
+        }
+
+        fn run(&mut self, fx: Effect) -> Option<String> {
+            match &fx {
+                Effect::RunAction { id, action, guard } => {
+                    let open = archtui_remote::local::audit::begin(
+                        action.name(),
+                        "jukebox",
+                        action.args(),
+                        guard.confirmed,
+                    );
+                    let h = self.tasks.spawn(Kind::Action, "restart", async move {
+                        let _open = open;
+                        std::future::pending::<()>().await;
+                    });
+                    let work = Work::Action {
+                        id: *id,
+                        action: action.clone(),
+                        confirmed: guard.confirmed,
+                    };
+                    self.work.insert(h.id(), (h, work));
+                    let _ = self.to_script.send(Started::Action(*id, action.clone()));
+                }
+                Effect::LeaveRunning => self.said = leave_running(&self.log, &self.work),
+                _ => {}
+            }
+            self.effects.push(fx);
+            None
+        }
+
+        fn leaving(&self) -> bool {
+            false
+        }
+
+        fn reap(&mut self) -> (Vec<Msg>, Vec<String>) {
+            (Vec::new(), Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn quitting_while_an_action_runs_asks_and_leave_audits_it_and_quits() {
+        let mut model = fixtures::model();
+        let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let mut screen = Recorder {
+            term: Terminal::new(TestBackend::new(90, 24)).expect("a test terminal"),
+            frames: frames_tx,
+        };
+        let (keys, keys_rx) = mpsc::unbounded_channel();
+        let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
+            rx.recv().await.map(|e| (e, rx))
+        }));
+        let (observations, observations_rx) = mpsc::channel(16);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (mut exec, _started) = Live::new(dir.path().join("audit.log"));
+        let mut s = Script {
+            keys,
+            observations,
+            frames,
+            last: String::new(),
+        };
+        let script = async move {
+            s.observe(cavaforgepad).await;
+            s.observe(juke_up).await;
+            s.until("both hosts up", |f| {
+                f.contains("● cavaforgepad") && f.contains("● jukebox")
+            })
+            .await;
+            // jukebox's app restarted, confirmed: it runs (and never ends).
+            s.key(KeyCode::Down);
+            s.key(KeyCode::Tab);
+            s.key(KeyCode::Char('R'));
+            s.key(KeyCode::Char('y'));
+            s.key(KeyCode::Char('q'));
+            let f = s.until("the quit prompt", |f| f.contains("┌ quit? ")).await;
+            assert!(f.contains("An action is running on jukebox"), "{f}");
+            assert!(f.contains("w  wait for it to end, then quit"), "{f}");
+            assert!(f.contains("l  leave it running on the host"), "{f}");
+            assert!(f.contains("Esc  stay in the console"), "{f}");
+            s.key(KeyCode::Char('l'));
+            s
+        };
+        let run = event_loop(&mut screen, &mut model, events, observations_rx, &mut exec);
+        let (ended, _s) =
+            tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(run, script) })
+                .await
+                .expect("the loop quits on l");
+        ended.expect("no terminal error");
+        assert!(model.quit);
+        assert!(
+            matches!(
+                &exec.effects[..],
+                [
+                    Effect::RunAction { .. },
+                    Effect::LeaveRunning,
+                    Effect::CloseLogs { .. } | Effect::Quit,
+                    ..
+                ]
+            ) && exec.effects.last() == Some(&Effect::Quit),
+            "{:?}",
+            exec.effects
+        );
+        // One `interrupted` line for the restart, saying it was left running.
+        let log = std::fs::read_to_string(&exec.log).expect("the audit log was written");
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .filter(|r: &serde_json::Value| r["action"] == "restart" && r["host"] == "jukebox")
+            .collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert_eq!(lines[0]["result"], "interrupted", "{log}");
+        let message = lines[0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("left it running"), "{message}");
+        assert!(
+            exec.said.iter().any(|l| l.starts_with("restart jukebox")),
+            "{:?}",
+            exec.said
+        );
+        // The action's task was let go: the quit's shutdown finds it ended,
+        // nothing panicked, nothing left to abort.
+        let ended = exec.tasks.shutdown(GRACE).await;
+        assert!(
+            matches!(&ended[..], [e] if e.kind == Kind::Action && e.how == How::Aborted),
+            "{ended:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn quitting_while_an_action_runs_and_choosing_wait_quits_when_it_ends() {
+        let mut model = fixtures::model();
+        let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let mut screen = Recorder {
+            term: Terminal::new(TestBackend::new(90, 24)).expect("a test terminal"),
+            frames: frames_tx,
+        };
+        let (keys, keys_rx) = mpsc::unbounded_channel();
+        let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
+            rx.recv().await.map(|e| (e, rx))
+        }));
+        let (observations, observations_rx) = mpsc::channel(16);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (mut exec, mut started) = Live::new(dir.path().join("audit.log"));
+        let mut s = Script {
+            keys,
+            observations,
+            frames,
+            last: String::new(),
+        };
+        let script = async move {
+            let Some(Started::Loop(msgs)) = started.recv().await else {
+                panic!("the loop connects first")
+            };
+            s.observe(cavaforgepad).await;
+            s.observe(juke_up).await;
+            s.until("both hosts up", |f| f.contains("● jukebox")).await;
+            s.key(KeyCode::Down);
+            s.key(KeyCode::Tab);
+            s.key(KeyCode::Char('R'));
+            s.key(KeyCode::Char('y'));
+            let Some(Started::Action(id, action)) = started.recv().await else {
+                panic!("the restart starts")
+            };
+            s.key(KeyCode::Char('q'));
+            s.until("the quit prompt", |f| f.contains("┌ quit? ")).await;
+            s.key(KeyCode::Char('w'));
+            s.until("the wait said, the prompt down", |f| {
+                f.contains("quitting once the running action ends") && !f.contains("┌ quit? ")
+            })
+            .await;
+            // The console stays until the action ends, then quits.
+            msgs.send(Msg::ActionDone {
+                id,
+                action,
+                outcome: archtui_remote::actions::Outcome::ok("restarted"),
+            })
+            .await
+            .expect("the loop runs");
+            s
+        };
+        let run = event_loop(&mut screen, &mut model, events, observations_rx, &mut exec);
+        let (ended, _s) =
+            tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(run, script) })
+                .await
+                .expect("the loop quits once the action ends");
+        ended.expect("no terminal error");
+        assert!(model.quit);
+        assert_eq!(
+            exec.effects.last(),
+            Some(&Effect::Quit),
+            "{:?}",
+            exec.effects
+        );
+        assert!(
+            !exec.effects.contains(&Effect::LeaveRunning),
+            "{:?}",
+            exec.effects
+        );
+        assert!(!exec.log.exists(), "nothing was left running");
+        exec.tasks.shutdown(GRACE).await;
+    }
+
+    #[tokio::test]
+    async fn a_panicked_task_ends_its_work_in_the_model_and_is_said() {
+        let config = fixtures::config();
+        let ctx = Context::new(
+            config,
+            archtui_core::credentials::Password::Pgpass(Vec::new()),
+        )
+        .expect("a context");
+        let mut exec = Executor {
+            ctx,
+            links: Links::new(),
+            tails: HashMap::new(),
+            tx: None,
+            tails_tx: None,
+            leave: None,
+            config_path: PathBuf::from("config.toml"),
+            tasks: Tasks::new(),
+            work: HashMap::new(),
+        };
+        exec.tasks
+            .spawn(Kind::Supervisor, "jukebox", async { panic!("bad frame") });
+        let tail = exec
+            .tasks
+            .spawn(Kind::Tail, "jukebox/app", async { panic!("bad line") });
+        exec.tails.insert(4, vec![tail]);
+        let v = exec.tasks.spawn(Kind::Verify, "verify jukebox #9", async {
+            panic!("bad row")
+        });
+        exec.work.insert(v.id(), (v, Work::Verify { id: 9 }));
+        exec.tasks
+            .spawn(Kind::Tail, "a quiet one", std::future::pending());
+        let (mut msgs, mut lines) = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            let (m, l) = exec.reap();
+            msgs.extend(m);
+            lines.extend(l);
+            if lines.len() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "the log tail task jukebox/app panicked: bad line",
+                "the supervisor task jukebox panicked: bad frame",
+                "the verify task verify jukebox #9 panicked: bad row",
+            ]
+        );
+        assert!(exec.work.is_empty(), "the verify's work is reaped");
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        for m in &msgs {
+            match m {
+                Msg::VerifyDone { id, outcome } => {
+                    assert_eq!(*id, 9);
+                    assert!(outcome.message.contains("panicked: bad row"), "{outcome:?}");
+                }
+                Msg::LogNote {
+                    stream,
+                    source,
+                    note,
+                } => {
+                    assert_eq!((*stream, *source), (4, 0));
+                    assert!(note.as_deref().is_some_and(|n| n.contains("bad line")));
+                }
+                Msg::Observation(o) => {
+                    assert_eq!(o.host.name, "jukebox");
+                    assert_eq!(o.state, HostState::Unreachable);
+                    let why = o.error.as_deref().unwrap_or_default();
+                    assert!(why.contains("stopped watching it"), "{why}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let ended = exec.tasks.shutdown(GRACE).await;
+        assert!(
+            matches!(&ended[..], [e] if e.how == How::Cancelled),
+            "{ended:?}"
         );
     }
 

@@ -215,7 +215,16 @@ async fn provision_inner(
     let (tx, printer) = crate::output::printer(STEP_OUTPUT);
     // The full screen shows the steps' output itself.
     let output = (!args.tui).then_some(tx);
-    let mut d = Driver::new(ctx, config_path.to_path_buf(), from, state, wizard, output);
+    let tasks = archtui_remote::tasks::Tasks::new();
+    let mut d = Driver::new(
+        ctx,
+        config_path.to_path_buf(),
+        from,
+        state,
+        wizard,
+        output,
+        tasks,
+    );
     d.strict_journal = !args.tui;
     if let Err(e) = d.take_lock() {
         d.close(false).await;
@@ -233,7 +242,9 @@ async fn provision_inner(
                 );
             }
         };
+        let panics = crate::term::task_panics_logged();
         let ended = crate::wizard::tui::run(&mut terminal, d).await;
+        drop(panics);
         ratatui::restore();
         let _ = printer.await;
         if ended.open_console {
@@ -247,7 +258,9 @@ async fn provision_inner(
     let outcome = headless(&mut d, &args, confirmed, open).await;
     let phase = d.wizard.phase.clone();
     let input = d.wizard.input.clone();
-    d.close(true).await;
+    for lost in d.close(true).await {
+        super::warn(&format!("archtui: {lost}"));
+    }
     let _ = printer.await;
     if let Some(o) = outcome {
         return o;

@@ -21,22 +21,31 @@ pub fn quit_ask(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         1 => format!("An action is running on {}.", clean(targets[0])),
         n => format!("{n} actions are running: {}.", clean(&targets.join(", "))),
     };
+    leave_ask(running, "quit", "the console", t, f, area);
+}
+
+/// The question of leaving while work runs, for the console and the
+/// wizard alike: `running` says what runs, `then` what leaving does,
+/// `here` where Esc stays.
+pub fn leave_ask(running: String, then: &str, here: &str, t: &Theme, f: &mut Frame, area: Rect) {
     let lines = vec![
         Line::from(Span::styled(
             running,
             Style::default().add_modifier(Modifier::BOLD),
         )),
         Line::from(""),
-        Line::from("w  wait for it to end, then quit"),
-        Line::from("l  leave it running on the host and quit (audited as interrupted)"),
-        Line::from(Span::styled("Esc  stay in the console", t.stale())),
+        Line::from(format!("w  wait for it to end, then {then}")),
+        Line::from(format!(
+            "l  leave it running on the host and {then} (audited as interrupted)"
+        )),
+        Line::from(Span::styled(format!("Esc  stay in {here}"), t.stale())),
     ];
     let w = 72.min(area.width);
     let inner = usize::from(w.saturating_sub(2)).max(1);
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let h = (rows as u16 + 2).min(area.height);
     let popup = super::centered(area, w, h);
-    let block = Block::bordered().title(" quit? ").border_style(
+    let block = Block::bordered().title(format!(" {then}? ")).border_style(
         t.paint(
             Style::default()
                 .fg(Color::Yellow)

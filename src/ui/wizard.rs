@@ -12,7 +12,7 @@ use ratatui::Frame;
 use crate::ui::text::clean;
 use crate::ui::Theme;
 use archtui_core::wizard::checks::Verdict;
-use archtui_core::wizard::machine::{Phase, Step, Wizard};
+use archtui_core::wizard::machine::{Leaving, Phase, Step, Wizard};
 
 fn phase_name(p: &Phase) -> &'static str {
     match p {
@@ -36,7 +36,10 @@ fn hints(w: &Wizard) -> &'static str {
         Phase::Preflight => "checking; nothing is changed · Esc close",
         Phase::Refused => "fix the host, then e re-check · Esc cancel (nothing was changed)",
         Phase::Review => "⏎ provision · Esc cancel (nothing is changed)",
-        Phase::Running(_) => "Esc close the screen (the journal keeps its place)",
+        Phase::Running(_) if w.leaving == Leaving::Wait => {
+            "leaving the wizard once the run ends · Esc choose again"
+        }
+        Phase::Running(_) => "Esc leave: wait for the run, or leave it running on the host",
         Phase::Failed { .. } => "r retry the step · Esc close (run it again later to resume)",
         Phase::Done => "⏎/Esc close and open the console: the new slave is in the fleet",
         Phase::Cancelled => "⏎/Esc close",
@@ -157,6 +160,14 @@ pub fn screen(w: &Wizard, plan: &[String], t: &Theme, f: &mut Frame, area: Rect)
     };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), main);
     f.render_widget(Paragraph::new(Span::styled(hints(w), t.stale())), hint);
+    if w.leaving == Leaving::Ask {
+        let step = match &w.phase {
+            Phase::Running(s) => s.title(),
+            _ => "a step",
+        };
+        let running = format!("Provisioning {}: {step} is running.", clean(&w.input.name));
+        super::actions::leave_ask(running, "leave the wizard", "the wizard", t, f, area);
+    }
 }
 
 fn sidebar(w: &Wizard, t: &Theme, wide: bool) -> Vec<Line<'static>> {
@@ -509,5 +520,37 @@ mod tests {
         let mut w = reviewing();
         w.update(Event::Cancel);
         both("cancelled", &w);
+    }
+
+    #[test]
+    fn leaving_while_a_step_runs_asks_wait_or_leave_it_running() {
+        let mut w = reviewing();
+        w.update(Event::Confirm);
+        w.update(Event::AskLeave);
+        let screen = draw(&w, 100, 30);
+        assert!(screen.contains("leave the wizard?"), "{screen}");
+        assert!(
+            screen.contains(&format!(
+                "Provisioning {}: upload the stack and env.slave is running.",
+                w.input.name
+            )),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("w  wait for it to end, then leave the wizard"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("l  leave it running on the host and leave the wizard"),
+            "{screen}"
+        );
+        assert!(screen.contains("Esc  stay in the wizard"), "{screen}");
+        w.update(Event::LeaveAnswer(Leaving::Wait));
+        let screen = draw(&w, 100, 30);
+        assert!(!screen.contains("leave the wizard?"), "{screen}");
+        assert!(
+            screen.contains("leaving the wizard once the run ends"),
+            "{screen}"
+        );
     }
 }

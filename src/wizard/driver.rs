@@ -11,15 +11,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use archtui_core::config::Host;
+use archtui_core::wizard::checks::Check;
 use archtui_core::wizard::input::{self, Input};
-use archtui_core::wizard::machine::{Effect, Event, Wizard};
+use archtui_core::wizard::machine::{Effect, Event, Phase, Wizard};
 use archtui_remote::host::Context;
 use archtui_remote::local::lock::{self, TargetLock};
 use archtui_remote::local::{journal, LocalError};
+use archtui_remote::tasks::{How, Kind, Tasks};
 use archtui_remote::wizard::exec::Runner;
 use archtui_remote::wizard::ssh_dest;
 use archtui_remote::Progress;
 use tokio::sync::mpsc;
+
+/// The worker's name among the driver's tasks.
+const WORKER: &str = "worker";
 
 /// An effect for the hosts, with the input as it is now (the form may
 /// have changed it).
@@ -59,7 +64,8 @@ pub struct Driver {
     work: Option<mpsc::UnboundedSender<Work>>,
     notes_tx: mpsc::UnboundedSender<Note>,
     notes: mpsc::UnboundedReceiver<Note>,
-    worker: tokio::task::JoinHandle<()>,
+    /// The worker, its output's forwarder and the lookups.
+    tasks: Tasks,
     /// Effects handed to the worker and not answered yet.
     pending: usize,
     /// A submit or a trust waits for its lookup: keys do not start another.
@@ -72,8 +78,9 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A driver of `wizard`; the worker's output lines go to `output`, or
-    /// come back as `Event::Output` (blank ones left out) without one.
+    /// A driver of `wizard`, its tasks in `tasks`; the worker's output
+    /// lines go to `output`, or come back as `Event::Output` (blank ones
+    /// left out) without one.
     pub fn new(
         ctx: Arc<Context>,
         config_path: PathBuf,
@@ -81,12 +88,13 @@ impl Driver {
         state: PathBuf,
         wizard: Wizard,
         output: Option<Progress>,
+        mut tasks: Tasks,
     ) -> Driver {
         let (notes_tx, notes) = mpsc::unbounded_channel::<Note>();
         let output = output.unwrap_or_else(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<String>();
             let fwd = notes_tx.clone();
-            tokio::spawn(async move {
+            tasks.spawn(Kind::Wizard, "output", async move {
                 while let Some(line) = rx.recv().await {
                     if !line.trim().is_empty() && fwd.send(Note::Output(line)).is_err() {
                         break;
@@ -98,7 +106,7 @@ impl Driver {
         let (work, mut rx) = mpsc::unbounded_channel::<Work>();
         let answers = notes_tx.clone();
         let mut runner = Runner::new(ctx.clone(), config_path.clone(), from.clone(), output);
-        let worker = tokio::spawn(async move {
+        tasks.spawn(Kind::Wizard, WORKER, async move {
             while let Some((effect, input)) = rx.recv().await {
                 // Every effect is answered, so the driver knows when it is idle.
                 tracing::info!(effect = ?effect, "wizard step begins");
@@ -121,7 +129,7 @@ impl Driver {
             work: Some(work),
             notes_tx,
             notes,
-            worker,
+            tasks,
             pending: 0,
             busy: false,
             strict_journal: false,
@@ -197,10 +205,11 @@ impl Driver {
             self.wizard.input.clone(),
             self.notes_tx.clone(),
         );
-        tokio::spawn(async move {
-            let (ssh, app_host) = filled(&config, &input).await;
-            let _ = tx.send(Note::Filled { ssh, app_host });
-        });
+        self.tasks
+            .spawn(Kind::Wizard, "address lookup", async move {
+                let (ssh, app_host) = filled(&config, &input).await;
+                let _ = tx.send(Note::Filled { ssh, app_host });
+            });
     }
 
     /// After the lookup: the blanks filled, an interrupted run of the same
@@ -259,10 +268,11 @@ impl Driver {
             self.wizard.input.clone(),
             self.notes_tx.clone(),
         );
-        tokio::spawn(async move {
-            let r = ssh_dest::trust_audited(&config, &input, &fingerprint).await;
-            let _ = tx.send(Note::Trusted(r));
-        });
+        self.tasks
+            .spawn(Kind::Wizard, "host key trust", async move {
+                let r = ssh_dest::trust_audited(&config, &input, &fingerprint).await;
+                let _ = tx.send(Note::Trusted(r));
+            });
     }
 
     /// Waits for what comes next from the hosts and feeds it to the
@@ -270,7 +280,14 @@ impl Driver {
     /// nothing can come any more.
     pub async fn next(&mut self) -> Option<Turn> {
         loop {
-            match self.notes.recv().await? {
+            let note = tokio::select! {
+                n = self.notes.recv() => n?,
+                Some(e) = self.tasks.next() => match &e.how {
+                    How::Panicked(p) => return Some(self.lost(&e.name, p)),
+                    How::Done | How::Cancelled | How::Aborted => continue,
+                },
+            };
+            match note {
                 Note::Output(line) => {
                     self.feed(Event::Output(line));
                     return Some(Turn::Updated);
@@ -306,18 +323,51 @@ impl Driver {
         }
     }
 
+    /// One of the driver's tasks panicked: what it was doing ends, said,
+    /// instead of being waited for for ever. Without its worker the
+    /// wizard cannot go on: a run of the same name resumes from the
+    /// journal.
+    fn lost(&mut self, task: &str, panic: &str) -> Turn {
+        let mut why = format!("archtui's wizard {task} panicked: {panic}");
+        if task == WORKER {
+            self.work = None;
+            self.pending = 0;
+            why.push_str("; leave the screen and run the wizard again to resume");
+            let ev = match self.wizard.phase {
+                Phase::Running(step) => Some(Event::StepFailed(step, why.clone())),
+                Phase::Preflight => Some(Event::Checked(vec![Check::fail(
+                    "pre-flight",
+                    why.clone(),
+                    "run the wizard again",
+                )])),
+                _ => None,
+            };
+            if let Some(ev) = ev {
+                let fx = self.feed(ev.clone());
+                return Turn::Answered(ev, fx);
+            }
+        } else {
+            // A lookup: the submit or trust it was for is not coming.
+            self.busy = false;
+        }
+        self.feed(Event::Output(why));
+        Turn::Updated
+    }
+
     /// Ends the worker: `graceful` lets the running effect finish and the
     /// runner release the host's lock and links (headless); otherwise it
     /// is stopped where it is, as a kill would (the screen was left: the
     /// journal resumes from that step, and a step left running must not
-    /// outlive the slave's lock).
-    pub async fn close(mut self, graceful: bool) {
+    /// outlive the slave's lock). Returns the lines of tasks that panicked.
+    pub async fn close(mut self, graceful: bool) -> Vec<String> {
         self.work = None;
-        if graceful {
-            let _ = (&mut self.worker).await;
+        // The forwarder ends with the worker's output, once its runner goes.
+        let ended = if graceful {
+            self.tasks.wait().await
         } else {
-            self.worker.abort();
-        }
+            self.tasks.shutdown(std::time::Duration::ZERO).await
+        };
+        ended.iter().filter_map(|e| e.problem()).collect()
     }
 }
 
@@ -363,6 +413,7 @@ mod tests {
             state.to_path_buf(),
             Wizard::new(i),
             None,
+            Tasks::new(),
         )
     }
 
@@ -410,6 +461,34 @@ mod tests {
         for d in [s, other, fresh] {
             d.close(false).await;
         }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[tokio::test]
+    async fn a_panicked_worker_fails_its_step_instead_of_hanging() {
+        let state =
+            std::env::temp_dir().join(format!("archtui-wizard-lost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        let mut d = driver(&state, "turntable");
+        d.wizard.phase = Phase::Running(Step::ComposeUp);
+        d.pending = 1;
+        let Turn::Answered(Event::StepFailed(step, why), _) = d.lost(WORKER, "boom") else {
+            panic!("the step fails")
+        };
+        assert_eq!(step, Step::ComposeUp);
+        assert!(why.contains("worker panicked: boom"), "{why}");
+        assert!(matches!(d.wizard.phase, Phase::Failed { .. }));
+        assert!(d.idle() && d.work.is_none());
+        // A lookup's panic ends the wait for it.
+        d.busy = true;
+        assert!(matches!(d.lost("address lookup", "bad"), Turn::Updated));
+        assert!(!d.busy);
+        assert!(d
+            .wizard
+            .log
+            .iter()
+            .any(|l| l.contains("address lookup panicked")));
+        d.close(false).await;
         let _ = std::fs::remove_dir_all(&state);
     }
 }

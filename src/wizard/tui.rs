@@ -27,6 +27,8 @@ pub struct Ended {
     pub confirmed: bool,
     pub took: std::time::Duration,
     pub name: String,
+    /// Lines of the wizard's tasks that panicked.
+    pub lost: Vec<String>,
 }
 
 /// A wizard for the console's key: an empty name, the master and its
@@ -55,8 +57,13 @@ pub async fn run(terminal: &mut DefaultTerminal, mut d: Driver) -> Ended {
     };
     let mut keys_in = EventStream::new();
     let mut open_console = false;
+    // Said while the step's remote job is still followed, so it is named.
+    let mut left = None;
     let start = Instant::now();
     loop {
+        if d.wizard.leave_now() {
+            break;
+        }
         let w = &d.wizard;
         let plan = plan::lines(&w.input, &d.from, &d.config_path, &w.done);
         let _ = terminal.draw(|f| crate::ui::wizard::screen(w, &plan, &theme, f, f.area()));
@@ -73,6 +80,10 @@ pub async fn run(terminal: &mut DefaultTerminal, mut d: Driver) -> Ended {
                             open_console = d.wizard.phase == Phase::Done;
                             break;
                         }
+                        KeyAction::LeaveRunning => {
+                            left = Some(left_running(&d.wizard, &archtui_remote::job::in_flight()));
+                            break;
+                        }
                         KeyAction::None => {}
                     }
                 }
@@ -84,9 +95,10 @@ pub async fn run(terminal: &mut DefaultTerminal, mut d: Driver) -> Ended {
     }
     drop(keys_in);
     let w = d.wizard.clone();
-    d.close(false).await;
+    let lost = d.close(false).await;
     Ended {
-        outcome: outcome(&w),
+        lost,
+        outcome: left.unwrap_or_else(|| outcome(&w)),
         open_console,
         confirmed: matches!(
             w.phase,
@@ -95,6 +107,20 @@ pub async fn run(terminal: &mut DefaultTerminal, mut d: Driver) -> Ended {
         took: start.elapsed(),
         name: w.input.name.clone(),
     }
+}
+
+/// The outcome of a run the operator left running on the host: the
+/// caller's audit line says `interrupted`, naming the job that goes on.
+fn left_running(w: &Wizard, jobs: &[archtui_remote::local::audit::Job]) -> Outcome {
+    let step = match &w.phase {
+        Phase::Running(s) => s.title(),
+        _ => "a step",
+    };
+    let why = format!("the operator left the wizard during {step} and left it running");
+    let what = format!("provision {}", w.input.name);
+    let (message, _) =
+        archtui_remote::local::audit::interrupted_message(&why, &what, &w.input.name, jobs, true);
+    Outcome::new(Status::Interrupted, message)
 }
 
 fn outcome(w: &Wizard) -> Outcome {
@@ -114,5 +140,38 @@ fn outcome(w: &Wizard) -> Outcome {
             Status::Refused,
             "a pre-flight check failed; nothing was changed",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archtui_core::wizard::checks::Check;
+    use archtui_core::wizard::input::fixtures::{hosts, input};
+    use archtui_core::wizard::machine::Event;
+
+    #[test]
+    fn left_running_is_interrupted_and_names_the_job_that_goes_on() {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        w.update(Event::Checked(vec![Check::pass("x", "y")]));
+        w.update(Event::Confirm);
+        let name = w.input.name.clone();
+        let jobs = vec![(name.clone(), "j-42".to_string(), "provision".to_string())];
+        let o = left_running(&w, &jobs);
+        assert_eq!(o.status, Status::Interrupted);
+        assert!(o.message.contains("left it running"), "{}", o.message);
+        assert!(o.message.contains("job j-42"), "{}", o.message);
+        assert!(
+            o.message.contains(&format!("archtui provision {name}")),
+            "{}",
+            o.message
+        );
+        let o = left_running(&w, &[]);
+        assert!(
+            o.message.contains("no remote job was running"),
+            "{}",
+            o.message
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod ssh;
 pub mod ssh_masters;
 pub mod supervisor;
 pub mod switchover;
+pub mod tasks;
 pub mod verify;
 pub mod wizard;
 

@@ -11,10 +11,11 @@ use bollard::container::LogOutput;
 use bollard::Docker;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use crate::backoff::Backoff;
 use crate::docker;
+use crate::tasks::{Kind, Tasks};
 use archtui_core::app::lines::LineAssembler;
 use archtui_core::app::logbuf::LogLine;
 use archtui_core::app::LogSource;
@@ -40,13 +41,16 @@ const BATCH: usize = 1000;
 /// Host name -> its current Docker client (None while its link is down).
 pub type Links = HashMap<String, watch::Receiver<Option<Docker>>>;
 
+/// One tail per source of log pane `stream`, in `tasks`; the handles
+/// end them when the pane closes.
 pub fn spawn(
     stream: u64,
     sources: &[LogSource],
     tail: usize,
     links: &Links,
     tx: &mpsc::Sender<TailEvent>,
-) -> Vec<JoinHandle<()>> {
+    tasks: &mut Tasks,
+) -> Vec<AbortHandle> {
     sources
         .iter()
         .enumerate()
@@ -58,7 +62,8 @@ pub fn spawn(
                 container: s.container.clone(),
                 tx: tx.clone(),
             };
-            tokio::spawn(async move {
+            let name = format!("{}/{}", s.host, s.container);
+            tasks.spawn(Kind::Tail, name, async move {
                 match link {
                     Some(link) => t.run(link, tail).await,
                     None => {

@@ -9,10 +9,12 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::bucardo::BucardoEvent;
 use crate::host::{Context, HostLink};
+use crate::tasks::{Kind, Tasks};
 use archtui_core::config::Host;
 use archtui_core::model::{HostFailure, HostState};
 use archtui_core::observation::HostObservation;
@@ -21,35 +23,53 @@ use archtui_core::observation::HostObservation;
 const EVENT_SETTLE: Duration = Duration::from_millis(50);
 
 /// Starts one supervisor per configured host; they stop when the
-/// receiver is dropped.
+/// receiver is dropped (headless: `status`, `serve`).
 pub fn spawn_all(
     ctx: &Arc<Context>,
     every: Duration,
 ) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
-    spawn_all_with_links(ctx, every, Vec::new())
-}
-
-/// Like `spawn_all`; also publishes each host's Docker client on its
-/// `links` entry (by config order) while the host's link is open, so
-/// others (log tails) can use the same forward.
-pub fn spawn_all_with_links(
-    ctx: &Arc<Context>,
-    every: Duration,
-    mut links: Vec<watch::Sender<Option<Docker>>>,
-) -> (mpsc::Receiver<HostObservation>, Vec<JoinHandle<()>>) {
     let (tx, rx) = mpsc::channel(64);
-    links.reverse();
     let handles = ctx
         .config
         .hosts()
         .into_iter()
         .enumerate()
         .map(|(i, host)| {
-            let link = links.pop();
-            tokio::spawn(supervise(ctx.clone(), host, i, every, tx.clone(), link))
+            let never = CancellationToken::new();
+            tokio::spawn(supervise(
+                ctx.clone(),
+                host,
+                i,
+                every,
+                tx.clone(),
+                None,
+                never,
+            ))
         })
         .collect();
     (rx, handles)
+}
+
+/// The console's supervisors, one per host in `tasks`; each also
+/// publishes its host's Docker client on its `links` entry (by config
+/// order) while the host's link is open, so others (log tails) can use
+/// the same forward. Cancelled, each closes its open link.
+pub fn spawn_console(
+    ctx: &Arc<Context>,
+    every: Duration,
+    mut links: Vec<watch::Sender<Option<Docker>>>,
+    tasks: &mut Tasks,
+) -> mpsc::Receiver<HostObservation> {
+    let (tx, rx) = mpsc::channel(64);
+    links.reverse();
+    for (i, host) in ctx.config.hosts().into_iter().enumerate() {
+        let link = links.pop();
+        let (ctx, tx, name) = (ctx.clone(), tx.clone(), host.name.clone());
+        tasks.spawn_with(Kind::Supervisor, name, move |token| {
+            supervise(ctx, host, i, every, tx, link, token)
+        });
+    }
+    rx
 }
 
 async fn supervise(
@@ -59,6 +79,7 @@ async fn supervise(
     every: Duration,
     tx: mpsc::Sender<HostObservation>,
     docker_tx: Option<watch::Sender<Option<Docker>>>,
+    token: CancellationToken,
 ) {
     let publish = |d: Option<Docker>| {
         if let Some(t) = &docker_tx {
@@ -74,7 +95,12 @@ async fn supervise(
         return;
     }
     loop {
-        let mut link = match HostLink::open(ctx.clone(), &host, index).await {
+        // Opening a link or waiting between tries is dropped at the token;
+        // an open link is closed first (below), so its master goes cleanly.
+        let Some(opened) = until(&token, HostLink::open(ctx.clone(), &host, index)).await else {
+            return;
+        };
+        let mut link = match opened {
             Ok(link) => link,
             Err(f) => {
                 tracing::info!(host = %host.name, state = ?f.state, reason = %f.reason, "host link failed");
@@ -87,7 +113,9 @@ async fn supervise(
                 }
                 let delay = backoff.next_delay();
                 tracing::info!(host = %host.name, retry_in_ms = delay.as_millis(), "reconnecting");
-                tokio::time::sleep(delay).await;
+                if until(&token, tokio::time::sleep(delay)).await.is_none() {
+                    return;
+                }
                 continue;
             }
         };
@@ -102,7 +130,15 @@ async fn supervise(
         // the link is made again.
         let round_within = ctx.timeout() * 6;
         loop {
-            let Ok(obs) = tokio::time::timeout(round_within, link.observe()).await else {
+            let round = tokio::select! {
+                r = tokio::time::timeout(round_within, link.observe()) => r,
+                () = token.cancelled() => {
+                    publish(None);
+                    link.close().await;
+                    return;
+                }
+            };
+            let Ok(obs) = round else {
                 let f = HostFailure::new(
                     HostState::Unreachable,
                     format!(
@@ -134,6 +170,11 @@ async fn supervise(
             // A sync completion (Bucardo's NOTIFY) means its row changed:
             // look again at once, without waiting for the poll.
             tokio::select! {
+                () = token.cancelled() => {
+                    publish(None);
+                    link.close().await;
+                    return;
+                }
                 () = tokio::time::sleep(every) => {}
                 Some(()) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
                 Some(_) = next_event(&mut bucardo_events) => {
@@ -149,7 +190,20 @@ async fn supervise(
         tokio::spawn(link.discard());
         let delay = backoff.next_delay();
         tracing::info!(host = %host.name, retry_in_ms = delay.as_millis(), "host link lost; reconnecting");
-        tokio::time::sleep(delay).await;
+        if until(&token, tokio::time::sleep(delay)).await.is_none() {
+            return;
+        }
+    }
+}
+
+/// `work`'s result, or `None` once `token` is cancelled (`work` dropped).
+async fn until<T>(
+    token: &CancellationToken,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        r = work => Some(r),
+        () = token.cancelled() => None,
     }
 }
 

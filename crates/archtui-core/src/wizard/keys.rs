@@ -4,7 +4,7 @@
 
 use crate::key::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::machine::{Edit, Event, Phase, Wizard};
+use super::machine::{Edit, Event, Leaving, Phase, Wizard};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyAction {
@@ -15,15 +15,31 @@ pub enum KeyAction {
     /// Trust the host key with this fingerprint (shown on screen), then
     /// check again.
     Trust(String),
-    /// Leave the wizard screen (it keeps running in the background while
-    /// a step runs; the journal keeps its place either way).
+    /// Leave the wizard screen (the journal keeps its place).
     Close,
+    /// Leave while a step runs, its remote job going on on the host: the
+    /// front-end audits it as left running, then closes.
+    LeaveRunning,
     None,
 }
 
 pub fn key(w: &Wizard, k: KeyEvent) -> KeyAction {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    if w.leaving == Leaving::Ask {
+        // Only the question's answers while it is up.
+        return match k.code {
+            KeyCode::Char('w') | KeyCode::Enter => {
+                KeyAction::Event(Event::LeaveAnswer(Leaving::Wait))
+            }
+            KeyCode::Char('l') => KeyAction::LeaveRunning,
+            KeyCode::Esc => KeyAction::Event(Event::LeaveAnswer(Leaving::No)),
+            _ => KeyAction::None,
+        };
+    }
+    let asks = matches!(w.phase, Phase::Running(_));
     match (&w.phase, k.code) {
+        // A step runs: ask first (a wait already chosen is asked again).
+        (_, KeyCode::Char('c')) if ctrl && asks => KeyAction::Event(Event::AskLeave),
         (_, KeyCode::Char('c')) if ctrl => KeyAction::Close,
         (Phase::Input, KeyCode::Esc) => KeyAction::Event(Event::Cancel),
         (Phase::Input, KeyCode::Enter) => KeyAction::Submit,
@@ -46,7 +62,9 @@ pub fn key(w: &Wizard, k: KeyEvent) -> KeyAction {
         (Phase::Failed { .. } | Phase::Done | Phase::Cancelled, KeyCode::Esc | KeyCode::Enter) => {
             KeyAction::Close
         }
-        (Phase::Running(_) | Phase::Preflight, KeyCode::Esc) => KeyAction::Close,
+        (Phase::Running(_), KeyCode::Esc) => KeyAction::Event(Event::AskLeave),
+        // The pre-flight only reads: nothing to wait for or leave running.
+        (Phase::Preflight, KeyCode::Esc) => KeyAction::Close,
         _ => KeyAction::None,
     }
 }
@@ -93,8 +111,95 @@ mod tests {
             "only Enter confirms"
         );
         w.update(Event::Confirm);
-        assert_eq!(key(&w, k(KeyCode::Esc)), KeyAction::Close);
+        assert_eq!(key(&w, k(KeyCode::Esc)), KeyAction::Event(Event::AskLeave));
         assert_eq!(key(&w, k(KeyCode::Enter)), KeyAction::None);
+    }
+
+    /// A wizard running its first step.
+    fn running() -> Wizard {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        w.update(Event::Checked(vec![Check::pass("x", "y")]));
+        w.update(Event::Confirm);
+        assert!(matches!(w.phase, Phase::Running(_)), "{:?}", w.phase);
+        w
+    }
+
+    /// Feeds what `key` says, as the front-end does with events.
+    fn press(w: &mut Wizard, code: KeyCode) -> KeyAction {
+        let a = key(w, k(code));
+        if let KeyAction::Event(e) = &a {
+            w.update(e.clone());
+        }
+        a
+    }
+
+    #[test]
+    fn leaving_while_a_step_runs_asks_and_l_leaves_it_running() {
+        let mut w = running();
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(key(&w, ctrl_c), KeyAction::Event(Event::AskLeave));
+        press(&mut w, KeyCode::Esc);
+        assert_eq!(w.leaving, Leaving::Ask);
+        // Other keys do nothing while it asks; Esc stays.
+        assert_eq!(press(&mut w, KeyCode::Char('r')), KeyAction::None);
+        assert_eq!(key(&w, ctrl_c), KeyAction::None);
+        press(&mut w, KeyCode::Esc);
+        assert_eq!(w.leaving, Leaving::No);
+        assert!(matches!(w.phase, Phase::Running(_)), "still running");
+        press(&mut w, KeyCode::Esc);
+        assert_eq!(press(&mut w, KeyCode::Char('l')), KeyAction::LeaveRunning);
+        assert!(!w.leave_now(), "the front-end closes on LeaveRunning");
+    }
+
+    #[test]
+    fn leaving_choosing_wait_closes_once_the_run_ends() {
+        let mut w = running();
+        let Phase::Running(step) = w.phase else {
+            unreachable!()
+        };
+        press(&mut w, KeyCode::Esc);
+        press(&mut w, KeyCode::Char('w'));
+        assert_eq!(w.leaving, Leaving::Wait);
+        assert!(!w.leave_now(), "the step still runs");
+        // Esc again asks again.
+        press(&mut w, KeyCode::Esc);
+        assert_eq!(w.leaving, Leaving::Ask);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.leaving, Leaving::Wait);
+        // The next step starts: still waiting; a failure ends the run.
+        w.update(Event::StepDone(step, "ok".into()));
+        assert!(matches!(w.phase, Phase::Running(_)) && !w.leave_now());
+        let Phase::Running(next) = w.phase else {
+            unreachable!()
+        };
+        w.update(Event::StepFailed(next, "no".into()));
+        assert!(w.leave_now());
+    }
+
+    #[test]
+    fn a_run_that_ends_while_asking_takes_the_question_down() {
+        let mut w = running();
+        let Phase::Running(step) = w.phase else {
+            unreachable!()
+        };
+        press(&mut w, KeyCode::Esc);
+        w.update(Event::StepFailed(step, "no".into()));
+        assert_eq!(w.leaving, Leaving::No);
+        assert_eq!(key(&w, k(KeyCode::Esc)), KeyAction::Close);
+    }
+
+    #[test]
+    fn leaving_where_nothing_runs_does_not_ask() {
+        let mut w = Wizard::new(input());
+        w.update(Event::Submit { hosts: hosts() });
+        assert_eq!(w.phase, Phase::Preflight);
+        assert_eq!(key(&w, k(KeyCode::Esc)), KeyAction::Close);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(key(&w, ctrl_c), KeyAction::Close);
+        // Not running: the question cannot be put.
+        w.update(Event::AskLeave);
+        assert_eq!(w.leaving, Leaving::No);
     }
 
     #[test]

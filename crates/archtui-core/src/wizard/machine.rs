@@ -108,6 +108,23 @@ pub enum Event {
     Edit(Edit),
     StepDone(Step, String),
     StepFailed(Step, String),
+    /// The operator asks to leave the screen while a step runs: "wait for
+    /// it, or leave it running on the host?" (`Leaving::Ask`).
+    AskLeave,
+    /// The answer to it: wait (`Leaving::Wait`), or stay (`Leaving::No`).
+    /// Leaving it running is the front-end's: it audits and closes.
+    LeaveAnswer(Leaving),
+}
+
+/// Where the operator's wish to leave the screen mid-run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Leaving {
+    #[default]
+    No,
+    /// The question is up.
+    Ask,
+    /// Leave once the provisioning ends (done or failed).
+    Wait,
 }
 
 /// One edit of the input form.
@@ -160,6 +177,9 @@ pub struct Wizard {
     pub cursor: Option<usize>,
     /// Said under the form: interrupted provisionings, how blanks are filled.
     pub notes: Vec<String>,
+    /// Leaving the screen while a step runs (front-end state, never
+    /// journaled).
+    pub leaving: Leaving,
 }
 
 impl Wizard {
@@ -176,7 +196,14 @@ impl Wizard {
             field: 0,
             cursor: None,
             notes: Vec::new(),
+            leaving: Leaving::No,
         }
+    }
+
+    /// The operator chose to wait for the run and it has ended: the
+    /// screen closes.
+    pub fn leave_now(&self) -> bool {
+        self.leaving == Leaving::Wait && !matches!(self.phase, Phase::Running(_))
     }
 
     /// Picks up an interrupted run from its journal.
@@ -203,6 +230,15 @@ impl Wizard {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let out = self.next(event);
+        // The run ended while the question was up: it no longer applies.
+        if self.leaving == Leaving::Ask && !matches!(self.phase, Phase::Running(_)) {
+            self.leaving = Leaving::No;
+        }
+        out
+    }
+
+    fn next(&mut self, event: Event) -> Vec<Effect> {
         match (&self.phase, event) {
             (_, Event::Output(line)) => {
                 self.log.push(line);
@@ -263,6 +299,14 @@ impl Wizard {
             }
             (Phase::Running(s), Event::StepFailed(step, error)) if *s == step => {
                 self.phase = Phase::Failed { step, error };
+                Vec::new()
+            }
+            (Phase::Running(_), Event::AskLeave) => {
+                self.leaving = Leaving::Ask;
+                Vec::new()
+            }
+            (_, Event::LeaveAnswer(answer)) => {
+                self.leaving = answer;
                 Vec::new()
             }
             (Phase::Failed { step, .. }, Event::Retry) => {

@@ -57,6 +57,18 @@ pub fn audit_cancelled(config: &archtui_core::config::Config, action: &Action) {
     let _ = audit(config, action, false, &cancelled, std::time::Duration::ZERO);
 }
 
+/// The audit line of an action whose task panicked: `perform` never
+/// wrote one, and its `interrupted` entry unwound with it.
+pub fn audit_panicked(
+    config: &archtui_core::config::Config,
+    action: &Action,
+    confirmed: bool,
+    panic: &str,
+) {
+    let lost = Outcome::failed(format!("archtui's task panicked: {panic}"));
+    let _ = audit(config, action, confirmed, &lost, std::time::Duration::ZERO);
+}
+
 /// Appends `action`'s audit line, naming the host it runs on (or `-`).
 fn audit(
     config: &archtui_core::config::Config,

@@ -154,6 +154,11 @@ pub fn interrupted_message(
 /// the job it left running; returns their messages. For a signal handler:
 /// the actions' own lines never come.
 pub fn interrupted(why: &str, jobs: &[Job]) -> Vec<String> {
+    interrupted_in(&log_path(), why, jobs)
+}
+
+/// `interrupted`, into the log at `log`.
+pub fn interrupted_in(log: &Path, why: &str, jobs: &[Job]) -> Vec<String> {
     let open = std::mem::take(&mut *open_works());
     let only = open.len() == 1;
     let mut said = Vec::new();
@@ -174,9 +179,9 @@ pub fn interrupted(why: &str, jobs: &[Job]) -> Vec<String> {
             o.start.elapsed(),
         );
         rec.job = job;
-        let line = match append(&log_path(), &rec) {
+        let line = match append(log, &rec) {
             Ok(()) => message,
-            Err(e) => format!("{message} (audit log {}: {e})", log_path().display()),
+            Err(e) => format!("{message} (audit log {}: {e})", log.display()),
         };
         said.push(format!("{} {}: {line}", o.what, o.host));
     }

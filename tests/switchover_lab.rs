@@ -288,7 +288,9 @@ fn switchover_to_jukebox_and_back_refuses_first_resumes_and_loses_nothing() {
     assert_eq!(ro.trim(), "off");
 
     // And back: the lab as it started.
+    let clock = Instant::now();
     let o = run(&lab, &state, &cfg, &["switchover", MASTER, "--yes"]);
+    let back_wall = clock.elapsed().as_secs_f64();
     assert_eq!(o.status.code(), Some(0), "{}", all_text(&o));
     let (back, back_refused) = figures(&o);
     assert_eq!(cfg.text(), original, "the config is as it was");
@@ -306,7 +308,7 @@ fn switchover_to_jukebox_and_back_refuses_first_resumes_and_loses_nothing() {
         there_refused.unwrap_or(f64::NAN)
     );
     println!(
-        "figure: switchover back to cavaforgepad {back:.1} s, writes refused {:.1} s",
+        "figure: switchover back to cavaforgepad {back_wall:.1} s wall with its pre-checks, its steps {back:.1} s, writes refused {:.1} s",
         back_refused.unwrap_or(f64::NAN)
     );
 }

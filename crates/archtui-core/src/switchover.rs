@@ -321,7 +321,7 @@ pub fn plan(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Vec<String> {
     let app_user = envs.get(m).map(HostEnv::app_user).unwrap_or_default();
     let step = |s: Step| format!("[{}/{}] {}", s.number(), Step::ALL.len(), s.title());
     l.push(step(Step::Fence));
-    l.push(format!("      {m}: docker compose stop app bucardo (in {}); ALTER ROLE {app_user} IN DATABASE ... SET default_transaction_read_only = on; its sessions ended", dir(m)));
+    l.push(format!("      {m}: docker compose stop app, then bucardo (in {}); ALTER ROLE {app_user} IN DATABASE ... SET default_transaction_read_only = on; its sessions ended", dir(m)));
     l.push(step(Step::Drain));
     l.push(format!(
         "      kick {} and wait until 0 changes are pending",

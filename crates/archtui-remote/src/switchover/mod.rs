@@ -30,6 +30,10 @@ pub use journal::{
 pub const ACTION: &str = "switchover";
 /// How long the slaves get to apply every pending change.
 const DRAIN_WITHIN: Duration = Duration::from_secs(180);
+/// How long a bucardo container gets to stop before Docker kills it. Its
+/// daemon's clean stop takes ~5 s; after the drain nothing is in flight,
+/// so a kill loses nothing and its next start clears the leftovers.
+const BUCARDO_STOP_SECS: &str = "3";
 /// A stop of two containers, an exec: quieter than this is hung.
 const SHORT_IDLE: Duration = Duration::from_secs(120);
 
@@ -372,7 +376,12 @@ impl Run {
     async fn stop_replication(&mut self) -> Result<String, StepError> {
         let slaves = self.slaves();
         for s in &slaves {
-            self.compose(s, Role::Slave, &["stop", "bucardo"]).await?;
+            self.compose(
+                s,
+                Role::Slave,
+                &["stop", "-t", BUCARDO_STOP_SECS, "bucardo"],
+            )
+            .await?;
             self.stopped(s, &["bucardo"]).await?;
         }
         Ok(format!("bucardo stopped on {}", slaves.join(", ")))

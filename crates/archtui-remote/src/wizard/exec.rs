@@ -836,7 +836,9 @@ d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 echo "disk_path=$d"
 echo "disk=$(df -Pk "$d" 2>/dev/null | awk 'NR==2{print $4}')"
 echo "listen=$(ss -Hltn 2>/dev/null | awk '{print $4}' | tr '\n' ' ')"
-echo "ours=$(timeout 5 docker ps -q --filter "label=com.docker.compose.project=$2" 2>/dev/null | wc -l)"
+# Every state: a container just created holds its ports before it runs
+# (a run killed in compose up leaves some so).
+echo "ours=$(timeout 5 docker ps -aq --filter "label=com.docker.compose.project=$2" 2>/dev/null | wc -l)"
 if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$3" "$4" 2>/dev/null; then echo master=ok; else echo master=fail; fi
 echo "time=$(date +%s.%N)"
 [ -f "$1/docker-compose.yml" ] && echo existing=1

@@ -1,4 +1,6 @@
+use super::steps::stage;
 use super::*;
+use std::path::Path;
 
 #[test]
 fn count_differences_name_the_tables() {

@@ -38,18 +38,7 @@ pub fn assemble(
     observations: &[HostObservation],
     now: Time,
 ) -> FleetStatus {
-    let hosts: Vec<HostStatus> = observations
-        .iter()
-        .map(|o| HostStatus {
-            name: o.host.name.clone(),
-            role: o.host.role,
-            state: o.state,
-            error: o.error.clone(),
-            observed_at: o.observed_at,
-            containers: o.containers.clone(),
-            heartbeat: o.heartbeat,
-        })
-        .collect();
+    let hosts: Vec<HostStatus> = observations.iter().map(host_status).collect();
     let master = observations.iter().find(|o| o.host.role == Role::Master);
     let master_heartbeat = master.and_then(|m| m.heartbeat);
     let registry = master.and_then(|m| m.fleet.as_ref());
@@ -60,91 +49,12 @@ pub fn assemble(
     let mut daemons = Vec::new();
     let mut syncs = Vec::new();
     for o in observations.iter().filter(|o| o.host.role == Role::Slave) {
-        let name = &o.host.name;
-        let expected = sync_of(name);
-        let reg = registered(name);
-        let lag = |sync: &str| {
-            if sync == expected {
-                reg.and_then(|r| r.pending)
-            } else {
-                None
-            }
-        };
-        match (&o.bucardo, o.state) {
-            (Some(read), HostState::Up) if read.status.error.is_none() => {
-                let facts = daemon_facts(read);
-                let (daemon, detail, since) = facts.state();
-                daemons.push(BucardoStatus {
-                    daemon,
-                    detail,
-                    since,
-                    ..read.status.clone()
-                });
-                for row in &read.syncs {
-                    let mut f = row.facts.clone();
-                    f.daemon = facts.clone();
-                    let pending = lag(&row.name);
-                    f.lag_seconds = pending.map(|p| p.lag_seconds);
-                    syncs.push(judged(row, &f, pending, o, master_heartbeat, now));
-                }
-                if !read.syncs.iter().any(|r| r.name == expected) {
-                    syncs.push(unknown(
-                        o,
-                        &expected,
-                        format!("not registered: {name}'s control database has no sync {expected} (its bucardo container registers it on start: docker compose logs bucardo there)"),
-                        reg,
-                        master_heartbeat,
-                    ));
-                }
-            }
-            (read, state) => {
-                let why = match (state, read) {
-                    (HostState::Up, Some(r)) => r.status.error.clone(),
-                    (HostState::Up, None) => None,
-                    (_, _) => o.error.clone(),
-                }
-                .unwrap_or_else(|| "not observed yet".into());
-                daemons.push(BucardoStatus {
-                    host: name.clone(),
-                    daemon: DaemonState::Unknown,
-                    detail: None,
-                    since: None,
-                    version: None,
-                    error: Some(why.clone()),
-                    observed_at: o.observed_at,
-                });
-                syncs.push(unknown(
-                    o,
-                    &expected,
-                    format!("{name} could not be read: {why}"),
-                    reg,
-                    master_heartbeat,
-                ));
-            }
-        }
+        let reg = registered(&o.host.name);
+        slave_daemon_and_syncs(o, reg, master_heartbeat, now, &mut daemons, &mut syncs);
     }
     // Slaves the master knows that the config does not: their lag shows.
-    for r in registry.map(|r| r.slaves.as_slice()).unwrap_or_default() {
-        if !observations.iter().any(|o| o.host.name == r.name) && r.retired_at.is_none() {
-            let seen = r
-                .seen_at
-                .map(|t| {
-                    format!(
-                        ", its supervisor last seen {} s ago",
-                        (now - t).num_seconds().max(0)
-                    )
-                })
-                .unwrap_or_default();
-            syncs.push(SyncStatus {
-                reason: Some(format!(
-                    "slave {} is registered on the master ({}{seen}) but not in archtui's config",
-                    r.name, r.address
-                )),
-                pending_rows: r.pending.map(|p| p.rows),
-                lag_seconds: r.pending.map(|p| p.lag_seconds),
-                ..blank(&r.name, &sync_of(&r.name), now)
-            });
-        }
+    if let Some(r) = registry {
+        syncs.extend(unconfigured(&r.slaves, observations, now));
     }
     let health = health(observations);
     let verdict = judge(
@@ -168,6 +78,124 @@ pub fn assemble(
         health,
         verdict,
     }
+}
+
+fn host_status(o: &HostObservation) -> HostStatus {
+    HostStatus {
+        name: o.host.name.clone(),
+        role: o.host.role,
+        state: o.state,
+        error: o.error.clone(),
+        observed_at: o.observed_at,
+        containers: o.containers.clone(),
+        heartbeat: o.heartbeat,
+    }
+}
+
+/// One slave's daemon and syncs, as its observation and the master's
+/// registry (`reg`) show them.
+fn slave_daemon_and_syncs(
+    o: &HostObservation,
+    reg: Option<&RegisteredSlave>,
+    master_heartbeat: Option<Time>,
+    now: Time,
+    daemons: &mut Vec<BucardoStatus>,
+    syncs: &mut Vec<SyncStatus>,
+) {
+    let name = &o.host.name;
+    let expected = sync_of(name);
+    let lag = |sync: &str| {
+        if sync == expected {
+            reg.and_then(|r| r.pending)
+        } else {
+            None
+        }
+    };
+    match (&o.bucardo, o.state) {
+        (Some(read), HostState::Up) if read.status.error.is_none() => {
+            let facts = daemon_facts(read);
+            let (daemon, detail, since) = facts.state();
+            daemons.push(BucardoStatus {
+                daemon,
+                detail,
+                since,
+                ..read.status.clone()
+            });
+            for row in &read.syncs {
+                let mut f = row.facts.clone();
+                f.daemon = facts.clone();
+                let pending = lag(&row.name);
+                f.lag_seconds = pending.map(|p| p.lag_seconds);
+                syncs.push(judged(row, &f, pending, o, master_heartbeat, now));
+            }
+            if !read.syncs.iter().any(|r| r.name == expected) {
+                syncs.push(unknown(
+                    o,
+                    &expected,
+                    format!("not registered: {name}'s control database has no sync {expected} (its bucardo container registers it on start: docker compose logs bucardo there)"),
+                    reg,
+                    master_heartbeat,
+                ));
+            }
+        }
+        (read, state) => {
+            let why = match (state, read) {
+                (HostState::Up, Some(r)) => r.status.error.clone(),
+                (HostState::Up, None) => None,
+                (_, _) => o.error.clone(),
+            }
+            .unwrap_or_else(|| "not observed yet".into());
+            daemons.push(BucardoStatus {
+                host: name.clone(),
+                daemon: DaemonState::Unknown,
+                detail: None,
+                since: None,
+                version: None,
+                error: Some(why.clone()),
+                observed_at: o.observed_at,
+            });
+            syncs.push(unknown(
+                o,
+                &expected,
+                format!("{name} could not be read: {why}"),
+                reg,
+                master_heartbeat,
+            ));
+        }
+    }
+}
+
+/// The slaves registered on the master (not retired) that the config does
+/// not name, each as a sync with its lag.
+fn unconfigured(
+    registered: &[RegisteredSlave],
+    observations: &[HostObservation],
+    now: Time,
+) -> Vec<SyncStatus> {
+    let mut out = Vec::new();
+    for r in registered {
+        if !observations.iter().any(|o| o.host.name == r.name) && r.retired_at.is_none() {
+            let seen = r
+                .seen_at
+                .map(|t| {
+                    format!(
+                        ", its supervisor last seen {} s ago",
+                        (now - t).num_seconds().max(0)
+                    )
+                })
+                .unwrap_or_default();
+            out.push(SyncStatus {
+                reason: Some(format!(
+                    "slave {} is registered on the master ({}{seen}) but not in archtui's config",
+                    r.name, r.address
+                )),
+                pending_rows: r.pending.map(|p| p.rows),
+                lag_seconds: r.pending.map(|p| p.lag_seconds),
+                ..blank(&r.name, &sync_of(&r.name), now)
+            });
+        }
+    }
+    out
 }
 
 /// What a slave's daemon shows, as the state mapping reads it.

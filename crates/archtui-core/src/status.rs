@@ -153,49 +153,61 @@ impl DaemonFacts {
 /// show in `syncrun`); then the live run; then whichever finished run
 /// ended last, the way `bucardo status` reads it.
 pub fn sync_state(name: &str, f: &SyncFacts, now: Time, stale_after_secs: i64) -> Judged {
-    let j = |state, reason: Option<String>, since| Judged {
-        state,
-        reason,
-        since,
-        paused_by: None,
-    };
-    match f.sync_status.as_str() {
-        "inactive" => {
-            return j(
-                SyncState::Inactive,
-                Some("bucardo.sync.status is inactive".into()),
-                None,
-            )
-        }
-        "stalled" => {
-            return j(
-                SyncState::Stalled,
-                Some("bucardo.sync.status is stalled".into()),
-                None,
-            )
-        }
-        _ => {}
-    }
-    if f.db_stalled {
-        return j(
-            SyncState::Stalled,
-            Some("one of its databases is stalled".into()),
-            None,
-        );
+    if let Some(j) = persistent(f) {
+        return j;
     }
     let d = &f.daemon;
     let (daemon, why, since) = d.state();
     match daemon {
         DaemonState::Down => {
-            return j(
+            return plain(
                 SyncState::DaemonDown,
                 why.or(Some("the daemon is not running".into())),
                 since,
             )
         }
-        DaemonState::Starting => return j(SyncState::DaemonStarting, why, since),
+        DaemonState::Starting => return plain(SyncState::DaemonStarting, why, since),
         DaemonState::Up | DaemonState::Unknown => {}
     }
+    if let Some(j) = process_state(name, d, daemon, since, now) {
+        return j;
+    }
+    run_state(f, now, stale_after_secs)
+}
+
+fn plain(state: SyncState, reason: Option<String>, since: Option<Time>) -> Judged {
+    Judged {
+        state,
+        reason,
+        since,
+        paused_by: None,
+    }
+}
+
+/// A state the sync keeps until someone acts: inactive or stalled.
+fn persistent(f: &SyncFacts) -> Option<Judged> {
+    let stalled = |why: &str| Some(plain(SyncState::Stalled, Some(why.into()), None));
+    match f.sync_status.as_str() {
+        "inactive" => Some(plain(
+            SyncState::Inactive,
+            Some("bucardo.sync.status is inactive".into()),
+            None,
+        )),
+        "stalled" => stalled("bucardo.sync.status is stalled"),
+        _ if f.db_stalled => stalled("one of its databases is stalled"),
+        _ => None,
+    }
+}
+
+/// What the daemon's processes (and its supervisor's record) say of this
+/// sync: dropped, paused, or its controllers still starting.
+fn process_state(
+    name: &str,
+    d: &DaemonFacts,
+    daemon: DaemonState,
+    since: Option<Time>,
+    now: Time,
+) -> Option<Judged> {
     if let Some(p) = &d.processes {
         let active = p
             .mcp_active
@@ -212,55 +224,65 @@ pub fn sync_state(name: &str, f: &SyncFacts, now: Time, stale_after_secs: i64) -
                 }
                 None => "the daemon runs without this sync".into(),
             };
-            return j(SyncState::Dropped, Some(reason), dropped.map(|e| e.at));
+            return Some(plain(
+                SyncState::Dropped,
+                Some(reason),
+                dropped.map(|e| e.at),
+            ));
         }
         if active && !p.controllers.iter().any(|c| c == name) {
             // A pause sent since the daemon started, not resumed since.
             let paused = d.last("paused", Some(name));
             let resumed = d.last("resumed", Some(name));
             if let Some(p) = paused.filter(|p| resumed.is_none_or(|r| r.at < p.at)) {
-                return Judged {
+                return Some(Judged {
                     state: SyncState::Paused,
                     reason: None,
                     since: Some(p.at),
                     paused_by: p.detail.clone(),
-                };
+                });
             }
             let loop_since = d.last("main_loop", None).map(|e| e.at).or(since);
             if loop_since.is_some_and(|t| (now - t).num_seconds() < CONTROLLER_GRACE_SECS) {
-                return j(
+                return Some(plain(
                     SyncState::DaemonStarting,
                     Some("controllers starting".into()),
                     loop_since,
-                );
+                ));
             }
-            return j(
+            return Some(plain(
                 SyncState::Paused,
                 Some(
                     "no controller process: paused by a NOTIFY archtui did not see, or its controller died"
                         .into(),
                 ),
                 None,
-            );
+            ));
         }
     }
+    None
+}
+
+/// The state its runs say: running, never run, bad, stuck while changes
+/// wait, empty or good.
+fn run_state(f: &SyncFacts, now: Time, stale_after_secs: i64) -> Judged {
     if f.running.is_some() {
-        return j(SyncState::Running, None, None);
+        return plain(SyncState::Running, None, None);
     }
     // None sorts before any time, so "never" loses every comparison.
     let success = f.last_success();
     if success.is_none() && f.last_bad.is_none() {
-        return j(SyncState::NeverRun, None, None);
+        return plain(SyncState::NeverRun, None, None);
     }
     if f.last_bad > success {
-        return j(SyncState::Bad, None, f.last_bad);
+        return plain(SyncState::Bad, None, f.last_bad);
     }
     // Changes wait on the master (the heartbeat makes one every few
     // seconds) and the sync has not run for long: it is stuck.
     if let (Some(ok), Some(lag)) = (success, f.lag_seconds) {
         let idle = (now - ok).num_seconds();
         if idle > stale_after_secs && lag > stale_after_secs as f64 {
-            return j(
+            return plain(
                 SyncState::Stalled,
                 Some(format!(
                     "no run for {idle} s although changes wait on the master (oldest {lag:.0} s)"
@@ -270,9 +292,9 @@ pub fn sync_state(name: &str, f: &SyncFacts, now: Time, stale_after_secs: i64) -
         }
     }
     if f.last_empty > f.last_good {
-        j(SyncState::Empty, None, None)
+        plain(SyncState::Empty, None, None)
     } else {
-        j(SyncState::Good, None, None)
+        plain(SyncState::Good, None, None)
     }
 }
 

@@ -161,84 +161,10 @@ pub struct Expect {
 /// The checks of the new host from its probe.
 pub fn host_checks(p: &Probe, e: &Expect) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(match &p.docker {
-        Some(v) => Check::pass("docker engine", format!("version {v}")),
-        None if p.docker_hung => Check::fail(
-            "docker engine",
-            "dockerd did not answer `docker version` within 5 s (stopped, hung or overloaded)",
-            "look at dockerd on the host (systemctl status docker; restart it if it hangs), then run provision again",
-        ),
-        None => Check::fail(
-            "docker engine",
-            "no answer from `docker version`",
-            "install Docker and make sure the SSH user may use it (group docker or root)",
-        ),
-    });
-    out.push(match &p.compose {
-        Some(v) if compose_v2(v) => {
-            Check::pass("docker compose", format!("v{}", v.trim_start_matches('v')))
-        }
-        Some(v) => Check::fail(
-            "docker compose",
-            format!("version {v} is not compose v2"),
-            "install the compose v2 plugin (docker-compose-plugin or Debian's docker-compose 2.x)",
-        ),
-        None => Check::fail(
-            "docker compose",
-            "`docker compose version` failed: compose v2 missing",
-            "install the compose v2 plugin (docker-compose-plugin or Debian's docker-compose 2.x)",
-        ),
-    });
-    let path = p.disk_path.clone().unwrap_or_else(|| "/".into());
-    out.push(match p.disk_kib {
-        Some(k) if k < DISK_FAIL_KIB => Check::fail(
-            "disk space",
-            format!("{} free on {path}", human_kib(k)),
-            format!("free at least {} on {path}", human_kib(DISK_FAIL_KIB)),
-        ),
-        Some(k) if k < DISK_WARN_KIB => Check::warn(
-            "disk space",
-            format!("{} free on {path}", human_kib(k)),
-            "the database will grow: consider more space",
-        ),
-        Some(k) => Check::pass("disk space", format!("{} free on {path}", human_kib(k))),
-        None => Check::warn(
-            "disk space",
-            "could not read `df`",
-            "check the free space by hand",
-        ),
-    });
-    let busy: Vec<String> = e
-        .ports
-        .iter()
-        .filter(|port| p.listening.contains(port))
-        .map(u16::to_string)
-        .collect();
-    let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
-    out.push(if busy.is_empty() {
-        Check::pass("ports", format!("{} free", ports.join(", ")))
-    } else if p.ours > 0 && e.resuming {
-        Check::warn(
-            "ports",
-            format!("{} held by this wizard's earlier run", busy.join(", ")),
-            "resuming: the running stack is reused",
-        )
-    } else if p.ours > 0 {
-        Check::fail(
-            "ports",
-            format!(
-                "{} in use by an archive stack already running there",
-                busy.join(", ")
-            ),
-            "this host already runs the stack: retire it or `docker compose down` there first",
-        )
-    } else {
-        Check::fail(
-            "ports",
-            format!("{} in use", busy.join(", ")),
-            "stop what listens there (see `ss -ltnp`)",
-        )
-    });
+    out.push(docker_check(p));
+    out.push(compose_check(p));
+    out.push(disk_check(p));
+    out.push(ports_check(p, e));
     out.push(match p.master_reachable {
         Some(true) => Check::pass(
             "master's database",
@@ -269,6 +195,100 @@ pub fn host_checks(p: &Probe, e: &Expect) -> Vec<Check> {
         ));
     }
     out
+}
+
+/// The Docker engine answers `docker version`.
+fn docker_check(p: &Probe) -> Check {
+    match &p.docker {
+        Some(v) => Check::pass("docker engine", format!("version {v}")),
+        None if p.docker_hung => Check::fail(
+            "docker engine",
+            "dockerd did not answer `docker version` within 5 s (stopped, hung or overloaded)",
+            "look at dockerd on the host (systemctl status docker; restart it if it hangs), then run provision again",
+        ),
+        None => Check::fail(
+            "docker engine",
+            "no answer from `docker version`",
+            "install Docker and make sure the SSH user may use it (group docker or root)",
+        ),
+    }
+}
+
+/// Compose v2 is there.
+fn compose_check(p: &Probe) -> Check {
+    match &p.compose {
+        Some(v) if compose_v2(v) => {
+            Check::pass("docker compose", format!("v{}", v.trim_start_matches('v')))
+        }
+        Some(v) => Check::fail(
+            "docker compose",
+            format!("version {v} is not compose v2"),
+            "install the compose v2 plugin (docker-compose-plugin or Debian's docker-compose 2.x)",
+        ),
+        None => Check::fail(
+            "docker compose",
+            "`docker compose version` failed: compose v2 missing",
+            "install the compose v2 plugin (docker-compose-plugin or Debian's docker-compose 2.x)",
+        ),
+    }
+}
+
+/// Free space where the deploy dir goes (or its nearest parent).
+fn disk_check(p: &Probe) -> Check {
+    let path = p.disk_path.clone().unwrap_or_else(|| "/".into());
+    match p.disk_kib {
+        Some(k) if k < DISK_FAIL_KIB => Check::fail(
+            "disk space",
+            format!("{} free on {path}", human_kib(k)),
+            format!("free at least {} on {path}", human_kib(DISK_FAIL_KIB)),
+        ),
+        Some(k) if k < DISK_WARN_KIB => Check::warn(
+            "disk space",
+            format!("{} free on {path}", human_kib(k)),
+            "the database will grow: consider more space",
+        ),
+        Some(k) => Check::pass("disk space", format!("{} free on {path}", human_kib(k))),
+        None => Check::warn(
+            "disk space",
+            "could not read `df`",
+            "check the free space by hand",
+        ),
+    }
+}
+
+/// The stack's ports free, or held by the stack this wizard started.
+fn ports_check(p: &Probe, e: &Expect) -> Check {
+    let busy: Vec<String> = e
+        .ports
+        .iter()
+        .filter(|port| p.listening.contains(port))
+        .map(u16::to_string)
+        .collect();
+    let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
+    if busy.is_empty() {
+        Check::pass("ports", format!("{} free", ports.join(", ")))
+    } else if p.ours > 0 && e.resuming {
+        Check::warn(
+            "ports",
+            format!("{} held by this wizard's earlier run", busy.join(", ")),
+            "resuming: the running stack is reused",
+        )
+    } else if p.ours > 0 {
+        Check::fail(
+            "ports",
+            format!(
+                "{} in use by an archive stack already running there",
+                busy.join(", ")
+            ),
+            "this host already runs the stack: retire it or `docker compose down` there first",
+        )
+    } else {
+        Check::fail(
+            "ports",
+            format!("{} in use", busy.join(", ")),
+            "stop what listens there (see `ss -ltnp`)",
+        )
+    }
 }
 
 fn clock_check(offset: f64) -> Check {

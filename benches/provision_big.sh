@@ -10,5 +10,5 @@ set -eu
 cd "$(dirname "$0")/.."
 eval "$(tests/lab/up)"
 export ARCHTUI_CONFIG ARCHTUI_LAB=1
-exec cargo test --release --test wizard_lab -- --ignored --nocapture \
-    figure_provision_with_a_million_rows_next_to_pg_dump
+exec cargo test --release --test lab -- --ignored --nocapture \
+    wizard::figure_provision_with_a_million_rows_next_to_pg_dump

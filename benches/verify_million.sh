@@ -10,5 +10,5 @@ set -eu
 cd "$(dirname "$0")/.."
 eval "$(tests/lab/up)"
 export ARCHTUI_CONFIG ARCHTUI_LAB=1
-exec cargo test --release --test verify_lab -- --ignored --nocapture \
-    figure_verify_of_a_million_items_next_to_one_hash_query
+exec cargo test --release --test lab -- --ignored --nocapture \
+    verify::figure_verify_of_a_million_items_next_to_one_hash_query

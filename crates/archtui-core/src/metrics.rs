@@ -97,6 +97,22 @@ fn flag(b: bool) -> f64 {
 
 pub fn render(s: &FleetStatus, last: &Last) -> String {
     let mut o = Out::default();
+    host_families(&mut o, s);
+    sync_families(&mut o, s);
+    health_families(&mut o, s);
+    verify_families(&mut o, last);
+    o.family(
+        "archtui_verdict_exit_code",
+        "gauge",
+        "The fleet's verdict as archtui status exits: 0 ok, 1 warning, 2 critical, 3 unknown.",
+        vec![(Vec::new(), s.verdict.exit_code as f64)],
+    );
+    o.text.push_str("# EOF\n");
+    o.text
+}
+
+/// Hosts, their containers, the slaves' daemons.
+fn host_families(o: &mut Out, s: &FleetStatus) {
     o.family(
         "archtui_host_up",
         "gauge",
@@ -143,6 +159,10 @@ pub fn render(s: &FleetStatus, last: &Last) -> String {
             })
             .collect(),
     );
+}
+
+/// Each sync: state, lag, pending rows, heartbeat lag, conflicts.
+fn sync_families(o: &mut Out, s: &FleetStatus) {
     o.family(
         "archtui_sync_state",
         "gauge",
@@ -205,6 +225,10 @@ pub fn render(s: &FleetStatus, last: &Last) -> String {
             })
             .collect(),
     );
+}
+
+/// The master's delta and track tables, and each slave's readiness to take over.
+fn health_families(o: &mut Out, s: &FleetStatus) {
     let delta = &s.health.delta_tables;
     for (name, help, get) in [
         (
@@ -253,6 +277,10 @@ pub fn render(s: &FleetStatus, last: &Last) -> String {
             })
             .collect(),
     );
+}
+
+/// The slaves' last verify: differences per table and when it ran.
+fn verify_families(o: &mut Out, last: &Last) {
     o.family(
         "archtui_verify_differences",
         "gauge",
@@ -283,14 +311,6 @@ pub fn render(s: &FleetStatus, last: &Last) -> String {
             })
             .collect(),
     );
-    o.family(
-        "archtui_verdict_exit_code",
-        "gauge",
-        "The fleet's verdict as archtui status exits: 0 ok, 1 warning, 2 critical, 3 unknown.",
-        vec![(Vec::new(), s.verdict.exit_code as f64)],
-    );
-    o.text.push_str("# EOF\n");
-    o.text
 }
 
 #[cfg(test)]

@@ -94,8 +94,21 @@ pub fn judge(
     expect: &Expectations<'_>,
 ) -> Verdict {
     let mut out = Vec::new();
-    let mut push = |level, message: String| out.push(Finding { level, message });
+    host_findings(hosts, expect.services, &mut out);
+    if let Some(e) = registry_error {
+        out.push(Finding {
+            level: Level::Critical,
+            message: format!("master: fleet registry unreadable: {e}"),
+        });
+    }
+    daemon_findings(daemons, hosts, &mut out);
+    sync_findings(syncs, hosts, expect.thresholds, &mut out);
+    Verdict::from_findings(out)
+}
 
+/// A host down, or a service of it missing, stopped, unhealthy or starting.
+fn host_findings(hosts: &[HostStatus], services: &[String], out: &mut Vec<Finding>) {
+    let mut push = |level, message: String| out.push(Finding { level, message });
     for h in hosts {
         if h.state != HostState::Up {
             let why = h.error.as_deref().unwrap_or("no reason given");
@@ -105,7 +118,7 @@ pub fn judge(
             );
             continue;
         }
-        for service in expect.services {
+        for service in services {
             match h.containers.iter().find(|c| &c.service == service) {
                 None => push(
                     Level::Critical,
@@ -129,13 +142,11 @@ pub fn judge(
             }
         }
     }
+}
 
-    if let Some(e) = registry_error {
-        push(
-            Level::Critical,
-            format!("master: fleet registry unreadable: {e}"),
-        );
-    }
+/// A slave's daemon: unreadable (its host up), down, starting or unknown.
+fn daemon_findings(daemons: &[BucardoStatus], hosts: &[HostStatus], out: &mut Vec<Finding>) {
+    let mut push = |level, message: String| out.push(Finding { level, message });
     // Every slave runs its own daemon; an unreadable slave is reported
     // above (its host) or here (its control database).
     for d in daemons {
@@ -174,8 +185,16 @@ pub fn judge(
             (DaemonState::Up, None) => {}
         }
     }
+}
 
-    let t = expect.thresholds;
+/// A sync's state, and its lag against the thresholds.
+fn sync_findings(
+    syncs: &[SyncStatus],
+    hosts: &[HostStatus],
+    t: Thresholds,
+    out: &mut Vec<Finding>,
+) {
+    let mut push = |level, message: String| out.push(Finding { level, message });
     for s in syncs {
         let why = |s: &SyncStatus| {
             s.reason
@@ -235,29 +254,35 @@ pub fn judge(
             }
             SyncState::Good | SyncState::Empty | SyncState::Running => {}
         }
-        match s.lag_seconds {
-            Some(lag) if lag >= t.lag_critical_secs => push(
-                Level::Critical,
-                format!(
-                    "sync {}: lag {lag:.1} s >= {} s",
-                    s.name, t.lag_critical_secs
-                ),
-            ),
-            Some(lag) if lag >= t.lag_warning_secs => push(
-                Level::Warning,
-                format!(
-                    "sync {}: lag {lag:.1} s >= {} s",
-                    s.name, t.lag_warning_secs
-                ),
-            ),
-            Some(_) => {}
-            None => push(
-                Level::Unknown,
-                format!("sync {}: lag could not be measured", s.name),
-            ),
+        if let Some((level, message)) = lag_finding(s, t) {
+            push(level, message);
         }
     }
-    Verdict::from_findings(out)
+}
+
+/// A sync's lag against the thresholds; unmeasured is unknown.
+fn lag_finding(s: &SyncStatus, t: Thresholds) -> Option<(Level, String)> {
+    match s.lag_seconds {
+        Some(lag) if lag >= t.lag_critical_secs => Some((
+            Level::Critical,
+            format!(
+                "sync {}: lag {lag:.1} s >= {} s",
+                s.name, t.lag_critical_secs
+            ),
+        )),
+        Some(lag) if lag >= t.lag_warning_secs => Some((
+            Level::Warning,
+            format!(
+                "sync {}: lag {lag:.1} s >= {} s",
+                s.name, t.lag_warning_secs
+            ),
+        )),
+        Some(_) => None,
+        None => Some((
+            Level::Unknown,
+            format!("sync {}: lag could not be measured", s.name),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -32,10 +32,17 @@ use openssh::{ChildStdin, Session};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::shell::{self, Channel, ReadEnd, ShellError};
+use super::shell::{self, Channel, ReadEnd};
 use crate::Progress;
 use archtui_core::actions::{clean, Outcome, Status};
 use archtui_core::config::Host;
+
+mod follow;
+mod reply;
+
+use follow::mark_seen;
+pub use follow::{follow, settle, Finished, JobError, StartError};
+pub use reply::{decide, meanwhile, parse_reply, when, Decision, LockInfo, Reply, Reported};
 
 const HOLDER: &str = include_str!("job/holder.bash");
 const WRAPPER: &str = include_str!("job/wrapper.bash");
@@ -184,191 +191,6 @@ impl JobState {
     }
 }
 
-/// A job the host reported, with its metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reported {
-    pub meta: Meta,
-    pub state: JobState,
-}
-
-/// `lock.info` and whether a holder is alive, as a refused holder reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LockInfo {
-    pub who: String,
-    pub action: String,
-    pub since: String,
-    pub job: Option<String>,
-    pub holder_alive: bool,
-}
-
-/// The holder's first answer. Pure parse of its lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    Ready {
-        unreported: Vec<Reported>,
-    },
-    Busy {
-        info: LockInfo,
-        unreported: Vec<Reported>,
-    },
-    Error(String),
-}
-
-/// Parses the holder's lines (untrusted: the host wrote them; anything
-/// malformed is skipped, never trusted).
-pub fn parse_reply(lines: &[String]) -> Reply {
-    let mut unreported = Vec::new();
-    let mut info = LockInfo::default();
-    let mut busy = false;
-    for l in lines {
-        if let Some(rest) = l.strip_prefix("archtui-job ") {
-            let mut parts = rest.splitn(3, ' ');
-            let (Some(id), Some(state), Some(json)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let (Some(state), Ok(meta)) =
-                (JobState::parse(state), serde_json::from_str::<Meta>(json))
-            else {
-                continue;
-            };
-            if meta.id == id && valid_id(id) {
-                unreported.push(Reported { meta, state });
-            }
-        } else if l.starts_with("archtui-ready") {
-            return Reply::Ready { unreported };
-        } else if let Some(e) = l.strip_prefix("archtui-error ") {
-            return Reply::Error(clean(e));
-        } else if l == "archtui-busy" {
-            busy = true;
-        } else if busy {
-            match l.split_once('=') {
-                Some(("who", v)) => info.who = clean(v),
-                Some(("action", v)) => info.action = clean(v),
-                Some(("since", v)) => info.since = clean(v),
-                Some(("job", v)) if valid_id(v) => info.job = Some(v.to_string()),
-                Some(("holder", v)) => info.holder_alive = v == "alive",
-                _ => {}
-            }
-        }
-    }
-    if busy {
-        Reply::Busy { info, unreported }
-    } else {
-        Reply::Error(
-            "taking the host's lock: its shell ended without an answer (the host needs bash, flock and setsid)"
-                .into(),
-        )
-    }
-}
-
-/// A time from the host (RFC 3339) as the operator reads it: the time of
-/// day in UTC, with the date when it is not today's. Pure.
-pub fn when(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => {
-            let t = t.to_utc();
-            if t.date_naive() == now.date_naive() {
-                t.format("%H:%M:%S UTC").to_string()
-            } else {
-                t.format("%Y-%m-%d %H:%M UTC").to_string()
-            }
-        }
-        Err(_) => clean(rfc3339),
-    }
-}
-
-/// "deploy job ID started 09:12:03 UTC by alice@laptop". Pure.
-fn describe(meta: &Meta, now: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "{} job {} started {} by {}",
-        clean(&meta.action),
-        meta.id,
-        when(&meta.started, now),
-        clean(&meta.operator)
-    )
-}
-
-/// What happened to a job while nobody watched it. Pure.
-pub fn meanwhile(r: &Reported, now: chrono::DateTime<chrono::Utc>) -> String {
-    let what = describe(&r.meta, now);
-    match r.state {
-        JobState::Exited(0) => format!("{what} finished meanwhile: exit 0"),
-        JobState::Exited(c) => format!("{what} finished meanwhile: exit {c} (failed)"),
-        JobState::Idle(_) => format!(
-            "{what} was stopped meanwhile: no output for {} s",
-            r.meta.idle_secs
-        ),
-        JobState::Lost => {
-            format!("{what} ended without an exit status: the host may have rebooted")
-        }
-        JobState::Running => format!("{what} is still running"),
-    }
-}
-
-/// What to do about the lock. Pure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Held,
-    /// A job of this very action runs with nobody attached: follow it.
-    Attach(Meta),
-    Refused(String),
-}
-
-pub fn decide(
-    reply: &Reply,
-    action: &str,
-    host: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Decision {
-    let (info, unreported) = match reply {
-        Reply::Ready { .. } => return Decision::Held,
-        Reply::Error(e) => return Decision::Refused(format!("{host}: {e}")),
-        Reply::Busy { info, unreported } => (info, unreported),
-    };
-    let running = info.job.as_ref().and_then(|id| {
-        unreported
-            .iter()
-            .find(|r| &r.meta.id == id && r.state == JobState::Running)
-    });
-    if let Some(job) = running {
-        if !info.holder_alive && job.meta.action == action {
-            return Decision::Attach(job.meta.clone());
-        }
-    }
-    let since = when(&info.since, now);
-    let mut msg = format!(
-        "{host} is locked by {} for {} since {since}",
-        or_unknown(&info.who),
-        or_unknown(&info.action),
-    );
-    match (running, info.holder_alive) {
-        (Some(job), true) => msg.push_str(&format!(
-            " (its {} is running; they are following it)",
-            describe(&job.meta, now)
-        )),
-        (Some(job), false) => msg.push_str(&format!(
-            " (its {} is running); wait for it to end",
-            describe(&job.meta, now)
-        )),
-        (None, true) => msg.push_str(
-            "; one action per host at a time: wait for it to end, or ask them",
-        ),
-        (None, false) => msg.push_str(
-            "; neither archtui nor a job of archtui holds it: find the process with `fuser -v .archtui/lock` in the deploy dir",
-        ),
-    }
-    Decision::Refused(msg)
-}
-
-fn or_unknown(s: &str) -> &str {
-    if s.is_empty() {
-        "(unknown)"
-    } else {
-        s
-    }
-}
-
 /// `user@laptop`: the local user and this machine's name, one word.
 pub fn operator() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -498,35 +320,7 @@ pub async fn acquire(
     let mut channel = Channel::spawn(session.clone(), HOLDER, &args)
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    let deadline = Instant::now() + HOLDER_STARTUP;
-    let mut lines = Vec::new();
-    loop {
-        match channel
-            .line(deadline.saturating_duration_since(Instant::now()))
-            .await
-        {
-            Ok(l) => {
-                let ready = l.starts_with("archtui-ready");
-                lines.push(l);
-                if ready {
-                    break;
-                }
-            }
-            Err(ReadEnd::Closed) => break,
-            Err(ReadEnd::Silent) => {
-                return Err(Outcome::new(
-                    Status::Timeout,
-                    format!(
-                        "{}: taking the host's lock got no answer within {} s",
-                        host.name,
-                        HOLDER_STARTUP.as_secs()
-                    ),
-                ))
-            }
-            Err(ReadEnd::Failed(e)) => return Err(unreachable(e)),
-        }
-    }
-    let reply = parse_reply(&lines);
+    let reply = parse_reply(&holder_answer(&mut channel, host).await?);
     let decision = decide(&reply, action, &host.name, now);
     let unreported = match &reply {
         Reply::Ready { unreported } | Reply::Busy { unreported, .. } => unreported.as_slice(),
@@ -566,6 +360,44 @@ pub async fn acquire(
                 stdin,
                 pinger,
             })))
+        }
+    }
+}
+
+/// The holder's first lines, up to `archtui-ready` or its end, within
+/// `HOLDER_STARTUP`.
+async fn holder_answer(channel: &mut Channel, host: &Host) -> Result<Vec<String>, Outcome> {
+    let deadline = Instant::now() + HOLDER_STARTUP;
+    let mut lines = Vec::new();
+    loop {
+        match channel
+            .line(deadline.saturating_duration_since(Instant::now()))
+            .await
+        {
+            Ok(l) => {
+                let ready = l.starts_with("archtui-ready");
+                lines.push(l);
+                if ready {
+                    return Ok(lines);
+                }
+            }
+            Err(ReadEnd::Closed) => return Ok(lines),
+            Err(ReadEnd::Silent) => {
+                return Err(Outcome::new(
+                    Status::Timeout,
+                    format!(
+                        "{}: taking the host's lock got no answer within {} s",
+                        host.name,
+                        HOLDER_STARTUP.as_secs()
+                    ),
+                ))
+            }
+            Err(ReadEnd::Failed(e)) => {
+                return Err(Outcome::new(
+                    Status::Unreachable,
+                    format!("{}: {e}", host.name),
+                ))
+            }
         }
     }
 }
@@ -683,254 +515,6 @@ impl HostLock {
         self.pinger.abort();
         // The holder exits on `bye`; the channel goes with this value.
     }
-}
-
-/// How a followed job ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
-    pub meta: Meta,
-    pub state: JobState,
-    /// Its last output lines, cleaned.
-    pub lines: Vec<String>,
-}
-
-/// Why a job did not start on a host that archtui holds the lock of.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StartError {
-    /// The job's metadata did not encode (serde_json's text).
-    #[error("{0}")]
-    Encode(String),
-    #[error(transparent)]
-    Shell(#[from] ShellError),
-    #[error("the host's lock was lost (its holder's input is closed)")]
-    InputClosed,
-    /// Writing the request to the holder failed (the io error's text).
-    #[error("the host's lock was lost: {0}")]
-    Write(String),
-    #[error("the host took no input within {secs} s")]
-    NoInput { secs: u64 },
-    /// The holder's own `archtui-error` line, cleaned.
-    #[error("{0}")]
-    Refused(String),
-    #[error("the job did not start within {secs} s")]
-    NotStarted { secs: u64 },
-    #[error("the host's lock was lost (its holder ended)")]
-    HolderEnded,
-}
-
-/// Why a job could not be followed to its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobError {
-    Start(StartError),
-    /// The link to the host went away; the job goes on there.
-    Lost {
-        meta: Meta,
-        reason: String,
-    },
-    /// Nothing from the job for this long, and the host did not stop it.
-    Silent {
-        meta: Meta,
-        secs: u64,
-    },
-}
-
-impl Finished {
-    /// Ok for exit 0; otherwise the outcome that says what went wrong with
-    /// `what` (e.g. "docker compose up -d --build") on `host`.
-    pub fn outcome(&self, what: &str, host: &Host) -> Result<(), Outcome> {
-        let h = &host.name;
-        let id = &self.meta.id;
-        let why = || failure_lines(&self.lines).join(" | ");
-        match self.state {
-            JobState::Exited(0) => Ok(()),
-            JobState::Exited(c) => Err(Outcome::failed(format!(
-                "{what} on {h} failed (exit status: {c}; job {id}): {}",
-                why()
-            ))),
-            JobState::Idle(_) => Err(Outcome::new(
-                Status::Timeout,
-                format!(
-                    "{what} on {h} printed nothing for {} s and was stopped (job {id}): {}",
-                    self.meta.idle_secs,
-                    why()
-                ),
-            )),
-            JobState::Lost | JobState::Running => Err(Outcome::failed(format!(
-                "{what} on {h} (job {id}) ended without an exit status: the host may have rebooted; its log: {}/{id}.log",
-                jobs_dir(host)
-            ))),
-        }
-    }
-}
-
-/// The outcome of running or following a job: its `Finished` on exit 0,
-/// else what went wrong, as an `Outcome` naming `what` and the host.
-pub fn settle(r: Result<Finished, JobError>, what: &str, host: &Host) -> Result<Finished, Outcome> {
-    let f = r.map_err(|e| e.outcome(what, host))?;
-    f.outcome(what, host)?;
-    Ok(f)
-}
-
-impl JobError {
-    pub fn outcome(&self, what: &str, host: &Host) -> Outcome {
-        let h = &host.name;
-        match self {
-            JobError::Start(e) => Outcome::failed(format!("could not start {what} on {h}: {e}")),
-            JobError::Lost { meta, reason } => Outcome::new(
-                Status::Interrupted,
-                format!(
-                    "lost the link to {h} while job {} ({what}) ran: {reason}; it keeps running there: run the same command again to follow it",
-                    meta.id
-                ),
-            ),
-            JobError::Silent { meta, secs } => Outcome::new(
-                Status::Timeout,
-                format!(
-                    "no output from job {} ({what}) on {h} for {secs} s and the host did not stop it; it may still run: {}/{}.log",
-                    meta.id,
-                    jobs_dir(host),
-                    meta.id
-                ),
-            ),
-        }
-    }
-}
-
-/// Follows a job's log (from its start) to the job's end, each line to
-/// `progress`, then marks it reported. Bounded by the job's own end and by
-/// "no output for its idle bound plus `FOLLOW_MARGIN`", never by a total.
-pub async fn follow(
-    session: &Arc<Session>,
-    host: &Host,
-    meta: Meta,
-    progress: &Progress,
-) -> Result<Finished, JobError> {
-    let _tracked = track(InFlight {
-        host: host.name.clone(),
-        id: meta.id.clone(),
-        action: meta.action.clone(),
-    });
-    let dir = jobs_dir(host);
-    let log = format!("{dir}/{}.log", meta.id);
-    let silent_for = Duration::from_secs(meta.idle_secs) + FOLLOW_MARGIN;
-    let mut lines = Lines::default();
-    let mut offset: u64 = 0;
-    let lost = |reason: String| JobError::Lost {
-        meta: meta.clone(),
-        reason,
-    };
-    loop {
-        let mut silent = false;
-        let began = Instant::now();
-        let before = offset;
-        if let Some(pid) = meta.pid {
-            let pid = pid.to_string();
-            let off = offset.to_string();
-            let mut ch = Channel::spawn(session.clone(), STREAM, &[&log, &off, &pid])
-                .await
-                .map_err(|e| lost(e.to_string()))?;
-            loop {
-                match ch.chunk(silent_for).await {
-                    Ok(bytes) => {
-                        offset += bytes.len() as u64;
-                        lines.feed(&bytes, progress);
-                    }
-                    Err(ReadEnd::Silent) => {
-                        silent = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-        if offset == before && began.elapsed() < Duration::from_secs(1) {
-            // No pid, or a stream that ends at once: look again each second.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        let off = offset.to_string();
-        let out = shell::sh(session, STATUS, &[&dir, &meta.id, &off], shell::QUICK)
-            .await
-            .map_err(|e| lost(e.to_string()))?;
-        let (state, rest) = split_status(&out.stdout);
-        offset += rest.len() as u64;
-        lines.feed(rest, progress);
-        match state {
-            Some(JobState::Running) if silent => {
-                return Err(JobError::Silent {
-                    meta,
-                    secs: silent_for.as_secs(),
-                })
-            }
-            Some(JobState::Running) => {}
-            Some(state) => {
-                lines.flush(progress);
-                mark_seen(session, host, &meta.id).await;
-                return Ok(Finished {
-                    meta,
-                    state,
-                    lines: lines.kept,
-                });
-            }
-            None => return Err(lost(format!("job {} is not in {dir} on the host", meta.id))),
-        }
-    }
-}
-
-/// The state line and the log bytes after it. Pure.
-fn split_status(out: &[u8]) -> (Option<JobState>, &[u8]) {
-    let (first, rest) = match out.iter().position(|b| *b == b'\n') {
-        Some(i) => (&out[..i], &out[i + 1..]),
-        None => (out, &out[out.len()..]),
-    };
-    let state = std::str::from_utf8(first)
-        .ok()
-        .and_then(|l| l.strip_prefix("state "))
-        .and_then(JobState::parse);
-    (state, rest)
-}
-
-/// A job's output cut into cleaned lines; the last `KEEP` are kept.
-#[derive(Default)]
-struct Lines {
-    partial: Vec<u8>,
-    kept: Vec<String>,
-}
-
-impl Lines {
-    fn feed(&mut self, bytes: &[u8], progress: &Progress) {
-        self.partial.extend_from_slice(bytes);
-        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
-            let raw: Vec<u8> = self.partial.drain(..=i).collect();
-            self.emit(&raw[..raw.len() - 1], progress);
-        }
-        // A very long line without a newline is shown in pieces.
-        if self.partial.len() > 64 * 1024 {
-            let raw = std::mem::take(&mut self.partial);
-            self.emit(&raw, progress);
-        }
-    }
-
-    fn flush(&mut self, progress: &Progress) {
-        if !self.partial.is_empty() {
-            let raw = std::mem::take(&mut self.partial);
-            self.emit(&raw, progress);
-        }
-    }
-
-    fn emit(&mut self, raw: &[u8], progress: &Progress) {
-        let line = clean(&String::from_utf8_lossy(raw));
-        let _ = progress.send(line.clone());
-        self.kept.push(line);
-        if self.kept.len() > KEEP {
-            self.kept.drain(..KEEP / 4);
-        }
-    }
-}
-
-/// Marks a job's end as reported; a failure only means the next run says
-/// it again.
-async fn mark_seen(session: &Session, host: &Host, id: &str) {
-    let _ = shell::sh(session, SEEN, &[&jobs_dir(host), id], shell::QUICK).await;
 }
 
 #[cfg(test)]

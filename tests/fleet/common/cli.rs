@@ -2,7 +2,6 @@
 //! locks), runs in the background with their output collected, checkouts
 //! to deploy from, and jukebox's deployed state. Shared by the lab tests
 //! that act on the fleet.
-#![allow(dead_code)]
 // Test helpers outside #[test] fns, where clippy.toml's allowance does not
 // reach: a failed unwrap here is a failed test.
 #![allow(clippy::unwrap_used)]

@@ -10,7 +10,7 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{lab, restore, wait_until, Lab, ARCHIVE_DB};
+use crate::common::{lab, restore, wait_until, Lab, ARCHIVE_DB};
 use serde_json::Value;
 
 const MASTER: &str = "cavaforgepad";

@@ -3,7 +3,6 @@
 //! is a failure, never a silent pass. Unset or `0`, the lab tests are
 //! reported as ignored (build.rs gives them `#[ignore]`); any other value
 //! is a failure that names it.
-#![allow(dead_code)]
 
 pub mod cli;
 pub mod tmux;

@@ -6,9 +6,7 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{lab, text, wait_until, Lab, ARCHIVE_DB};
+use crate::common::{lab, text, wait_until, Lab, ARCHIVE_DB};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const MASTER: &str = "cavaforgepad";

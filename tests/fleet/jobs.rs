@@ -6,13 +6,13 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::all_text;
-use common::cli::*;
+use crate::common::all_text;
+use crate::common::cli::*;
 
 /// The ids of the jobs on jukebox. A set, not a count: the holder prunes
 /// all but the 30 newest reported jobs, so a count can stand still while a

@@ -10,7 +10,7 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::cli::{Checkout, Running, State};
-use common::Lab;
+use crate::common::cli::{Checkout, Running, State};
+use crate::common::Lab;
 use serde_json::Value;
 
 const MASTER: &str = "cavaforgepad";

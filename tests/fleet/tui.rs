@@ -5,13 +5,13 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
-use common::tmux::Tmux;
+use crate::common::tmux::Tmux;
 
 use std::path::Path;
 
-use common::lab;
+use crate::common::lab;
 
 /// One tmux server per test, on its own socket, killed on drop.
 /// The console in tmux, with a shell line before and after it to see the

@@ -7,16 +7,16 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
-use common::tmux::Tmux;
+use crate::common::tmux::Tmux;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{lab, restore, text, wait_until, Lab};
+use crate::common::{lab, restore, text, wait_until, Lab};
 
 const MASTER: &str = "cavaforgepad";
 const SLAVE: &str = "jukebox";
@@ -95,7 +95,7 @@ impl Drop for Scratch {
     }
 }
 
-use common::all_text as all;
+use crate::common::all_text as all;
 
 /// turntable's db, dbgroup and sync rows in the master's Bucardo.
 fn registered(lab: &Lab) -> String {

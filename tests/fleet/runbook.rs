@@ -3,9 +3,9 @@
 //! Slaves" procedure to the letter, and the scripts' refusals. Each run
 //! again changes nothing. Run with the lab up and ARCHTUI_LAB=1 (README).
 
-mod common;
+use crate::common;
 
-use common::{lab, Lab};
+use crate::common::{lab, Lab};
 use std::time::{Duration, Instant};
 
 const MASTER: &str = "cavaforgepad";

@@ -6,9 +6,9 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
-use common::tmux::Tmux;
+use crate::common::tmux::Tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -66,7 +66,7 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exit code")
 }
 
-use common::all_text;
+use crate::common::all_text;
 
 fn status_json(lab: &common::Lab) -> (Value, i32) {
     let o = Command::new(env!("CARGO_BIN_EXE_archtui"))

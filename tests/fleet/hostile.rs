@@ -5,13 +5,13 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{all_text, lab, restore, Lab};
+use crate::common::{all_text, lab, restore, Lab};
 
 const MASTER: &str = "cavaforgepad";
 const SLAVE: &str = "jukebox";

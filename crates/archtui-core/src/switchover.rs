@@ -337,7 +337,7 @@ pub fn plan(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Vec<String> {
     ));
     l.push(step(Step::StopReplication));
     l.push(format!(
-        "      {}: docker compose stop bucardo",
+        "      {}: docker compose stop -t 3 bucardo (drained: nothing is in flight)",
         slaves.join(", ")
     ));
     l.push(step(Step::Sequences));

@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 
 use archtui_core::config::Config;
-use archtui_core::switchover::{self as plan, Journal, Step};
+use archtui_core::switchover::{self as plan, Journal, Roles, Step};
 use archtui_core::wizard::checks::Verdict;
 use archtui_remote::actions::{Outcome, Status};
 use archtui_remote::host::Context;
@@ -62,48 +62,84 @@ pub async fn run(config: Config, config_path: &Path, args: SwitchoverArgs, read_
             super::warn(&format!("archtui: warning: {e}"));
         }
     };
-    let finish = |o: Outcome, confirmed: bool| {
-        audit_step("switchover", confirmed, &o, clock.elapsed());
-        super::actions::report(&o);
-        o.status.exit_code()
+    let (o, confirmed) = match switch(config, config_path, &args, read_only, &audit_step).await {
+        Ok(o) => (o, true),
+        Err(o) => (o, false),
     };
+    audit_step("switchover", confirmed, &o, clock.elapsed());
+    super::actions::report(&o);
+    o.status.exit_code()
+}
+
+/// Everything up to the confirmation, then the steps. Err: it ended
+/// before the operator confirmed (refused, a dry run, unreadable state).
+async fn switch(
+    config: Config,
+    config_path: &Path,
+    args: &SwitchoverArgs,
+    read_only: bool,
+    audit_step: &impl Fn(&str, bool, &Outcome, std::time::Duration),
+) -> Result<Outcome, Outcome> {
+    let cand = &args.new_master;
     let jpath = so::journal_path(&audit::state_dir());
-    let open = match so::load_journal(&jpath) {
-        Ok(j) => j,
-        Err(e) => return finish(Outcome::failed(e), false),
-    };
-    let (roles, mut journal) = match open {
-        Some(j) if j.roles.candidate == cand => (j.roles.clone(), Some(j)),
-        Some(j) => {
-            return finish(
-                Outcome::refused(format!(
-                    "a switchover to {} is under way ({}): finish it first with `archtui switchover {}`",
-                    j.roles.candidate,
-                    jpath.display(),
-                    j.roles.candidate
-                )),
-                false,
-            )
-        }
-        None => match so::roles_of(&config, &cand) {
-            Ok(r) => (r, None),
-            Err(e) => return finish(Outcome::refused(e), false),
-        },
-    };
+    let (roles, journal) = opened(&config, cand, &jpath)?;
     if (read_only || config.read_only) && !args.dry_run {
-        return finish(
-            Outcome::refused("read-only mode (--read-only or read_only = true in the config): refusing switchover"),
-            false,
-        );
+        return Err(Outcome::refused(
+            "read-only mode (--read-only or read_only = true in the config): refusing switchover",
+        ));
     }
-    let ctx = match Context::open(config.clone()) {
-        Ok(c) => c,
-        Err(e) => return finish(Outcome::new(Status::Unreachable, e.to_string()), false),
-    };
+    let ctx = Context::open(config.clone())
+        .map_err(|e| Outcome::new(Status::Unreachable, e.to_string()))?;
     let (tx, mut early) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let mut run = Run::new(ctx.clone(), roles.clone(), tx);
-    if let Some(j) = &journal {
-        super::say(&format!(
+    let mut run = Run::new(ctx, roles.clone(), tx);
+    let ready = ready(&mut run, &config, args, journal.as_ref()).await;
+    while let Ok(l) = early.try_recv() {
+        tracing::debug!(line = %l, "pre-check progress");
+    }
+    if let Err(o) = ready {
+        run.close().await;
+        return Err(o);
+    }
+    let (tx, printer) = crate::output::printer(crate::output::Style {
+        prefix: "  | ",
+        ..crate::output::Style::PLAIN
+    });
+    run.progress = tx.clone();
+    let mut j =
+        journal.unwrap_or_else(|| Journal::new(roles.clone(), chrono::Utc::now().to_rfc3339()));
+    let outcome = steps(&mut run, &mut j, &jpath, config_path, &tx, audit_step).await;
+    run.close().await;
+    drop(tx);
+    let _ = printer.await;
+    Ok(outcome)
+}
+
+/// The roles: a journal's for the same candidate (a resume), else the
+/// config's. A journal open for another candidate refuses.
+fn opened(config: &Config, cand: &str, jpath: &Path) -> Result<(Roles, Option<Journal>), Outcome> {
+    match so::load_journal(jpath).map_err(Outcome::failed)? {
+        Some(j) if j.roles.candidate == cand => Ok((j.roles.clone(), Some(j))),
+        Some(j) => Err(Outcome::refused(format!(
+            "a switchover to {} is under way ({}): finish it first with `archtui switchover {}`",
+            j.roles.candidate,
+            jpath.display(),
+            j.roles.candidate
+        ))),
+        None => Ok((so::roles_of(config, cand).map_err(Outcome::refused)?, None)),
+    }
+}
+
+/// Pre-checks (or the resume's state), the plan, the confirmation: Ok
+/// once the steps may run.
+async fn ready(
+    run: &mut Run,
+    config: &Config,
+    args: &SwitchoverArgs,
+    journal: Option<&Journal>,
+) -> Result<(), Outcome> {
+    let cand = &args.new_master;
+    match journal {
+        Some(j) => super::say(&format!(
             "Resuming the switchover to {cand} started {}: done {}",
             j.started_at,
             if j.done.is_empty() {
@@ -115,105 +151,71 @@ pub async fn run(config: Config, config_path: &Path, args: SwitchoverArgs, read_
                     .collect::<Vec<_>>()
                     .join(", ")
             }
-        ));
-    } else {
-        super::say("Pre-checks (nothing is changed):");
-        let facts = so::facts(&mut run).await;
-        while let Ok(l) = early.try_recv() {
-            tracing::debug!(line = %l, "pre-check progress");
-        }
-        let checks = plan::checks(&roles, &facts, config.thresholds.lag_warning_secs);
-        for c in &checks {
-            let mark = if c.verdict == Verdict::Pass {
-                "PASS"
-            } else {
-                "FAIL"
-            };
-            super::say(&format!("  {mark} {:<22} {}", c.what, c.detail));
-            if let (true, Some(f)) = (c.verdict != Verdict::Pass, &c.fix) {
-                super::say(&format!("       fix: {f}"));
-            }
-        }
-        if !plan::all_pass(&checks) {
-            run.close().await;
-            let failed: Vec<&str> = checks
-                .iter()
-                .filter(|c| c.verdict != Verdict::Pass)
-                .map(|c| c.what.as_str())
-                .collect();
-            return finish(
-                Outcome::refused(format!(
-                    "pre-check failed: {}; nothing was changed",
-                    failed.join(", ")
-                )),
-                false,
-            );
-        }
+        )),
+        None => prechecks(run, config).await?,
     }
-    let envs = match run.envs().await {
-        Ok(e) => e,
-        Err(e) => {
-            run.close().await;
-            return finish(
-                Outcome::failed(format!("reading the env files: {e}")),
-                false,
-            );
-        }
-    };
-    for l in plan::plan(&roles, &envs) {
+    let envs = run
+        .envs()
+        .await
+        .map_err(|e| Outcome::failed(format!("reading the env files: {e}")))?;
+    for l in plan::plan(&run.roles, &envs) {
         super::say(&l);
     }
     if args.dry_run {
-        run.close().await;
-        return finish(
-            Outcome::ok(if journal.is_some() {
-                "dry run: a switchover is under way; run it without --dry-run to finish it; nothing changed"
-            } else {
-                "dry run: every pre-check passed, plan shown; nothing changed"
-            }),
-            false,
-        );
+        return Err(Outcome::ok(if journal.is_some() {
+            "dry run: a switchover is under way; run it without --dry-run to finish it; nothing changed"
+        } else {
+            "dry run: every pre-check passed, plan shown; nothing changed"
+        }));
     }
     let confirmed = args.yes
         || match &args.confirm {
-            Some(t) => t == &cand,
-            None => match super::prompt::confirm(
+            Some(t) => t == cand,
+            None => super::prompt::confirm(
                 format!("Type the new master's name ({cand}) to switch over: "),
-                Some(&cand),
+                Some(cand),
             )
             .await
-            {
-                Some(yes) => yes,
-                None => {
-                    run.close().await;
-                    return finish(
-                        Outcome::refused("no terminal to ask on: pass --confirm NAME or --yes; nothing was changed"),
-                        false,
-                    );
-                }
-            },
+            .ok_or_else(|| {
+                Outcome::refused(
+                    "no terminal to ask on: pass --confirm NAME or --yes; nothing was changed",
+                )
+            })?,
         };
-    if !confirmed {
-        run.close().await;
-        return finish(
-            Outcome::refused(format!("the name typed is not {cand}; nothing was changed")),
-            false,
-        );
+    if confirmed {
+        Ok(())
+    } else {
+        Err(Outcome::refused(format!(
+            "the name typed is not {cand}; nothing was changed"
+        )))
     }
-    drop(early);
-    let (tx, printer) = crate::output::printer(crate::output::Style {
-        prefix: "  | ",
-        ..crate::output::Style::PLAIN
-    });
-    run.progress = tx.clone();
-    let mut j = journal
-        .take()
-        .unwrap_or_else(|| Journal::new(roles.clone(), chrono::Utc::now().to_rfc3339()));
-    let outcome = steps(&mut run, &mut j, &jpath, config_path, &tx, &audit_step).await;
-    run.close().await;
-    drop(tx);
-    let _ = printer.await;
-    finish(outcome, true)
+}
+
+/// Every pre-check printed with its verdict, and the fix under a failure.
+async fn prechecks(run: &mut Run, config: &Config) -> Result<(), Outcome> {
+    super::say("Pre-checks (nothing is changed):");
+    let facts = so::facts(run).await;
+    let checks = plan::checks(&run.roles, &facts, config.thresholds.lag_warning_secs);
+    for c in &checks {
+        let pass = c.verdict == Verdict::Pass;
+        let mark = if pass { "PASS" } else { "FAIL" };
+        super::say(&format!("  {mark} {:<22} {}", c.what, c.detail));
+        if let (false, Some(f)) = (pass, &c.fix) {
+            super::say(&format!("       fix: {f}"));
+        }
+    }
+    if plan::all_pass(&checks) {
+        return Ok(());
+    }
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass)
+        .map(|c| c.what.as_str())
+        .collect();
+    Err(Outcome::refused(format!(
+        "pre-check failed: {}; nothing was changed",
+        failed.join(", ")
+    )))
 }
 
 /// Every step not done yet, in order; the journal is saved after each.

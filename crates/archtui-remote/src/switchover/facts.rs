@@ -24,40 +24,7 @@ pub async fn gather(run: &mut Run) -> Facts {
     let (m, c) = (run.roles.old_master.clone(), run.roles.candidate.clone());
     let hb = run.ctx.config.database.heartbeat_table.clone();
     let master_down = run.archive(&m).await.err().map(|e| e.0);
-    let mut candidate_down = None;
-    let mut candidate_unhealthy = Vec::new();
-    match run.link(&c).await {
-        Err(e) => candidate_down = Some(e.0),
-        Ok(l) => {
-            let project = l.host.compose_project.clone();
-            match crate::docker::containers(&l.docker(), &project).await {
-                Err(e) => candidate_down = Some(format!("docker: {e}")),
-                Ok(cs) if cs.is_empty() => {
-                    candidate_down = Some(format!("no containers of project {project}"));
-                }
-                Ok(cs) => {
-                    candidate_unhealthy = cs
-                        .iter()
-                        .filter(|x| {
-                            x.state != "running"
-                                || x.health.as_deref().is_some_and(|h| h != "healthy")
-                        })
-                        .map(|x| {
-                            format!(
-                                "{} {}{}",
-                                x.service,
-                                x.state,
-                                x.health
-                                    .as_ref()
-                                    .map(|h| format!("/{h}"))
-                                    .unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                }
-            }
-        }
-    }
+    let (mut candidate_down, candidate_unhealthy) = candidate_services(run, &c).await;
     let cand = if candidate_down.is_none() {
         match run.archive(&c).await {
             Ok(pg) => Some(pg),
@@ -77,51 +44,9 @@ pub async fn gather(run: &mut Run) -> Facts {
             Err(e) => Err(e.to_string()),
         },
     };
-    let sync = format!("archive_{c}");
-    let sync_state = match run.control(&c).await {
-        Err(e) => Err(e.0),
-        Ok(ctl) => match bucardo::control::state(&ctl, &sync).await {
-            Ok(Some(s)) if s.stalled() => Ok("stalled".to_string()),
-            Ok(Some(s)) => Ok(s.status),
-            Ok(None) => unknown("no such sync on the candidate"),
-            Err(e) => Err(e.to_string()),
-        },
-    };
-    let pending = match run.archive(&m).await {
-        Err(e) => Err(e.0),
-        Ok(master) => {
-            let mut last = Ok(0);
-            for i in 0..PENDING_LOOKS {
-                last = match bucardo::pending(&master, &sync, &format!("{c}_grp"), &hb).await {
-                    Ok(Some(p)) => Ok(p.rows),
-                    Ok(None) => unknown("the sync has never run"),
-                    Err(e) => Err(e.to_string()),
-                };
-                if matches!(last, Ok(0)) || i + 1 == PENDING_LOOKS {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            last
-        }
-    };
-    let mut migrations = BTreeMap::new();
-    let mut unreachable = Vec::new();
-    let mut all = vec![m.clone(), c.clone()];
-    all.extend(run.roles.others.clone());
-    for h in &all {
-        let r = match run.archive(h).await {
-            Ok(pg) => sql::migrations(&pg).await.map_err(|e| e.to_string()),
-            Err(e) => {
-                if run.roles.others.contains(h) {
-                    unreachable.push((h.clone(), e.0));
-                    continue;
-                }
-                Err(e.0)
-            }
-        };
-        migrations.insert(h.clone(), r);
-    }
+    let sync_state = sync_state(run, &c).await;
+    let pending = pending(run, &m, &c, &hb).await;
+    let (migrations, unreachable) = migrations(run).await;
     let verify = if candidate_down.is_some() || master_down.is_some() {
         unknown("not run: a host is down")
     } else {
@@ -138,6 +63,94 @@ pub async fn gather(run: &mut Run) -> Facts {
         verify,
         unreachable,
     }
+}
+
+/// Why the candidate is down (None: it answers), and its services that
+/// are not running and healthy.
+async fn candidate_services(run: &mut Run, c: &str) -> (Option<String>, Vec<String>) {
+    let l = match run.link(c).await {
+        Err(e) => return (Some(e.0), Vec::new()),
+        Ok(l) => l,
+    };
+    let project = l.host.compose_project.clone();
+    match crate::docker::containers(&l.docker(), &project).await {
+        Err(e) => (Some(format!("docker: {e}")), Vec::new()),
+        Ok(cs) if cs.is_empty() => (
+            Some(format!("no containers of project {project}")),
+            Vec::new(),
+        ),
+        Ok(cs) => {
+            let bad = cs
+                .iter()
+                .filter(|x| {
+                    x.state != "running" || x.health.as_deref().is_some_and(|h| h != "healthy")
+                })
+                .map(|x| {
+                    let health = x
+                        .health
+                        .as_ref()
+                        .map(|h| format!("/{h}"))
+                        .unwrap_or_default();
+                    format!("{} {}{health}", x.service, x.state)
+                })
+                .collect();
+            (None, bad)
+        }
+    }
+}
+
+/// The candidate's sync as its own control database says.
+async fn sync_state(run: &mut Run, c: &str) -> Result<String, String> {
+    let ctl = run.control(c).await.map_err(|e| e.0)?;
+    match bucardo::control::state(&ctl, &format!("archive_{c}")).await {
+        Ok(Some(s)) if s.stalled() => Ok("stalled".to_string()),
+        Ok(Some(s)) => Ok(s.status),
+        Ok(None) => unknown("no such sync on the candidate"),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Rows pending for the candidate on the master: 0 at any of a few looks
+/// a second apart counts as 0 (under writes a row is pending for a moment).
+async fn pending(run: &mut Run, m: &str, c: &str, hb: &str) -> Result<i64, String> {
+    let master = run.archive(m).await.map_err(|e| e.0)?;
+    let (sync, group) = (format!("archive_{c}"), format!("{c}_grp"));
+    let mut last = Ok(0);
+    for i in 0..PENDING_LOOKS {
+        last = match bucardo::pending(&master, &sync, &group, hb).await {
+            Ok(Some(p)) => Ok(p.rows),
+            Ok(None) => unknown("the sync has never run"),
+            Err(e) => Err(e.to_string()),
+        };
+        if matches!(last, Ok(0)) || i + 1 == PENDING_LOOKS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    last
+}
+
+type Migrations = BTreeMap<String, Result<String, String>>;
+
+/// Every host's `schema_migrations`; the other slaves that cannot be
+/// reached are listed apart.
+async fn migrations(run: &mut Run) -> (Migrations, Vec<(String, String)>) {
+    let mut migrations = BTreeMap::new();
+    let mut unreachable = Vec::new();
+    let mut all = vec![run.roles.old_master.clone(), run.roles.candidate.clone()];
+    all.extend(run.roles.others.clone());
+    for h in &all {
+        let r = match run.archive(h).await {
+            Ok(pg) => sql::migrations(&pg).await.map_err(|e| e.to_string()),
+            Err(e) if run.roles.others.contains(h) => {
+                unreachable.push((h.clone(), e.0));
+                continue;
+            }
+            Err(e) => Err(e.0),
+        };
+        migrations.insert(h.clone(), r);
+    }
+    (migrations, unreachable)
 }
 
 /// Verify of the candidate against the master, as `archtui verify C`.

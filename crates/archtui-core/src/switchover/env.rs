@@ -1,0 +1,118 @@
+//! The env files a switchover writes, from the ones deployed.
+
+use std::collections::BTreeMap;
+
+use super::Roles;
+use crate::envfile::{parse_env, set_env};
+
+/// What the plan and the env rewrites need of a host's deployed env files.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostEnv {
+    pub deploy_dir: String,
+    /// The role's env file as deployed (env.master on the master, env.slave
+    /// on a slave).
+    pub role_env: String,
+    /// env.common as deployed.
+    pub common: String,
+}
+
+impl HostEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        let mut all = parse_env(&self.common);
+        all.extend(parse_env(&self.role_env));
+        all.get(key).map(|v| unquote(v))
+    }
+
+    /// The host's LAN address (`APP_HOST`): the others reach its db there.
+    pub fn address(&self) -> Option<String> {
+        self.get("APP_HOST").filter(|a| !a.is_empty())
+    }
+
+    pub fn db_port(&self) -> String {
+        self.get("DB_PORT").unwrap_or_else(|| "5432".into())
+    }
+
+    /// The archive app's database role (`ARCHIVE_DB_USER`).
+    pub fn app_user(&self) -> String {
+        self.get("ARCHIVE_DB_USER")
+            .unwrap_or_else(|| "archive".into())
+    }
+}
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner.to_string();
+        }
+    }
+    v.to_string()
+}
+
+/// Why the env files cannot be rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("{host}'s env files have no APP_HOST: set it to the host's LAN address in its env.{role} under {dir}")]
+    NoAddress {
+        host: String,
+        role: &'static str,
+        dir: String,
+    },
+}
+
+/// The env files each host gets: file name relative to the deploy dir,
+/// then its text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewEnv {
+    pub files: BTreeMap<String, Vec<(String, String)>>,
+}
+
+/// The candidate gets the old master's env.master with its own address;
+/// the old master the candidate's env.slave with its own address and name,
+/// pointing at the candidate; every other slave its env.slave pointing at
+/// the candidate. The files they replace are left as they are, so the way
+/// back reads them again.
+pub fn new_env(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Result<NewEnv, EnvError> {
+    let env = |name: &str| envs.get(name).cloned().unwrap_or_default();
+    let addr = |name: &str, role: &'static str| {
+        let e = env(name);
+        e.address().ok_or(EnvError::NoAddress {
+            host: name.to_string(),
+            role,
+            dir: e.deploy_dir.clone(),
+        })
+    };
+    let (old, cand) = (env(&roles.old_master), env(&roles.candidate));
+    let old_addr = addr(&roles.old_master, "master")?;
+    let cand_addr = addr(&roles.candidate, "slave")?;
+    let cand_port = cand.db_port();
+    let mut out = NewEnv::default();
+    let master = set_env(&old.role_env, "APP_HOST", &cand_addr);
+    out.files
+        .entry(roles.candidate.clone())
+        .or_default()
+        .push(("env.master".into(), master));
+    let mut slave = cand.role_env.clone();
+    for (k, v) in [
+        ("APP_HOST", old_addr.as_str()),
+        ("MASTER_DB_HOST", cand_addr.as_str()),
+        ("MASTER_DB_PORT", cand_port.as_str()),
+        ("SLAVE_NAME", roles.old_master.as_str()),
+    ] {
+        slave = set_env(&slave, k, v);
+    }
+    out.files
+        .entry(roles.old_master.clone())
+        .or_default()
+        .push(("env.slave".into(), slave));
+    for o in &roles.others {
+        let mut t = env(o).role_env;
+        t = set_env(&t, "MASTER_DB_HOST", &cand_addr);
+        t = set_env(&t, "MASTER_DB_PORT", &cand_port);
+        out.files
+            .entry(o.clone())
+            .or_default()
+            .push(("env.slave".into(), t));
+    }
+    Ok(out)
+}

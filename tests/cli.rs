@@ -150,3 +150,65 @@ fn a_run_dir_others_can_enter_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&rt);
 }
+
+/// `switchover` refuses before any connection: the master itself, a name
+/// the config lacks, another switchover's open journal; a damaged journal
+/// is named with what to do. Each run appends its audit line.
+#[test]
+fn switchover_refuses_before_connecting_and_names_a_damaged_journal() {
+    let dir = std::env::temp_dir().join(format!("archtui-cli-so-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("archtui")).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[[hosts]]\nname = \"m\"\nrole = \"master\"\nssh = \"m.invalid\"\n\n[[hosts]]\nname = \"s\"\nrole = \"slave\"\nssh = \"s.invalid\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+            .args(args)
+            .env("ARCHTUI_CONFIG", &cfg)
+            .env("XDG_STATE_HOME", &dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run archtui");
+        (o.status.code(), all(&o))
+    };
+    let (code, text) = run(&["switchover", "m", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("m is already the master"), "{text}");
+    let (code, text) = run(&["switchover", "nobody", "--dry-run"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("\"nobody\" is not a slave of the config (slaves: s)"),
+        "{text}"
+    );
+    let journal = dir.join("archtui/switchover.json");
+    std::fs::write(
+        &journal,
+        r#"{"roles":{"old_master":"m","candidate":"other","others":[]},"started_at":"2026-12-01T00:00:00Z","done":["fence"]}"#,
+    )
+    .unwrap();
+    let (code, text) = run(&["switchover", "s", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("a switchover to other is under way"),
+        "{text}"
+    );
+    std::fs::write(&journal, "{\"roles\":").unwrap();
+    let (code, text) = run(&["switchover", "s", "--yes"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("may be half done"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    let audit = std::fs::read_to_string(dir.join("archtui/audit.log")).unwrap_or_default();
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"switchover\""))
+            .count(),
+        4,
+        "{audit}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -72,7 +72,7 @@ impl Hosts<'_> {
             Step::Fence => {
                 let user = self.envs.get(m).map(HostEnv::app_user).unwrap_or_default();
                 vec![format!(
-                    "{m}: docker compose stop app, then bucardo (in {}); ALTER ROLE {user} IN DATABASE ... SET default_transaction_read_only = on; its sessions ended",
+                    "{m}: docker compose stop -t 3 app bucardo (in {}); ALTER ROLE {user} IN DATABASE ... SET default_transaction_read_only = on; its sessions ended",
                     self.dir(m)
                 )]
             }

@@ -30,8 +30,9 @@ impl Run {
 
     async fn fence(&mut self, journal: &mut Journal) -> Result<String, StepError> {
         let m = self.roles.old_master.clone();
-        self.compose(&m, Role::Master, &["stop", "app", "bucardo"])
-            .await?;
+        // The app's requests get the same 3 s: its writes are refused next.
+        let stop = ["stop", "-t", BUCARDO_STOP_SECS, "app", "bucardo"];
+        self.compose(&m, Role::Master, &stop).await?;
         let user = self.env(&m, Role::Master).await?.app_user();
         let db = self.ctx.config.database.name.clone();
         let pg = self.archive(&m).await?;

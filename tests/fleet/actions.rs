@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use crate::common::cli::{checkout, Checkout};
 use crate::common::tmux::Tmux;
 
 use std::path::{Path, PathBuf};
@@ -536,39 +537,6 @@ fn read_only_refuses_every_action() {
         audit.iter().filter(|r| r["result"] == "refused").count(),
         actions.len() + 1
     );
-}
-
-/// A checkout for jukebox in a temp dir: the repo's compose file and
-/// assets, and jukebox's deployed env files (they hold the lab's values).
-struct Checkout(PathBuf);
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn checkout(lab: &common::Lab, name: &str) -> Checkout {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("archtui-checkout-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let ok = Command::new("cp")
-        .arg("-a")
-        .arg(repo.join("docker-compose.yml"))
-        .arg(repo.join(".env"))
-        .arg(repo.join("deploy.sh"))
-        .arg(repo.join("deploy_slave.sh"))
-        .arg(repo.join("assets"))
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    for f in ["env.common", "env.slave"] {
-        let text = lab.sh_ok("jukebox", &format!("cat /srv/archive/{f}"));
-        std::fs::write(dir.join(f), text + "\n").unwrap();
-    }
-    Checkout(dir)
 }
 
 fn app_env(lab: &common::Lab, host: &str) -> String {

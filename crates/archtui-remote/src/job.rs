@@ -41,7 +41,7 @@ mod follow;
 mod reply;
 
 use follow::mark_seen;
-pub use follow::{follow, settle, Finished, JobError, StartError};
+pub use follow::{follow, run_or_follow, settle, Finished, JobError, StartError};
 pub use reply::{decide, meanwhile, parse_reply, when, Decision, LockInfo, Reply, Reported};
 
 const HOLDER: &str = include_str!("job/holder.bash");

@@ -28,7 +28,7 @@ async fn compose_job(
     progress: &Progress,
 ) -> Result<(), Outcome> {
     let what = format!("docker compose {}", args.join(" "));
-    argv_job(
+    job::run_or_follow(
         session,
         host,
         action,
@@ -38,30 +38,6 @@ async fn compose_job(
         progress,
     )
     .await
-}
-
-/// Runs `argv` in the host's deploy dir as a job under the host's lock for
-/// `action`, or follows the one a killed run of it left running; `what`
-/// names it in the outcome. Quiet for `idle`: taken as hung.
-pub(crate) async fn argv_job(
-    session: &Arc<openssh::Session>,
-    host: &Host,
-    action: &str,
-    argv: Vec<String>,
-    idle: std::time::Duration,
-    what: &str,
-    progress: &Progress,
-) -> Result<(), Outcome> {
-    let spec = job::Spec::new(action, argv, idle).map_err(Outcome::failed)?;
-    let r = match job::acquire(session, host, action, progress).await? {
-        job::Acquired::Attach(meta) => job::follow(session, host, meta, progress).await,
-        job::Acquired::Held(mut lock) => {
-            let r = lock.run(&spec, progress).await;
-            lock.release().await;
-            r
-        }
-    };
-    job::settle(r, what, host).map(|_| ())
 }
 
 /// Where the slave is: the config's host, else an interrupted wizard's journal.

@@ -8,8 +8,8 @@ use openssh::Session;
 
 use super::shell::{self, Channel, ReadEnd, ShellError};
 use super::{
-    failure_lines, jobs_dir, track, InFlight, JobState, Meta, FOLLOW_MARGIN, KEEP, SEEN, STATUS,
-    STREAM,
+    acquire, failure_lines, jobs_dir, track, Acquired, InFlight, JobState, Meta, Spec,
+    FOLLOW_MARGIN, KEEP, SEEN, STATUS, STREAM,
 };
 use crate::Progress;
 use archtui_core::actions::{clean, Outcome, Status};
@@ -261,4 +261,28 @@ impl Lines {
 /// it again.
 pub(super) async fn mark_seen(session: &Session, host: &Host, id: &str) {
     let _ = shell::sh(session, SEEN, &[&jobs_dir(host), id], shell::QUICK).await;
+}
+
+/// Runs `argv` in the host's deploy dir as a job under the host's lock for
+/// `action`, or follows the one a killed run of it left running; `what`
+/// names it in the outcome. Quiet for `idle`: taken as hung.
+pub async fn run_or_follow(
+    session: &Arc<Session>,
+    host: &Host,
+    action: &str,
+    argv: Vec<String>,
+    idle: Duration,
+    what: &str,
+    progress: &Progress,
+) -> Result<(), Outcome> {
+    let spec = Spec::new(action, argv, idle).map_err(Outcome::failed)?;
+    let r = match acquire(session, host, action, progress).await? {
+        Acquired::Attach(meta) => follow(session, host, meta, progress).await,
+        Acquired::Held(mut lock) => {
+            let r = lock.run(&spec, progress).await;
+            lock.release().await;
+            r
+        }
+    };
+    settle(r, what, host).map(|_| ())
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actions::deploy::compose_argv;
-use crate::actions::retire::argv_job;
 use crate::actions::{step, Outcome, Progress};
 use crate::docker;
 use crate::host::{next_link, Context, HostLink};
@@ -215,7 +214,7 @@ impl Run {
         let s = self.session(name).await?;
         let what = argv.join(" ");
         step(&self.progress, format!("{name}: {what}"));
-        argv_job(&s, &host, ACTION, argv, idle, &what, &self.progress)
+        crate::job::run_or_follow(&s, &host, ACTION, argv, idle, &what, &self.progress)
             .await
             .map_err(|o| StepError(format!("{name}: {}", o.message)))
     }

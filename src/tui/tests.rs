@@ -100,6 +100,41 @@ impl Script {
 
 /// An observation of host `i` made now (the loop's clock is the
 /// wall clock, through its one-second tick).
+type Events = std::pin::Pin<Box<dyn futures_util::Stream<Item = io::Result<Event>> + Send>>;
+
+/// A loop's screen (`width` x 24), its key stream and observation queue,
+/// and the test's ends of them.
+struct Harness {
+    screen: Recorder,
+    events: Events,
+    observations_rx: mpsc::Receiver<HostObservation>,
+    script: Script,
+}
+
+fn harness(width: u16) -> Harness {
+    let (frames_tx, frames) = mpsc::unbounded_channel();
+    let screen = Recorder {
+        term: Terminal::new(TestBackend::new(width, 24)).expect("a test terminal"),
+        frames: frames_tx,
+    };
+    let (keys, keys_rx) = mpsc::unbounded_channel();
+    let events: Events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
+        rx.recv().await.map(|e| (e, rx))
+    }));
+    let (observations, observations_rx) = mpsc::channel(16);
+    Harness {
+        screen,
+        events,
+        observations_rx,
+        script: Script {
+            keys,
+            observations,
+            frames,
+            last: String::new(),
+        },
+    }
+}
+
 fn up(m: &Model, i: usize) -> HostObservation {
     HostObservation {
         observed_at: chrono::Utc::now(),
@@ -112,23 +147,13 @@ async fn the_loop_shows_observations_opens_and_closes_popups_and_quits() {
     let mut model = fixtures::model();
     let jukebox = model.config.hosts()[1].clone();
     let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
-    let (frames_tx, frames) = mpsc::unbounded_channel();
-    let mut screen = Recorder {
-        term: Terminal::new(TestBackend::new(80, 24)).expect("a test terminal"),
-        frames: frames_tx,
-    };
-    let (keys, keys_rx) = mpsc::unbounded_channel();
-    let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
-        rx.recv().await.map(|e| (e, rx))
-    }));
-    let (observations, observations_rx) = mpsc::channel(16);
+    let Harness {
+        mut screen,
+        events,
+        observations_rx,
+        script: mut s,
+    } = harness(80);
     let mut exec = Record::default();
-    let mut s = Script {
-        keys,
-        observations,
-        frames,
-        last: String::new(),
-    };
     let script = async move {
         s.until("the fleet connecting", |f| f.contains("○ jukebox"))
             .await;
@@ -272,24 +297,14 @@ impl Effects for Live {
 async fn quitting_while_an_action_runs_asks_and_leave_audits_it_and_quits() {
     let mut model = fixtures::model();
     let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
-    let (frames_tx, frames) = mpsc::unbounded_channel();
-    let mut screen = Recorder {
-        term: Terminal::new(TestBackend::new(90, 24)).expect("a test terminal"),
-        frames: frames_tx,
-    };
-    let (keys, keys_rx) = mpsc::unbounded_channel();
-    let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
-        rx.recv().await.map(|e| (e, rx))
-    }));
-    let (observations, observations_rx) = mpsc::channel(16);
+    let Harness {
+        mut screen,
+        events,
+        observations_rx,
+        script: mut s,
+    } = harness(90);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut exec, _started) = Live::new(dir.path().join("audit.log"));
-    let mut s = Script {
-        keys,
-        observations,
-        frames,
-        last: String::new(),
-    };
     let script = async move {
         s.observe(cavaforgepad).await;
         s.observe(juke_up).await;
@@ -360,24 +375,14 @@ async fn quitting_while_an_action_runs_asks_and_leave_audits_it_and_quits() {
 async fn quitting_while_an_action_runs_and_choosing_wait_quits_when_it_ends() {
     let mut model = fixtures::model();
     let (cavaforgepad, juke_up) = (up(&model, 0), up(&model, 1));
-    let (frames_tx, frames) = mpsc::unbounded_channel();
-    let mut screen = Recorder {
-        term: Terminal::new(TestBackend::new(90, 24)).expect("a test terminal"),
-        frames: frames_tx,
-    };
-    let (keys, keys_rx) = mpsc::unbounded_channel();
-    let events = Box::pin(futures_util::stream::unfold(keys_rx, |mut rx| async {
-        rx.recv().await.map(|e| (e, rx))
-    }));
-    let (observations, observations_rx) = mpsc::channel(16);
+    let Harness {
+        mut screen,
+        events,
+        observations_rx,
+        script: mut s,
+    } = harness(90);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut exec, mut started) = Live::new(dir.path().join("audit.log"));
-    let mut s = Script {
-        keys,
-        observations,
-        frames,
-        last: String::new(),
-    };
     let script = async move {
         let Some(Started::Loop(msgs)) = started.recv().await else {
             panic!("the loop connects first")

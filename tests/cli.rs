@@ -196,6 +196,19 @@ fn switchover_refuses_before_connecting_and_names_a_damaged_journal() {
         text.contains("a switchover to other is under way"),
         "{text}"
     );
+    // A failover or a rejoin is refused too while it is open, by kind.
+    let (code, text) = run(&["failover", "s", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("a switchover to other is under way"),
+        "{text}"
+    );
+    let (code, text) = run(&["rejoin", "s", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("archtui switchover other"), "{text}");
+    let (code, text) = run(&["rejoin", "m", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("m is the config's master"), "{text}");
     std::fs::write(&journal, "{\"roles\":").unwrap();
     let (code, text) = run(&["switchover", "s", "--yes"]);
     assert_eq!(code, Some(1), "{text}");

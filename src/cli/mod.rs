@@ -4,9 +4,11 @@ mod actions;
 mod check;
 mod prompt;
 mod provision;
+mod rejoin;
 mod serve;
 mod status;
 mod switchover;
+use archtui_core::switchover::Kind;
 mod table;
 mod verify;
 
@@ -66,6 +68,12 @@ enum Command {
     /// Move the master's role to a slave with zero data loss (pre-checks, plan, typed name, resumable steps).
     #[command(after_help = switchover::SWITCHOVER_HELP)]
     Switchover(switchover::SwitchoverArgs),
+    /// The master is gone: a slave takes its role (pre-checks rank the slaves by heartbeat, the bound on lost writes shown; resumable).
+    #[command(after_help = switchover::FAILOVER_HELP)]
+    Failover(switchover::SwitchoverArgs),
+    /// Make a host a failover left behind (the fenced old master, an unreachable slave) a slave of the master again; rows only it holds are saved and reported.
+    #[command(after_help = rejoin::REJOIN_HELP)]
+    Rejoin(rejoin::RejoinArgs),
     /// Close the SSH connections kept open between commands ([ssh] persist_secs).
     #[command(after_help = DISCONNECT_HELP)]
     Disconnect,
@@ -186,8 +194,21 @@ pub async fn run(cli: Cli) -> i32 {
         },
         Some(Command::Switchover(args)) => match load(&path) {
             Some(config) => {
-                let work = switchover::run(config, &path, args, cli.read_only);
+                let work = switchover::run(config, &path, args, cli.read_only, Kind::Switchover);
                 interruptible(work, false).await
+            }
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Failover(args)) => match load(&path) {
+            Some(config) => {
+                let work = switchover::run(config, &path, args, cli.read_only, Kind::Failover);
+                interruptible(work, false).await
+            }
+            None => EXIT_UNKNOWN,
+        },
+        Some(Command::Rejoin(args)) => match load(&path) {
+            Some(config) => {
+                interruptible(rejoin::run(config, &path, args, cli.read_only), false).await
             }
             None => EXIT_UNKNOWN,
         },

@@ -191,6 +191,27 @@ fn record(report: &Report, args: &VerifyArgs, took: Duration) {
     }
 }
 
+/// A repair of `s` without a question (the caller asked), for a rejoin:
+/// its status and one line.
+pub(super) async fn repair_now(
+    ctx: Arc<Context>,
+    s: &SlaveReport,
+    limits: Limits,
+    tx: &archtui_remote::actions::Progress,
+) -> (Status, String) {
+    let args = VerifyArgs {
+        slaves: vec![s.slave.clone()],
+        tables: None,
+        json: false,
+        repair: true,
+        yes: true,
+        copy_above: 10_000,
+        statement_timeout: 30,
+    };
+    let d = repair_slave(ctx, s, &args, limits, tx).await;
+    (d.result, d.message)
+}
+
 /// Plan, question, repair on the master, then the same tables verified
 /// again once the slave has caught up; one audit line.
 async fn repair_slave(

@@ -16,6 +16,7 @@ mod common;
 mod actions;
 mod check;
 mod drills;
+mod failover;
 mod hostile;
 mod jobs;
 mod runbook;

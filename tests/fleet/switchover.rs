@@ -23,19 +23,18 @@ const SLAVE: &str = "jukebox";
 
 /// A copy of the lab's config: the switchover rewrites the roles in the
 /// config it runs with, and the other tests' config must not move.
-struct Config(PathBuf);
+pub(crate) struct Config(pub(crate) PathBuf);
 
 impl Config {
-    fn copy(lab: &Lab) -> Config {
-        let p =
-            std::env::temp_dir().join(format!("archtui-switchover-{}.toml", std::process::id()));
+    pub(crate) fn copy(lab: &Lab, test: &str) -> Config {
+        let p = std::env::temp_dir().join(format!("archtui-{test}-{}.toml", std::process::id()));
         std::fs::copy(lab.config(), &p).unwrap();
         Config(p)
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         std::fs::read_to_string(&self.0).unwrap()
     }
-    fn master(&self) -> String {
+    pub(crate) fn master(&self) -> String {
         let c = archtui_core::config::Config::parse(&self.text(), &self.0).unwrap();
         c.hosts()
             .into_iter()
@@ -52,7 +51,7 @@ impl Drop for Config {
     }
 }
 
-fn run(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Output {
+pub(crate) fn run(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Output {
     let o = command(lab, state, args)
         .env("ARCHTUI_CONFIG", &cfg.0)
         .output()
@@ -61,7 +60,7 @@ fn run(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Output {
     o
 }
 
-fn start(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Running {
+pub(crate) fn start(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Running {
     let mut c = command(lab, state, args);
     c.env("ARCHTUI_CONFIG", &cfg.0);
     Running::spawn(c)
@@ -69,7 +68,7 @@ fn start(lab: &Lab, state: &State, cfg: &Config, args: &[&str]) -> Running {
 
 /// An insert as the app's role (`archive`, over TCP on the host itself):
 /// what the fence must refuse.
-fn app_insert(lab: &Lab, host: &str, name: &str) -> Result<String, String> {
+pub(crate) fn app_insert(lab: &Lab, host: &str, name: &str) -> Result<String, String> {
     as_app(
         lab,
         host,
@@ -81,7 +80,7 @@ fn app_insert(lab: &Lab, host: &str, name: &str) -> Result<String, String> {
 }
 
 /// Names are unique in `collections`: each run's rows carry its own tag.
-fn run_tag() -> &'static str {
+pub(crate) fn run_tag() -> &'static str {
     static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TAG.get_or_init(|| {
         let t = std::time::SystemTime::now()
@@ -94,7 +93,7 @@ fn run_tag() -> &'static str {
 
 /// One statement as the app's role; its password is read on the host,
 /// never put on a command line.
-fn as_app(lab: &Lab, host: &str, sql: &str) -> Result<String, String> {
+pub(crate) fn as_app(lab: &Lab, host: &str, sql: &str) -> Result<String, String> {
     let pw = lab.state.join("secrets/archive_db_password");
     let out = lab.sh(
         host,
@@ -110,13 +109,13 @@ fn as_app(lab: &Lab, host: &str, sql: &str) -> Result<String, String> {
     }
 }
 
-fn journal(state: &State) -> Option<serde_json::Value> {
+pub(crate) fn journal(state: &State) -> Option<serde_json::Value> {
     let p: &Path = &state.0;
     let text = std::fs::read_to_string(p.join("archtui/switchover.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
 
-fn same(lab: &Lab, a: &str, b: &str, within: Duration) {
+pub(crate) fn same(lab: &Lab, a: &str, b: &str, within: Duration) {
     let mut last = (String::new(), String::new());
     if let Err(w) = wait_until(within, Duration::from_millis(500), || {
         last = (lab.digests(a), lab.digests(b));
@@ -130,7 +129,7 @@ fn same(lab: &Lab, a: &str, b: &str, within: Duration) {
 }
 
 /// Seconds from the outcome line ("this run took N s"), and the writes-refused figure.
-fn figures(out: &Output) -> (f64, Option<f64>) {
+pub(crate) fn figures(out: &Output) -> (f64, Option<f64>) {
     let t = all_text(out);
     let num = |after: &str| -> Option<f64> {
         let at = t.find(after)? + after.len();
@@ -149,7 +148,7 @@ fn switchover_to_jukebox_and_back_refuses_first_resumes_and_loses_nothing() {
         return;
     };
     let state = State::new("switchover");
-    let cfg = Config::copy(&lab);
+    let cfg = Config::copy(&lab, "switchover");
     let original = cfg.text();
     // Whatever happens below, the lab ends with cavaforgepad the master.
     let _back = restore(|| {

@@ -217,6 +217,11 @@ pub struct HostConfig {
     pub deploy_dir: Option<String>,
     pub compose_project: Option<String>,
     pub docker_socket: Option<String>,
+    /// Set by `archtui failover` on the master it replaced: the host must
+    /// not act as the master again; `archtui rejoin NAME` makes it a slave
+    /// and clears this.
+    #[serde(default)]
+    pub fenced: bool,
 }
 
 /// A host with the defaults applied: what the remote layer works with.
@@ -246,6 +251,13 @@ impl Host {
 }
 
 impl Config {
+    /// Whether `name` is fenced: replaced by a failover, not rejoined yet.
+    pub fn is_fenced(&self, name: &str) -> bool {
+        self.hosts
+            .iter()
+            .any(|h| h.name.get_ref() == name && h.fenced)
+    }
+
     pub fn hosts(&self) -> Vec<Host> {
         self.hosts
             .iter()
@@ -691,6 +703,28 @@ docker_socket = "/run/docker.sock"
         );
         let e = parse(&GOOD.replace("name = \"jukebox\"", "name = \"Juke-box\"")).unwrap_err();
         assert!(e.contains("must match"), "{e}");
+    }
+
+    #[test]
+    fn fenced_is_read_and_defaults_to_false() {
+        let c = parse(GOOD).unwrap();
+        assert!(c.hosts.iter().all(|h| !h.fenced));
+        let t = GOOD.replacen("role = \"master\"", "role = \"master\"\nfenced = true", 1);
+        let c = parse(&t).unwrap();
+        let fenced: Vec<&str> = c
+            .hosts
+            .iter()
+            .filter(|h| c.is_fenced(h.name.get_ref()))
+            .map(|h| h.name.get_ref().as_str())
+            .collect();
+        assert_eq!(fenced.len(), 1);
+        let e = parse(&GOOD.replacen(
+            "role = \"master\"",
+            "role = \"master\"\nfenced = \"yes\"",
+            1,
+        ))
+        .unwrap_err();
+        assert!(e.contains("expected a boolean"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,18 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
+/// Drops every `KEY=...` line of env-file text (commented lines stay).
+pub fn remove_env(text: &str, key: &str) -> String {
+    let out: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            let rest = line.strip_prefix("export ").unwrap_or(line);
+            rest.split_once('=').map(|(k, _)| k) != Some(key)
+        })
+        .collect();
+    out.join("\n") + "\n"
+}
+
 /// Sets `KEY=value` in env-file text, keeping an `export ` prefix;
 /// appends the line when the key is absent (commented lines do not count).
 pub fn set_env(text: &str, key: &str, value: &str) -> String {

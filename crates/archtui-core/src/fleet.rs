@@ -6,7 +6,7 @@ use crate::config::{Config, Role, Thresholds};
 use crate::model::{BucardoStatus, DaemonState, HostState, HostStatus, SyncStatus, Time};
 use crate::observation::{HostObservation, RegisteredSlave, SyncRow};
 use crate::status::{sync_state, DaemonFacts, Processes, SyncFacts};
-use crate::verdict::{judge, Expectations};
+use crate::verdict::{judge, Expectations, Finding, Level};
 use serde::Serialize;
 
 /// The whole fleet at one moment: what `archtui status --json` prints
@@ -69,7 +69,8 @@ pub fn assemble(
             thresholds,
         },
     )
-    .with(crate::health::findings(&health, &thresholds));
+    .with(crate::health::findings(&health, &thresholds))
+    .with(fenced(config, observations));
     FleetStatus {
         generated_at: now,
         hosts,
@@ -78,6 +79,34 @@ pub fn assemble(
         health,
         verdict,
     }
+}
+
+/// Hosts a failover replaced: they must not act as the master; while one
+/// runs its app, writes there reach no other host.
+fn fenced(config: &Config, observations: &[HostObservation]) -> Vec<Finding> {
+    observations
+        .iter()
+        .filter(|o| config.is_fenced(&o.host.name))
+        .map(|o| {
+            let n = &o.host.name;
+            let app_runs = o.state == HostState::Up
+                && o.containers.iter().any(|c| c.service == "app" && c.state == "running");
+            let (level, now) = match o.state {
+                _ if app_runs => (
+                    Level::Critical,
+                    "it is back and its app runs: writes there reach no other host",
+                ),
+                HostState::Up => (Level::Warning, "it is back"),
+                _ => (Level::Warning, "unreachable"),
+            };
+            Finding {
+                level,
+                message: format!(
+                    "{n} is fenced (a failover replaced it; archtui refuses it as the master): {now}; `archtui rejoin {n}` makes it a slave and reports rows only it holds"
+                ),
+            }
+        })
+        .collect()
 }
 
 fn host_status(o: &HostObservation) -> HostStatus {

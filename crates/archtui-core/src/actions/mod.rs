@@ -129,6 +129,8 @@ pub enum ActionError {
     BadService(String),
     #[error("{0:?} is not a slave name (lowercase letters, digits and _)")]
     BadSlaveName(String),
+    #[error("{0} is fenced: a failover replaced it, and it must not act as the master or start again as it was; `archtui rejoin {0}` makes it a slave of the new master (stopping its services is allowed)")]
+    Fenced(String),
 }
 
 impl From<ActionError> for String {
@@ -319,7 +321,7 @@ impl Action {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        match self {
+        let h = match self {
             Action::Restart { host, .. }
             | Action::Stop { host, .. }
             | Action::Start { host, .. }
@@ -347,7 +349,13 @@ impl Action {
                 .find(|h| h.role == Role::Master)
                 .cloned()
                 .ok_or(ActionError::NoMaster),
+        }?;
+        // A fenced host may only be stopped (or retired, from the master).
+        if config.is_fenced(&h.name) && !matches!(self, Action::Stop { .. } | Action::Retire { .. })
+        {
+            return Err(ActionError::Fenced(h.name));
         }
+        Ok(h)
     }
 
     /// Checks the arguments without touching anything.

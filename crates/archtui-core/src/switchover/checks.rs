@@ -153,7 +153,7 @@ fn others_reachable(roles: &Roles, facts: &Facts) -> Check {
     }
 }
 
-fn migrations_check(m: &BTreeMap<String, Result<String, String>>) -> Check {
+pub(super) fn migrations_check(m: &BTreeMap<String, Result<String, String>>) -> Check {
     let bad: Vec<String> = m
         .iter()
         .filter_map(|(h, r)| r.as_ref().err().map(|e| format!("{h}: {e}")))

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Roles;
-use crate::envfile::{parse_env, set_env};
+use crate::envfile::{parse_env, remove_env, set_env};
 
 /// What the plan and the env rewrites need of a host's deployed env files.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -115,4 +115,74 @@ pub fn new_env(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Result<NewEnv
             .push(("env.slave".into(), t));
     }
     Ok(out)
+}
+
+/// A failover's env files: the lost master is not reached, so the
+/// candidate's env.master comes from its own deploy dir (`master_template`:
+/// its env.master there, as the stack ships it or as an earlier switchover
+/// left it), else from its env.slave. Either way it gets the master's role
+/// and its own address; the other slaves point at it.
+pub fn failover_env(
+    roles: &Roles,
+    envs: &BTreeMap<String, HostEnv>,
+    master_template: Option<&str>,
+) -> Result<NewEnv, EnvError> {
+    let cand = envs.get(&roles.candidate).cloned().unwrap_or_default();
+    let cand_addr = cand.address().ok_or(EnvError::NoAddress {
+        host: roles.candidate.clone(),
+        role: "slave",
+        dir: cand.deploy_dir.clone(),
+    })?;
+    let cand_port = cand.db_port();
+    let mut master = master_template.unwrap_or(&cand.role_env).to_string();
+    for (k, v) in [
+        ("ARCHIVE_ROLE", "master"),
+        ("BUCARDO_SYNC_DIRECTION", "master_to_slaves"),
+        ("APP_HOST", cand_addr.as_str()),
+    ] {
+        master = set_env(&master, k, v);
+    }
+    // A master follows nobody.
+    for k in ["MASTER_DB_HOST", "MASTER_DB_PORT", "SLAVE_NAME"] {
+        master = remove_env(&master, k);
+    }
+    let mut out = NewEnv::default();
+    out.files
+        .entry(roles.candidate.clone())
+        .or_default()
+        .push(("env.master".into(), master));
+    for o in &roles.others {
+        let mut t = envs.get(o).cloned().unwrap_or_default().role_env;
+        t = set_env(&t, "MASTER_DB_HOST", &cand_addr);
+        t = set_env(&t, "MASTER_DB_PORT", &cand_port);
+        out.files
+            .entry(o.clone())
+            .or_default()
+            .push(("env.slave".into(), t));
+    }
+    Ok(out)
+}
+
+/// The env.slave a host gets when it rejoins `master` (whose address and
+/// db port are given): `source` (an env.slave of the fleet) with the host's
+/// own address and name, pointing at the master.
+pub fn rejoin_env(
+    source: &str,
+    host: &str,
+    host_addr: &str,
+    master_addr: &str,
+    master_port: &str,
+) -> String {
+    let mut t = source.to_string();
+    for (k, v) in [
+        ("ARCHIVE_ROLE", "slave"),
+        ("BUCARDO_SYNC_DIRECTION", "slave_from_master"),
+        ("APP_HOST", host_addr),
+        ("MASTER_DB_HOST", master_addr),
+        ("MASTER_DB_PORT", master_port),
+        ("SLAVE_NAME", host),
+    ] {
+        t = set_env(&t, k, v);
+    }
+    t
 }

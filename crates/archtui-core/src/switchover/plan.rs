@@ -2,36 +2,49 @@
 
 use std::collections::BTreeMap;
 
-use super::{HostEnv, Roles, Step};
+use super::{HostEnv, Kind, Roles, Step, SEQUENCE_GAP};
 
 /// The plan: every change on every host, in the order it is made.
-pub fn plan(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Vec<String> {
-    let h = Hosts { roles, envs };
+pub fn plan(kind: Kind, roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Vec<String> {
+    let h = Hosts { kind, roles, envs };
     let (m, c) = (&roles.old_master, &roles.candidate);
-    let mut l = vec![format!(
-        "Switchover: {c} ({}) becomes the master; {m} ({}) becomes its slave{}.",
-        h.addr(c),
-        h.addr(m),
-        if roles.others.is_empty() {
-            String::new()
-        } else {
-            format!("; {} follow {c}", roles.others.join(", "))
-        }
-    )];
-    for s in Step::ALL {
+    let follow = if roles.others.is_empty() {
+        String::new()
+    } else {
+        format!("; {} follow {c}", roles.others.join(", "))
+    };
+    let mut l = vec![match kind {
+        Kind::Switchover => format!(
+            "Switchover: {c} ({}) becomes the master; {m} ({}) becomes its slave{follow}.",
+            h.addr(c),
+            h.addr(m),
+        ),
+        Kind::Failover => format!(
+            "Failover: {c} ({}) becomes the master{follow}; {m} is lost and stays fenced until `archtui rejoin {m}`{}.",
+            h.addr(c),
+            if roles.left_behind.is_empty() {
+                String::new()
+            } else {
+                format!("; unreachable, left as they are: {}", roles.left_behind.join(", "))
+            }
+        ),
+    }];
+    let steps = kind.steps();
+    for s in steps {
         l.push(format!(
             "[{}/{}] {}",
-            s.number(),
-            Step::ALL.len(),
+            kind.number(*s),
+            steps.len(),
             s.title()
         ));
-        l.extend(h.details(s).into_iter().map(|d| format!("      {d}")));
+        l.extend(h.details(*s).into_iter().map(|d| format!("      {d}")));
     }
     l
 }
 
 /// What the plan says of the hosts: their dirs and addresses as deployed.
 struct Hosts<'a> {
+    kind: Kind,
     roles: &'a Roles,
     envs: &'a BTreeMap<String, HostEnv>,
 }
@@ -57,9 +70,11 @@ impl Hosts<'_> {
             .collect()
     }
 
-    /// The old master, then the other slaves: who follows the candidate.
+    /// The old master (unless lost), then the other slaves: who follows
+    /// the candidate.
     fn followers(&self) -> Vec<&str> {
-        std::iter::once(self.roles.old_master.as_str())
+        let old = (self.kind == Kind::Switchover).then_some(self.roles.old_master.as_str());
+        old.into_iter()
             .chain(self.roles.others.iter().map(String::as_str))
             .collect()
     }
@@ -68,7 +83,15 @@ impl Hosts<'_> {
     fn details(&self, s: Step) -> Vec<String> {
         let (m, c) = (&self.roles.old_master, &self.roles.candidate);
         let others = &self.roles.others;
+        if self.kind == Kind::Failover {
+            if let Some(d) = self.failover_details(s) {
+                return d;
+            }
+        }
         match s {
+            Step::MarkFenced => vec![format!(
+                "the config: {m} gets fenced = true (archtui refuses it as the master; the old file kept as <config>.bak)"
+            )],
             Step::Fence => {
                 let user = self.envs.get(m).map(HostEnv::app_user).unwrap_or_default();
                 vec![format!(
@@ -127,5 +150,42 @@ impl Hosts<'_> {
                 "the config: {c} role = \"master\", {m} role = \"slave\" (the old one kept as <config>.bak)"
             )],
         }
+    }
+
+    /// Where a failover's step differs: the lost master is not touched.
+    fn failover_details(&self, s: Step) -> Option<Vec<String>> {
+        let (m, c) = (&self.roles.old_master, &self.roles.candidate);
+        let others = &self.roles.others;
+        Some(match s {
+            Step::StopReplication => vec![format!(
+                "{}: docker compose stop -t 3 bucardo (their master is gone)",
+                self.slaves().join(", ")
+            )],
+            Step::Sequences => vec![format!(
+                "{c}: setval of every sequence to its column's maximum + {SEQUENCE_GAP} (rows only {m} holds keep ids no new row takes)"
+            )],
+            Step::SwapEnv => {
+                let mut v = vec![format!(
+                    "{c}: write {}/env.master: its own env.master (else its env.slave) with ARCHIVE_ROLE=master APP_HOST={}",
+                    self.dir(c),
+                    self.addr(c)
+                )];
+                v.extend(others.iter().map(|o| {
+                    format!("{o}: {}/env.slave: MASTER_DB_HOST={}", self.dir(o), self.addr(c))
+                }));
+                v.push("(each file replaced keeps a copy: <file>.before-switchover)".into());
+                v
+            }
+            Step::Repoint if others.is_empty() => vec!["no other slave to re-point".into()],
+            Step::Repoint => others
+                .iter()
+                .map(|o| format!("{o}: ./deploy_slave.sh (its bucardo registers with {c}; no copy)"))
+                .collect(),
+            Step::Verify if others.is_empty() => vec!["no other slave to verify".into()],
+            Step::Config => vec![format!(
+                "the config: {c} role = \"master\", {m} role = \"slave\" and still fenced (the old one kept as <config>.bak)"
+            )],
+            _ => return None,
+        })
     }
 }

@@ -9,6 +9,7 @@ fn roles() -> Roles {
         old_master: "cavaforgepad".into(),
         candidate: "jukebox".into(),
         others: vec!["turntable".into()],
+        left_behind: Vec::new(),
     }
 }
 
@@ -75,7 +76,7 @@ fn a_host_without_an_address_is_named() {
 
 #[test]
 fn the_plan_names_every_host_and_no_secret() {
-    let p = plan(&roles(), &envs()).join("\n");
+    let p = plan(Kind::Switchover, &roles(), &envs()).join("\n");
     for h in [
         "cavaforgepad",
         "jukebox",
@@ -205,4 +206,172 @@ fn the_journal_resumes_at_the_first_step_not_done() {
         j.mark(s);
     }
     assert_eq!(j.next(), None);
+}
+
+fn slave(name: &str, age: Result<f64, String>, down: Option<&str>) -> SlaveFacts {
+    SlaveFacts {
+        name: name.into(),
+        down: down.map(String::from),
+        unhealthy: Vec::new(),
+        heartbeat_age: age,
+    }
+}
+
+fn failover_facts() -> FailoverFacts {
+    let mut migrations = BTreeMap::new();
+    migrations.insert("jukebox".to_string(), Ok("3 a..c md5 x".to_string()));
+    migrations.insert("turntable".to_string(), Ok("3 a..c md5 x".to_string()));
+    FailoverFacts {
+        master_down: Some("ssh: connection timed out".into()),
+        slaves: vec![
+            slave("jukebox", Ok(4.0), None),
+            slave("turntable", Ok(40.0), None),
+        ],
+        migrations,
+    }
+}
+
+fn verdicts(c: &[Check]) -> Vec<(&str, Verdict)> {
+    c.iter().map(|c| (c.what.as_str(), c.verdict)).collect()
+}
+
+#[test]
+fn failover_ranks_by_heartbeat_and_names_the_bound() {
+    let f = failover_facts();
+    assert_eq!(rank(&f), vec![("jukebox", 4.0), ("turntable", 40.0)]);
+    let c = failover_checks(&roles(), &f, 5.0);
+    assert!(all_pass(&c), "{:?}", verdicts(&c));
+    let fresh = c.iter().find(|c| c.what == "freshest heartbeat").unwrap();
+    assert!(
+        fresh.detail.contains("last 4 s may be missing"),
+        "{}",
+        fresh.detail
+    );
+}
+
+#[test]
+fn failover_to_a_staler_slave_is_refused_naming_the_fresher() {
+    let mut r = roles();
+    r.candidate = "turntable".into();
+    r.others = vec!["jukebox".into()];
+    let c = failover_checks(&r, &failover_facts(), 5.0);
+    let fresh = c.iter().find(|c| c.what == "freshest heartbeat").unwrap();
+    assert_eq!(fresh.verdict, Verdict::Fail);
+    assert!(fresh
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("archtui failover jukebox"));
+}
+
+#[test]
+fn failover_is_refused_while_the_master_answers() {
+    let mut f = failover_facts();
+    f.master_down = None;
+    let c = failover_checks(&roles(), &f, 5.0);
+    let m = c.iter().find(|c| c.what == "master unreachable").unwrap();
+    assert_eq!(m.verdict, Verdict::Fail);
+    assert!(m
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("archtui switchover jukebox"));
+}
+
+#[test]
+fn an_unreachable_other_slave_is_listed_not_refused() {
+    let mut f = failover_facts();
+    f.slaves[1] = slave(
+        "turntable",
+        Err("down".into()),
+        Some("ssh: no route to host"),
+    );
+    f.migrations.remove("turntable");
+    let c = failover_checks(&roles(), &f, 5.0);
+    assert!(all_pass(&c), "{:?}", verdicts(&c));
+    let o = c.iter().find(|c| c.what == "other slaves").unwrap();
+    assert!(
+        o.detail.contains("turntable (ssh: no route to host)"),
+        "{}",
+        o.detail
+    );
+    assert!(o.detail.contains("archtui rejoin"), "{}", o.detail);
+    // An unknown heartbeat on the candidate bounds nothing: refused.
+    f.slaves[0].heartbeat_age = Err("no heartbeat row".into());
+    assert!(!all_pass(&failover_checks(&roles(), &f, 5.0)));
+}
+
+#[test]
+fn failover_env_makes_the_candidate_a_master_of_its_own_address() {
+    let n = failover_env(&roles(), &envs(), None).unwrap();
+    assert!(
+        !n.files.contains_key("cavaforgepad"),
+        "the lost master is not written"
+    );
+    let (_, t) = &n.files["jukebox"][0];
+    let j = parse_env(t);
+    assert_eq!(j["ARCHIVE_ROLE"], "master");
+    assert_eq!(j["BUCARDO_SYNC_DIRECTION"], "master_to_slaves");
+    assert_eq!(j["APP_HOST"], "10.77.0.2");
+    assert!(!j.contains_key("MASTER_DB_HOST") && !j.contains_key("SLAVE_NAME"));
+    let (_, t) = &n.files["turntable"][0];
+    assert_eq!(parse_env(t)["MASTER_DB_HOST"], "10.77.0.2");
+    // The candidate's own env.master (the stack's template) is preferred.
+    let tpl = "export ARCHIVE_ROLE=master\nexport APP_HOST=192.168.1.200\nexport APP_PORT=80\n";
+    let n = failover_env(&roles(), &envs(), Some(tpl)).unwrap();
+    let j = parse_env(&n.files["jukebox"][0].1);
+    assert_eq!(
+        (j["APP_HOST"].as_str(), j["APP_PORT"].as_str()),
+        ("10.77.0.2", "80")
+    );
+}
+
+#[test]
+fn rejoin_env_points_the_host_at_the_new_master() {
+    let src = &envs()["jukebox"].role_env;
+    let t = parse_env(&rejoin_env(
+        src,
+        "cavaforgepad",
+        "10.77.0.1",
+        "10.77.0.2",
+        "5432",
+    ));
+    assert_eq!(t["APP_HOST"], "10.77.0.1");
+    assert_eq!(t["MASTER_DB_HOST"], "10.77.0.2");
+    assert_eq!(t["SLAVE_NAME"], "cavaforgepad");
+    assert_eq!(t["ARCHIVE_ROLE"], "slave");
+}
+
+#[test]
+fn the_failover_plan_never_touches_the_lost_master() {
+    let mut r = roles();
+    r.left_behind = vec!["turntable".into()];
+    r.others.clear();
+    let p = plan(Kind::Failover, &r, &envs());
+    let text = p.join("\n");
+    assert!(
+        p[0].contains("cavaforgepad is lost and stays fenced"),
+        "{}",
+        p[0]
+    );
+    assert!(p[0].contains("left as they are: turntable"), "{}", p[0]);
+    assert!(text.contains("[1/9] mark the lost master fenced"), "{text}");
+    assert!(!text.contains("cavaforgepad: docker compose"), "{text}");
+    assert!(!text.contains("cavaforgepad: write"), "{text}");
+    assert!(text.contains(&format!("+ {SEQUENCE_GAP}")), "{text}");
+    assert!(!text.contains("s3cret"));
+}
+
+#[test]
+fn a_journal_without_a_kind_is_a_switchover_and_failovers_skip_the_fence() {
+    let old = r#"{"roles":{"old_master":"a","candidate":"b","others":[]},"started_at":"t","done":["fence"]}"#;
+    let j: Journal = serde_json::from_str(old).unwrap();
+    assert_eq!(j.kind, Kind::Switchover);
+    assert_eq!(j.next(), Some(Step::Drain));
+    let mut f = Journal::failover(roles(), "t".into());
+    assert_eq!(f.next(), Some(Step::MarkFenced));
+    f.mark(Step::MarkFenced);
+    assert_eq!(f.next(), Some(Step::PrepareCandidate));
+    assert!(!f.remaining().contains(&Step::Fence) && !f.remaining().contains(&Step::Drain));
+    assert!(finding(&f).message.starts_with("failover in progress"));
 }

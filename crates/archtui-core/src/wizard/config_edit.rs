@@ -68,6 +68,41 @@ pub fn set_role(text: &str, name: &str, role: &str) -> Option<String> {
     Some(out)
 }
 
+/// The text with `name`'s `fenced = true` line added after its `role`
+/// line (`fenced`) or every `fenced` line of its table removed; None if
+/// the host or its `role` line is not there. Unchanged when it already
+/// says so, so a resumed run writes nothing.
+pub fn set_fenced(text: &str, name: &str, fenced: bool) -> Option<String> {
+    let (_, range) = host_ranges(text).into_iter().find(|(n, _)| n == name)?;
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let key_at = |lines: &[String], key: &str| {
+        (range.start + 1..range.end).find(|&i| {
+            lines[i]
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim() == key)
+        })
+    };
+    let role = key_at(&lines, "role")?;
+    match (key_at(&lines, "fenced"), fenced) {
+        (Some(i), true) => {
+            lines[i] = "fenced = true                           # set by archtui failover: `archtui rejoin` clears it".into();
+        }
+        (None, true) => lines.insert(
+            role + 1,
+            "fenced = true                           # set by archtui failover: `archtui rejoin` clears it".into(),
+        ),
+        (Some(i), false) => {
+            lines.remove(i);
+        }
+        (None, false) => return Some(text.to_string()),
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// Each `[[hosts]]` table's name and its line range (header to the line
 /// before the next table header, trailing blank lines excluded).
 fn host_ranges(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
@@ -136,6 +171,19 @@ mod tests {
         assert!(both.contains("name = \"b\"\nrole = \"master\"\n"), "{both}");
         assert_eq!(both.lines().count(), text.lines().count());
         assert!(set_role(text, "nobody", "slave").is_none());
+    }
+
+    #[test]
+    fn set_fenced_adds_once_and_removes_to_the_same_text() {
+        let text = "[[hosts]]\nname = \"a\"\nrole = \"master\"\nssh = \"a\"\n\n[[hosts]]\nname = \"b\"\nrole = \"slave\"\nssh = \"b\"\n";
+        let on = set_fenced(text, "a", true).unwrap();
+        assert!(on.contains("role = \"master\"\nfenced = true "), "{on}");
+        assert_eq!(set_fenced(&on, "a", true).unwrap(), on, "idempotent");
+        assert_eq!(on.matches("fenced").count(), 1);
+        let off = set_fenced(&on, "a", false).unwrap();
+        assert_eq!(off, text);
+        assert_eq!(set_fenced(text, "b", false).unwrap(), text);
+        assert!(set_fenced(text, "nobody", true).is_none());
     }
 
     const CONF: &str = "[ssh]\nconnect_timeout_secs = 5\n\n[[hosts]]\nname = \"cavaforgepad\"\nrole = \"master\"\nssh = \"cavaforgepad\"\n\n# the first slave\n[[hosts]]\nname = \"jukebox\"\nrole = \"slave\"\nssh = \"jukebox\"\n\n[keys]\nquit = \"q\"\n";

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{sql, Run};
 use crate::bucardo;
 use crate::verify::engine::{self, Limits, Request};
-use archtui_core::switchover::Facts;
+use archtui_core::switchover::{Facts, FailoverFacts, SlaveFacts};
 
 /// How often the candidate's pending rows are read before they count:
 /// under writes a change is pending for a moment, which is no reason to
@@ -38,11 +38,9 @@ pub async fn gather(run: &mut Run) -> Facts {
     };
     let heartbeat_age = match &cand {
         None => unknown("the candidate is down"),
-        Some(pg) => match bucardo::heartbeat(pg, &hb).await {
-            Ok(Some(t)) => Ok((chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0),
-            Ok(None) => unknown("no heartbeat row on the candidate"),
-            Err(e) => Err(e.to_string()),
-        },
+        Some(pg) => heartbeat_age_of(pg, &hb)
+            .await
+            .map_err(|e| format!("{e} on the candidate")),
     };
     let sync_state = sync_state(run, &c).await;
     let pending = pending(run, &m, &c, &hb).await;
@@ -62,6 +60,52 @@ pub async fn gather(run: &mut Run) -> Facts {
         migrations,
         verify,
         unreachable,
+    }
+}
+
+/// A failover's facts: whether the master answers, and every slave's
+/// state and heartbeat (the candidate's rank and the bound on lost writes).
+pub async fn gather_failover(run: &mut Run) -> FailoverFacts {
+    let m = run.roles.old_master.clone();
+    let hb = run.ctx.config.database.heartbeat_table.clone();
+    let master_down = run.archive(&m).await.err().map(|e| e.0);
+    let mut slaves = Vec::new();
+    let mut migrations = BTreeMap::new();
+    let mut names = vec![run.roles.candidate.clone()];
+    names.extend(run.roles.others.clone());
+    for n in names {
+        let (mut down, unhealthy) = candidate_services(run, &n).await;
+        let mut heartbeat_age = unknown("the host is down");
+        if down.is_none() {
+            match run.archive(&n).await {
+                Err(e) => down = Some(e.0),
+                Ok(pg) => {
+                    heartbeat_age = heartbeat_age_of(&pg, &hb).await;
+                    let r = sql::migrations(&pg).await.map_err(|e| e.to_string());
+                    migrations.insert(n.clone(), r);
+                }
+            }
+        }
+        slaves.push(SlaveFacts {
+            name: n,
+            down,
+            unhealthy,
+            heartbeat_age,
+        });
+    }
+    FailoverFacts {
+        master_down,
+        slaves,
+        migrations,
+    }
+}
+
+/// Seconds since the newest heartbeat the host holds.
+async fn heartbeat_age_of(pg: &crate::pg::Pg, table: &str) -> Result<f64, String> {
+    match bucardo::heartbeat(pg, table).await {
+        Ok(Some(t)) => Ok((chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0),
+        Ok(None) => unknown("no heartbeat row"),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -57,6 +57,7 @@ mod tests {
                 old_master: "a".into(),
                 candidate: "b".into(),
                 others: vec![],
+                left_behind: vec![],
             },
             "2026-12-01T00:00:00Z".into(),
         );

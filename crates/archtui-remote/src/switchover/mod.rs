@@ -5,6 +5,7 @@
 
 mod facts;
 mod journal;
+mod rejoin;
 mod sql;
 mod steps;
 
@@ -19,12 +20,13 @@ use crate::host::{next_link, Context, HostLink};
 use crate::pg::Pg;
 use crate::shell::{self, sh_ok};
 use archtui_core::config::{Config, Host, Role};
-use archtui_core::switchover::{HostEnv, Roles};
+use archtui_core::switchover::{HostEnv, Kind, Roles};
 
-pub use facts::{gather as facts, verify_all};
+pub use facts::{gather as facts, gather_failover as failover_facts, verify_all};
 pub use journal::{
     journal_path, load as load_journal, remove as remove_journal, save as save_journal,
 };
+pub use rejoin::{rejoin, save_rows, Rejoined};
 
 /// The host lock's action of every job a switchover runs.
 pub const ACTION: &str = "switchover";
@@ -84,6 +86,7 @@ pub fn roles_of(config: &Config, candidate: &str) -> Result<Roles, String> {
             .filter(|h| h.name != candidate)
             .map(|h| h.name.clone())
             .collect(),
+        left_behind: Vec::new(),
     })
 }
 
@@ -96,6 +99,7 @@ fn as_role(h: &Host, role: Role) -> Host {
 /// A switchover's hosts, links opened when a step needs them.
 pub struct Run {
     pub ctx: Arc<Context>,
+    pub kind: Kind,
     pub roles: Roles,
     hosts: BTreeMap<String, Host>,
     links: BTreeMap<String, HostLink>,
@@ -113,6 +117,7 @@ impl Run {
             .collect();
         Run {
             ctx,
+            kind: Kind::Switchover,
             roles,
             hosts,
             links: BTreeMap::new(),
@@ -120,7 +125,7 @@ impl Run {
         }
     }
 
-    fn host(&self, name: &str) -> Result<Host, StepError> {
+    pub(crate) fn host(&self, name: &str) -> Result<Host, StepError> {
         self.hosts
             .get(name)
             .cloned()
@@ -128,7 +133,7 @@ impl Run {
     }
 
     /// The host's link, opened on first use.
-    async fn link(&mut self, name: &str) -> Result<&HostLink, StepError> {
+    pub(crate) async fn link(&mut self, name: &str) -> Result<&HostLink, StepError> {
         if !self.links.contains_key(name) {
             let host = self.host(name)?;
             let l = HostLink::open(self.ctx.clone(), &host, next_link())
@@ -139,19 +144,19 @@ impl Run {
         Ok(&self.links[name])
     }
 
-    async fn session(&mut self, name: &str) -> Result<Arc<openssh::Session>, StepError> {
+    pub(crate) async fn session(&mut self, name: &str) -> Result<Arc<openssh::Session>, StepError> {
         self.link(name)
             .await?
             .session()
             .ok_or_else(|| StepError(format!("{name}: no ssh session")))
     }
 
-    async fn archive(&mut self, name: &str) -> Result<Pg, StepError> {
+    pub(crate) async fn archive(&mut self, name: &str) -> Result<Pg, StepError> {
         let db = self.ctx.config.database.name.clone();
         Ok(self.link(name).await?.connect(&db).await?)
     }
 
-    async fn control(&mut self, name: &str) -> Result<Pg, StepError> {
+    pub(crate) async fn control(&mut self, name: &str) -> Result<Pg, StepError> {
         let db = self.ctx.config.database.bucardo_db.clone();
         Ok(self.link(name).await?.connect(&db).await?)
     }
@@ -188,11 +193,14 @@ impl Run {
     }
 
     /// Every host's env files as they are deployed before the swap (the
-    /// sources of the new ones, which the swap never overwrites).
+    /// sources of the new ones, which the swap never overwrites); a
+    /// failover's lost master is not read.
     pub async fn envs(&mut self) -> Result<BTreeMap<String, HostEnv>, StepError> {
         let mut out = BTreeMap::new();
-        let m = self.roles.old_master.clone();
-        out.insert(m.clone(), self.env(&m, Role::Master).await?);
+        if self.kind == Kind::Switchover {
+            let m = self.roles.old_master.clone();
+            out.insert(m.clone(), self.env(&m, Role::Master).await?);
+        }
         let mut slaves = vec![self.roles.candidate.clone()];
         slaves.extend(self.roles.others.clone());
         for s in slaves {
@@ -203,7 +211,7 @@ impl Run {
     }
 
     /// A job in `name`'s deploy dir under the switchover's host lock.
-    async fn job(
+    pub(crate) async fn job(
         &mut self,
         name: &str,
         role: Role,
@@ -219,14 +227,19 @@ impl Run {
             .map_err(|o| StepError(format!("{name}: {}", o.message)))
     }
 
-    async fn compose(&mut self, name: &str, role: Role, args: &[&str]) -> Result<(), StepError> {
+    pub(crate) async fn compose(
+        &mut self,
+        name: &str,
+        role: Role,
+        args: &[&str],
+    ) -> Result<(), StepError> {
         let host = as_role(&self.host(name)?, role);
         self.job(name, role, compose_argv(&host, args), SHORT_IDLE)
             .await
     }
 
     /// Services of `name` that are running, by service name.
-    async fn running(&mut self, name: &str) -> Result<Vec<String>, StepError> {
+    pub(crate) async fn running(&mut self, name: &str) -> Result<Vec<String>, StepError> {
         let project = self.host(name)?.compose_project;
         let d = self.link(name).await?.docker();
         let cs = docker::containers(&d, &project)
@@ -239,7 +252,7 @@ impl Run {
             .collect())
     }
 
-    async fn stopped(&mut self, name: &str, services: &[&str]) -> Result<(), StepError> {
+    pub(crate) async fn stopped(&mut self, name: &str, services: &[&str]) -> Result<(), StepError> {
         let up = self.running(name).await?;
         let still: Vec<&&str> = services
             .iter()
@@ -256,6 +269,31 @@ impl Run {
         let mut v = vec![self.roles.candidate.clone()];
         v.extend(self.roles.others.clone());
         v
+    }
+
+    /// Reads a file of `name`'s deploy dir; None when it is not there.
+    pub(crate) async fn read_optional(
+        &mut self,
+        name: &str,
+        file: &str,
+    ) -> Result<Option<String>, StepError> {
+        let path = format!("{}/{file}", self.host(name)?.deploy_dir);
+        let s = self.session(name).await?;
+        let out = shell::sh(
+            &s,
+            r#"[ -f "$1" ] || exit 3; cat -- "$1""#,
+            &[&path],
+            shell::QUICK,
+        )
+        .await?;
+        match out.status.code() {
+            Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
+            Some(3) => Ok(None),
+            _ => Err(StepError(format!(
+                "{name}: reading {path}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+        }
     }
 }
 

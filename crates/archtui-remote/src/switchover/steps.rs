@@ -8,7 +8,7 @@ use crate::actions::step;
 use crate::bucardo;
 use crate::shell::{self, sh, sh_ok};
 use archtui_core::config::Role;
-use archtui_core::switchover::{Journal, Step};
+use archtui_core::switchover::{Journal, Kind, Step, SEQUENCE_GAP};
 
 impl Run {
     /// Runs one step to its postcondition; the line says what it did.
@@ -22,7 +22,7 @@ impl Run {
             Step::SwapEnv => self.swap_env().await,
             Step::Repoint => self.repoint().await,
             Step::Promote => self.promote(journal).await,
-            Step::Verify | Step::Config => {
+            Step::MarkFenced | Step::Verify | Step::Config => {
                 Err(StepError(format!("step {} is run by the caller", s.name())))
             }
         }
@@ -144,14 +144,23 @@ impl Run {
     async fn sequences(&mut self) -> Result<String, StepError> {
         let (m, c) = (self.roles.old_master.clone(), self.roles.candidate.clone());
         let cand = self.archive(&c).await?;
-        let old = self.archive(&m).await?;
+        // A failover cannot ask the lost master; its rows the candidate
+        // lacks get the gap instead.
+        let old = match self.kind {
+            Kind::Switchover => Some(self.archive(&m).await?),
+            Kind::Failover => None,
+        };
+        let gap = if old.is_some() { 0 } else { SEQUENCE_GAP };
         let seqs = sql::sequences(&cand).await?;
         let mut moved = Vec::new();
         for q in &seqs {
-            let on_old = sql::last_value(&old, &q.sequence).await.unwrap_or(0);
+            let on_old = match &old {
+                Some(old) => sql::last_value(old, &q.sequence).await.unwrap_or(0),
+                None => 0,
+            };
             let before = sql::last_value(&cand, &q.sequence).await?;
             let max = sql::column_max(&cand, q).await?;
-            let want = on_old.max(max).max(before);
+            let want = on_old.max(max.saturating_add(gap)).max(before);
             if want > before {
                 sql::set_value(&cand, &q.sequence, want).await?;
                 moved.push(format!("{} {before} -> {want}", q.sequence));
@@ -179,8 +188,26 @@ impl Run {
 
     async fn swap_env(&mut self) -> Result<String, StepError> {
         let envs = self.envs().await?;
-        let new = archtui_core::switchover::new_env(&self.roles, &envs)
-            .map_err(|e| StepError(e.to_string()))?;
+        let c = self.roles.candidate.clone();
+        let new = match self.kind {
+            Kind::Switchover => archtui_core::switchover::new_env(&self.roles, &envs),
+            Kind::Failover => {
+                // Its own env.master as an earlier run left it (the copy
+                // kept before this run's write), else as the stack ships it.
+                let kept = self
+                    .read_optional(&c, "env.master.before-switchover")
+                    .await?;
+                let template = match kept {
+                    Some(t) => Some(t),
+                    None => self.read_optional(&c, "env.master").await?,
+                };
+                if let Some(t) = &template {
+                    archtui_core::credentials::remember_env(t);
+                }
+                archtui_core::switchover::failover_env(&self.roles, &envs, template.as_deref())
+            }
+        }
+        .map_err(|e| StepError(e.to_string()))?;
         let mut said = Vec::new();
         for (host, files) in &new.files {
             let dir = self.host(host)?.deploy_dir;
@@ -193,14 +220,33 @@ impl Run {
             }
         }
         // The deploy scripts of the new roles, from the hosts that have them.
-        let (m, c) = (self.roles.old_master.clone(), self.roles.candidate.clone());
-        self.copy_script(&m, &c, "deploy.sh").await?;
-        self.copy_script(&c, &m, "deploy_slave.sh").await?;
+        let m = self.roles.old_master.clone();
+        match self.kind {
+            Kind::Switchover => {
+                self.copy_script(&m, &c, "deploy.sh").await?;
+                self.copy_script(&c, &m, "deploy_slave.sh").await?;
+            }
+            Kind::Failover => {
+                let dir = self.host(&c)?.deploy_dir;
+                let s = self.session(&c).await?;
+                let has = sh(&s, r#"test -x "$1/deploy.sh""#, &[&dir], shell::QUICK).await?;
+                if !has.status.success() {
+                    return Err(StepError(format!(
+                        "{c}: no {dir}/deploy.sh: copy the stack's deploy.sh there (from its checkout), then run the failover again"
+                    )));
+                }
+            }
+        }
         Ok(format!("written: {}", said.join(", ")))
     }
 
     /// `script` from `from`'s deploy dir to `to`'s, unless `to` has it.
-    async fn copy_script(&mut self, from: &str, to: &str, script: &str) -> Result<(), StepError> {
+    pub(crate) async fn copy_script(
+        &mut self,
+        from: &str,
+        to: &str,
+        script: &str,
+    ) -> Result<(), StepError> {
         let to_path = format!("{}/{script}", self.host(to)?.deploy_dir);
         let to_s = self.session(to).await?;
         let has = sh(&to_s, r#"test -x "$1""#, &[&to_path], shell::QUICK).await?;
@@ -240,29 +286,34 @@ impl Run {
             )
             .await?;
         }
-        // The old master's app starts again as a slave's: its writes are a
-        // slave's, as on every other slave (its port and role say so).
-        let user = self.env(&m, Role::Master).await?.app_user();
-        let db = self.ctx.config.database.name.clone();
-        let pg = self.archive(&m).await?;
-        pg.execute_batch(&sql::read_only(&user, &db, false)).await?;
-        self.job(
-            &m,
-            Role::Slave,
-            vec![
-                "./deploy_slave.sh".into(),
-                "--allow-data".into(),
-                "--role-change".into(),
-            ],
-            COMPOSE_IDLE,
-        )
-        .await?;
+        let mut followers = self.roles.others.clone();
+        if self.kind == Kind::Switchover {
+            // The old master's app starts again as a slave's: its writes are
+            // a slave's, as on every other slave (its port and role say so).
+            let user = self.env(&m, Role::Master).await?.app_user();
+            let db = self.ctx.config.database.name.clone();
+            let pg = self.archive(&m).await?;
+            pg.execute_batch(&sql::read_only(&user, &db, false)).await?;
+            self.job(
+                &m,
+                Role::Slave,
+                vec![
+                    "./deploy_slave.sh".into(),
+                    "--allow-data".into(),
+                    "--role-change".into(),
+                ],
+                COMPOSE_IDLE,
+            )
+            .await?;
+            followers.push(m.clone());
+        }
+        if followers.is_empty() {
+            return Ok("no other slave to re-point".into());
+        }
         // Postcondition: each follower's sync has its delta tables and
         // triggers on the candidate, so its writes are captured from now on.
         let cand = self.archive(&c).await?;
         let hb = self.ctx.config.database.heartbeat_table.clone();
-        let mut followers = self.roles.others.clone();
-        followers.push(m.clone());
         for f in &followers {
             let sync = format!("archive_{f}");
             if bucardo::pending(&cand, &sync, &format!("{f}_grp"), &hb)
@@ -315,7 +366,7 @@ impl Run {
 /// Writes `text` to `path` on the host: mode 0600, through a temporary
 /// file, keeping a copy of the file it replaces (once) as
 /// `<file>.before-switchover`.
-async fn write_file(s: &openssh::Session, path: &str, text: &str) -> Result<(), String> {
+pub(crate) async fn write_file(s: &openssh::Session, path: &str, text: &str) -> Result<(), String> {
     const WRITE: &str = r#"set -e; f="$1"; umask 077
 if [ -e "$f" ] && [ ! -e "$f.before-switchover" ]; then cp -p -- "$f" "$f.before-switchover"; fi
 cat > "$f.tmp"; chmod 600 "$f.tmp"; mv -f -- "$f.tmp" "$f"; sha256sum -- "$f""#;

@@ -98,6 +98,19 @@ pub fn rows_by_keys(spec: &TableSpec, keys: &[Key]) -> Query {
     q
 }
 
+/// Those of `keys` that exist, each row whole as JSON text (what a
+/// rejoin saves before the master's rows replace them).
+pub fn rows_json_by_keys(spec: &TableSpec, keys: &[Key]) -> Query {
+    let mut q = Query::new();
+    let x = unnest(&mut q, spec, keys);
+    q.sql = format!(
+        "SELECT row_to_json(t)::text FROM {x} JOIN {} t ON {}",
+        qualified(spec),
+        matches_x(spec, "t")
+    );
+    q
+}
+
 /// A no-op update of `keys` on the master: Bucardo's row trigger records
 /// each key in the delta table again, so the sync sends those rows anew
 /// (a key the master does not have updates nothing).

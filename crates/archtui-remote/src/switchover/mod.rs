@@ -4,6 +4,7 @@
 //! run killed in one runs it again and goes on.
 
 mod facts;
+pub mod flow;
 mod journal;
 mod rejoin;
 mod sql;

@@ -3,7 +3,8 @@
 //! verify of the candidate fails; cavaforgepad's link down, a row
 //! written there that never reached jukebox, `failover jukebox`; jukebox
 //! takes writes whose ids pass the lost row's; cavaforgepad is fenced
-//! (status says so, deploy refuses it); its link back, `rejoin
+//! (status says so, deploy refuses it); a third slave whose link is down
+//! is left behind and listed; its link back, `rejoin
 //! cavaforgepad` makes it a replicating slave and saves and reports the
 //! row only it held; then a switchover back ends with the lab as it
 //! started. Run with the lab up and ARCHTUI_LAB=1 (README).
@@ -21,6 +22,11 @@ use common::{all_text, lab, restore, wait_until, Lab};
 
 const MASTER: &str = "cavaforgepad";
 const SLAVE: &str = "jukebox";
+/// The lab's bare host, configured here as a third slave whose link is
+/// down: the other slave a failover cannot reach.
+const OTHER: &str = "turntable";
+const OTHER_HOST: &str =
+    "\n[[hosts]]\nname = \"turntable\"\nrole = \"slave\"\nssh = \"turntable\"\n";
 
 /// A statement on a host's archive db through its own Docker engine's
 /// socket, not its network: how a row gets onto cavaforgepad while its
@@ -67,6 +73,10 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
     // Whatever happens below, the lab ends with cavaforgepad the master.
     let _back = restore(|| {
         let _ = lab.run("link", &[MASTER, "up"]);
+        let _ = lab.run("link", &[OTHER, "up"]);
+        if let Some(t) = archtui_core::wizard::config_edit::remove_host(&cfg.text(), OTHER) {
+            std::fs::write(&cfg.0, t).unwrap();
+        }
         if let Some(j) = journal(&state) {
             let kind = j["kind"].as_str().unwrap_or("switchover").to_string();
             let to = j["roles"]["candidate"]
@@ -127,6 +137,10 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
         .unwrap();
     same(&lab, MASTER, SLAVE, Duration::from_secs(30));
 
+    // A third slave in the config, unreachable: the failover goes on
+    // without it and lists it.
+    std::fs::write(&cfg.0, format!("{}{OTHER_HOST}", cfg.text())).unwrap();
+    link(&lab, OTHER, "down");
     // The master's link goes; a row written there never reaches jukebox.
     link(&lab, MASTER, "down");
     let split: i64 = local_sql(
@@ -190,6 +204,19 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
         "{}",
         all_text(&d)
     );
+
+    // The slave left behind comes back: it runs no stack here, so its
+    // rejoin stops before any change, saying why.
+    link(&lab, OTHER, "up");
+    let o = run(&lab, &state, &cfg, &["rejoin", OTHER, "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", all_text(&o));
+    assert!(
+        all_text(&o).contains("turntable: no env.slave in its deploy dir"),
+        "{}",
+        all_text(&o)
+    );
+    let t = archtui_core::wizard::config_edit::remove_host(&cfg.text(), OTHER).unwrap();
+    std::fs::write(&cfg.0, t).unwrap();
 
     // Back: still fenced, and its app runs (writes there reach no one).
     link(&lab, MASTER, "up");

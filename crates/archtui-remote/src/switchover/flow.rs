@@ -348,12 +348,12 @@ async fn steps(
         ),
     };
     Outcome::ok(format!(
-        "{} is the master; {} replicate(s) from it{after}; this run took {:.1} s",
+        "{} is the master; {}{after}; this run took {:.1} s",
         r.candidate,
         if followers.is_empty() {
-            "no other host".to_string()
+            "no other host replicates from it yet".to_string()
         } else {
-            followers.join(", ")
+            format!("{} replicate(s) from it", followers.join(", "))
         },
         started.elapsed().as_secs_f64()
     ))

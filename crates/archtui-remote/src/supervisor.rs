@@ -129,14 +129,26 @@ async fn supervise(
         // shown as it was for ever: past it, the host is unreachable and
         // the link is made again.
         let round_within = ctx.timeout() * 6;
+        // The last full round, and whether the next may be a light one
+        // (a sync completion changes only the sync rows and heartbeat).
+        let mut last: Option<HostObservation> = None;
+        let mut light = false;
         loop {
-            let round = tokio::select! {
+            let light_round = match (light, &last) {
+                (true, Some(l)) => link.observe_syncs(l).await,
+                _ => None,
+            };
+            let full = light_round.is_none();
+            let round = match light_round {
+                Some(obs) => Ok(obs),
+                None => tokio::select! {
                 r = tokio::time::timeout(round_within, link.observe()) => r,
                 () = token.cancelled() => {
                     publish(None);
                     link.close().await;
                     return;
                 }
+                },
             };
             let Ok(obs) = round else {
                 let f = HostFailure::new(
@@ -158,6 +170,9 @@ async fn supervise(
                 break;
             };
             let state = obs.state;
+            if full {
+                last = Some(obs.clone());
+            }
             if tx.send(obs).await.is_err() {
                 link.close().await;
                 return;
@@ -169,17 +184,26 @@ async fn supervise(
             // short pause that lets a burst of events settle.
             // A sync completion (Bucardo's NOTIFY) means its row changed:
             // look again at once, without waiting for the poll.
+            // The poll's timer runs from the last full round, so light
+            // rounds never put off the full one.
+            let since_full = last.as_ref().map_or(every, |l| {
+                (chrono::Utc::now() - l.observed_at)
+                    .to_std()
+                    .unwrap_or_default()
+            });
+            light = false;
             tokio::select! {
                 () = token.cancelled() => {
                     publish(None);
                     link.close().await;
                     return;
                 }
-                () = tokio::time::sleep(every) => {}
+                () = tokio::time::sleep(every.saturating_sub(since_full)) => {}
                 Some(()) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
                 Some(_) = next_event(&mut bucardo_events) => {
                     tokio::time::sleep(EVENT_SETTLE).await;
                     drain(&mut bucardo_events);
+                    light = true;
                 }
             }
         }

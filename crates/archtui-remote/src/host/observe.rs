@@ -53,6 +53,38 @@ impl HostLink {
         obs
     }
 
+    /// After a sync completion (Bucardo's NOTIFY) on a slave: only what a
+    /// sync run changes, its rows and the heartbeat it carried, read again
+    /// on the open connections and put into `last`; the rest (containers,
+    /// processes, health) stands as the last full round read it, which the
+    /// poll and Docker's events keep current. None: a read failed, or
+    /// there is no full round to start from; the caller does a full one.
+    pub async fn observe_syncs(&mut self, last: &HostObservation) -> Option<HostObservation> {
+        if self.host.role != Role::Slave || last.state != HostState::Up {
+            return None;
+        }
+        let bucardo = last.bucardo.as_ref()?;
+        if bucardo.status.error.is_some() {
+            return None;
+        }
+        let (control, archive) = (self.control.as_ref()?, self.archive.as_ref()?);
+        let table = &self.ctx.config.database.heartbeat_table;
+        let within = self.ctx.timeout();
+        let reads =
+            async { tokio::join!(bucardo::syncs(control), bucardo::heartbeat(archive, table)) };
+        let (syncs, heartbeat) = tokio::time::timeout(within, reads).await.ok()?;
+        let (syncs, heartbeat) = (syncs.ok()?, heartbeat.ok()?);
+        let mut obs = last.clone();
+        let now = chrono::Utc::now();
+        obs.observed_at = now;
+        obs.heartbeat = heartbeat;
+        if let Some(b) = obs.bucardo.as_mut() {
+            b.syncs = syncs;
+            b.status.observed_at = now;
+        }
+        Some(obs)
+    }
+
     async fn observe_layers(&mut self) -> HostObservation {
         let ctx = self.ctx.clone();
         let project = self.host.compose_project.clone();

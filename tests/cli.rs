@@ -24,6 +24,11 @@ fn archtui(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_archtui"))
         .args(args)
         .env("ARCHTUI_CONFIG", config())
+        // Refusals are audited too: never into the operator's own log.
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join(format!("archtui-cli-state-{}", std::process::id())),
+        )
         .stdin(Stdio::null())
         .output()
         .expect("run archtui")

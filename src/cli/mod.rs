@@ -294,36 +294,80 @@ async fn disconnect() -> i32 {
 /// run detached on their hosts and go on), the terminal is given back when
 /// `terminal` says the console had it, and the exit code is 5.
 async fn interruptible(work: impl std::future::Future<Output = i32>, terminal: bool) -> i32 {
-    // The audit lines are written inside the signal's future, while `work`
-    // (whose guards list the actions under way) is still alive: select!
-    // drops the other branch before running a handler.
-    let on_signal = async {
-        let name = signalled().await;
+    let (tx, said) = tokio::sync::oneshot::channel();
+    // On a task of its own: a console whose terminal died is stuck inside
+    // crossterm's read of it (a dead tty stays readable and read returns 0
+    // or EIO, which crossterm retries for ever: crossterm #793), so a
+    // branch of the console's own task would never run. The audit lines
+    // are written here at once, while `work` (whose guards list the
+    // actions under way) is still alive.
+    let watcher = tokio::spawn(async move {
+        let name = signalled(terminal).await;
         let why = format!("interrupted by {name}");
-        let said =
+        let lines =
             archtui_remote::local::audit::interrupted(&why, &archtui_remote::job::in_flight());
-        (why, said)
-    };
+        let _ = tx.send((why.clone(), lines.clone()));
+        // `work` did not end: its task is stuck; end the process.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        interrupted(terminal, &why, &lines);
+        std::process::exit(archtui_remote::actions::Status::Interrupted.exit_code());
+    });
     tokio::select! {
-        code = work => code,
-        (why, said) = on_signal => {
-            if terminal {
-                ratatui::restore();
-            }
-            if said.is_empty() {
-                warn(&format!("archtui: {why}"));
-            }
-            for line in said {
-                warn(&format!("archtui: interrupted: {line}"));
-            }
+        code = work => {
+            watcher.abort();
+            code
+        }
+        Ok((why, lines)) = said => {
+            watcher.abort();
+            interrupted(terminal, &why, &lines);
             archtui_remote::actions::Status::Interrupted.exit_code()
         }
     }
 }
 
-/// The first of SIGTERM, SIGINT, SIGHUP, by name; never, if none of them
-/// can be watched.
-async fn signalled() -> &'static str {
+/// The terminal given back (if the console had it) and why it ended.
+fn interrupted(terminal: bool, why: &str, said: &[String]) {
+    if terminal {
+        ratatui::restore();
+    }
+    if said.is_empty() {
+        warn(&format!("archtui: {why}"));
+    }
+    for line in said {
+        warn(&format!("archtui: interrupted: {line}"));
+    }
+}
+
+/// Resolves once stdin, a terminal, has hung up: a console left without
+/// one (its window closed while SIGHUP went elsewhere) ends instead of
+/// spinning. Polls without reading, so no key is taken.
+async fn terminal_gone() {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let gone = tokio::task::spawn_blocking(|| {
+            let stdin = rustix::stdio::stdin();
+            let mut fds = [PollFd::new(&stdin, PollFlags::empty())];
+            let zero = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            poll(&mut fds, Some(&zero)).is_ok()
+                && fds[0]
+                    .revents()
+                    .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+        })
+        .await
+        .unwrap_or(false);
+        if gone {
+            return;
+        }
+    }
+}
+
+/// The first of SIGTERM, SIGINT, SIGHUP (or, for the console, its
+/// terminal gone), by name; never, if none of them can be watched.
+async fn signalled(terminal: bool) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let watch = |kind| signal(kind).ok();
     let (mut term, mut int, mut hup) = (
@@ -343,6 +387,13 @@ async fn signalled() -> &'static str {
         () = next(&mut term) => "SIGTERM",
         () = next(&mut int) => "SIGINT",
         () = next(&mut hup) => "SIGHUP",
+        () = async {
+            if terminal {
+                terminal_gone().await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => "its terminal hanging up",
     }
 }
 

@@ -277,3 +277,55 @@ fn json_shape() {
     assert_eq!(v["verdict"]["level"], "ok");
     assert_eq!(v["verdict"]["exit_code"], 0);
 }
+
+/// `archtui status --json`'s HOST, byte for byte: lab tests and operators'
+/// scripts parse it, so its fields, their order and values are pinned.
+#[test]
+fn a_host_in_the_json_is_pinned() {
+    let c = config();
+    let mut m = obs(&c, 0, Some(at(10)));
+    m.containers = vec![
+        crate::model::Container {
+            service: "db".into(),
+            name: "archive-db-1".into(),
+            state: "running".into(),
+            health: Some("healthy".into()),
+            restarts: 2,
+            started_at: Some(at(-60)),
+            image: "postgres:16".into(),
+        },
+        crate::model::Container {
+            service: "app".into(),
+            name: "archive-app-1".into(),
+            state: "exited".into(),
+            health: None,
+            restarts: 0,
+            started_at: None,
+            image: "archive-app:latest".into(),
+        },
+    ];
+    let s = HostObservation::failed(
+        &c.hosts()[1],
+        HostFailure::new(HostState::Unreachable, "ssh s: connection lost"),
+        at(1),
+    );
+    let json = serde_json::to_string(&assemble(&c, c.thresholds, &[m, s], at(2))).unwrap();
+    assert!(
+        json.starts_with(r#"{"generated_at":"2023-11-14T22:13:22Z","hosts":["#),
+        "{json}"
+    );
+    let hosts = &json[json.find(r#""hosts":"#).unwrap()..json.find(r#","daemons":"#).unwrap()];
+    assert_eq!(
+        hosts,
+        concat!(
+            r#""hosts":["#,
+            r#"{"name":"m","role":"master","state":"up","error":null,"observed_at":"2023-11-14T22:13:20Z","#,
+            r#""containers":["#,
+            r#"{"service":"db","name":"archive-db-1","state":"running","health":"healthy","restarts":2,"started_at":"2023-11-14T22:12:20Z","image":"postgres:16"},"#,
+            r#"{"service":"app","name":"archive-app-1","state":"exited","health":null,"restarts":0,"started_at":null,"image":"archive-app:latest"}"#,
+            r#"],"heartbeat":"2023-11-14T22:13:30Z"},"#,
+            r#"{"name":"s","role":"slave","state":"unreachable","error":"ssh s: connection lost","observed_at":"2023-11-14T22:13:21Z","containers":[],"heartbeat":null}"#,
+            r#"]"#
+        )
+    );
+}

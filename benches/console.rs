@@ -85,7 +85,7 @@ fn log_ingestion(c: &mut Criterion) {
 /// One round of the fixture fleet (a master and a slave) into its status.
 fn assemble(c: &mut Criterion) {
     let m = healthy();
-    let latest = m.latest_observations().to_vec();
+    let latest: Vec<_> = m.latest_observations().cloned().collect();
     c.bench_function("fleet::assemble 2 hosts", |b| {
         b.iter(|| {
             archtui_core::fleet::assemble(

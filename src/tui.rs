@@ -230,7 +230,7 @@ async fn console(
     model.actions.pane = carry.pane.take();
     model.actions.next_id = carry.next_id;
     if let Some(name) = carry.select.take() {
-        if let Some(i) = model.hosts.iter().position(|h| h.host.name == name) {
+        if let Some(i) = model.hosts.iter().position(|h| h.seen.host.name == name) {
             model.host_sel = i;
         }
     }
@@ -266,7 +266,7 @@ async fn console(
     for e in exec.tasks.shutdown(GRACE).await {
         carry.lost.extend(e.problem());
     }
-    let host = model.selected_host().map(|h| h.host.name.clone());
+    let host = model.selected_host().map(|h| h.seen.host.name.clone());
     carry.select = carry.select.take().or(host);
     carry.pane = model.actions.pane.take();
     carry.next_id = model.actions.next_id;

@@ -53,7 +53,7 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
 /// The fleet's status with what the local journals add: an open
 /// switchover is in the verdict (critical while it refuses writes). A
 /// journal that cannot be read says so, as unknown.
-pub fn with_journal(mut status: FleetStatus) -> FleetStatus {
+pub fn with_journal(mut status: FleetStatus<'_>) -> FleetStatus<'_> {
     use archtui_core::verdict::{Finding, Level};
     let path = archtui_remote::switchover::journal_path(&archtui_remote::local::audit::state_dir());
     let more = match archtui_remote::switchover::load_journal(&path) {

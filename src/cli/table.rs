@@ -21,8 +21,8 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
     ])];
     for h in &s.hosts {
         let head = [
-            h.name.clone(),
-            h.role.to_string(),
+            h.host.name.clone(),
+            h.host.role.to_string(),
             h.state.as_str().to_string(),
         ];
         if h.containers.is_empty() {
@@ -203,11 +203,12 @@ mod tests {
 
     #[test]
     fn remote_names_in_the_table_are_inert() {
-        let mut s = archtui_core::app::fixtures::fleet_status();
+        let mut round = archtui_core::app::fixtures::fleet_round();
+        round.hosts[0].containers[0].service = "db\x1b[?1049h".into();
+        let mut s = round.status();
         s.syncs[0].name = "archive_\x1b[2Jevil\x1b]0;TITLE\x07".into();
         s.syncs[0].host = "t\u{202E}x\u{9b}".into();
         s.syncs[0].reason = Some("why\x1b]0;TITLE\x07 not".into());
-        s.hosts[0].containers[0].service = "db\x1b[?1049h".into();
         let out = render(&s, chrono::Utc::now());
         for residue in [
             "\x1b", "[2J", "]0;", "TITLE", "\u{9b}", "\u{202E}", "[?1049h",

@@ -18,7 +18,7 @@ pub fn title(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
         "archtui",
         Style::default().add_modifier(Modifier::BOLD),
     )];
-    for h in &m.hosts {
+    for h in m.hosts.iter().map(|h| &h.seen) {
         let mark = crate::ui::text::host_mark(h.state);
         spans.push(Span::raw("  "));
         spans.push(Span::styled(mark, t.host_state(h.state)));

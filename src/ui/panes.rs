@@ -25,9 +25,10 @@ fn header<'a>(cells: &[&'a str]) -> Row<'a> {
 pub fn fleet(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let focused = m.focus == Pane::Fleet;
     let wide = area.width >= 44;
-    let rows = m.hosts.iter().map(|h| {
+    let rows = m.hosts.iter().map(|p| {
+        let h = &p.seen;
         let mark = crate::ui::text::host_mark(h.state);
-        let heard = h
+        let heard = p
             .last_heard
             .map_or("never".to_string(), |at| age(m.now, at));
         let role = match h.host.role {
@@ -74,20 +75,21 @@ pub fn fleet(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
 
 pub fn containers(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let focused = m.focus == Pane::Containers;
-    let Some(h) = m.selected_host() else {
+    let Some(p) = m.selected_host() else {
         f.render_widget(block(Line::from(" containers "), focused, t), area);
         return;
     };
+    let h = &p.seen;
     let mut title = vec![Span::raw(format!(" containers · {} ", clean(&h.host.name)))];
-    if h.containers_stale {
-        let at = h.containers_at.map_or("?".into(), |at| age(m.now, at));
+    if p.containers_stale {
+        let at = p.containers_at.map_or("?".into(), |at| age(m.now, at));
         title.push(Span::styled(format!("stale, {at} old "), t.stale()));
     }
     let outer = block(Line::from(title), focused, t);
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     let mut table_area = inner;
-    if let Some(err) = &h.error {
+    if let Some(err) = h.error.as_ref().filter(|_| p.observed) {
         let line = Line::from(vec![
             Span::styled(format!("{}: ", h.state.as_str()), t.host_state(h.state)),
             Span::raw(clean(err)),
@@ -131,7 +133,7 @@ pub fn containers(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
             cells.push(Cell::from(clean(&c.image)));
         }
         let row = Row::new(cells);
-        if h.containers_stale {
+        if p.containers_stale {
             row.style(t.stale())
         } else {
             row

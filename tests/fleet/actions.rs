@@ -9,9 +9,10 @@
 use crate::common;
 
 use crate::common::cli::{checkout, Checkout};
-use crate::common::tmux::Tmux;
+use crate::common::tmux::start_console;
+use crate::common::Healthy;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -90,16 +91,6 @@ fn sync_status(lab: &common::Lab) -> String {
     )
 }
 
-/// Waits for the whole fleet to be healthy (status exit 0).
-fn wait_healthy(lab: &common::Lab, secs: u64) {
-    common::wait_until(
-        Duration::from_secs(secs),
-        Duration::from_millis(500),
-        || (status_json(lab).1 == 0).then_some(()),
-    )
-    .unwrap_or_else(|w| panic!("fleet not healthy after {w:?}: {}", status_json(lab).0));
-}
-
 /// A row written on the master shows on jukebox: replication works.
 fn assert_replicating(lab: &common::Lab) {
     let tag = format!("archtui-actions-{}-{}", std::process::id(), rand_tag());
@@ -170,7 +161,7 @@ fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
         return;
     };
     let state = State::new("kick");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let o = archtui(&lab, &state, &["kick", SYNC, "--wait", "30"]);
     assert_eq!(code(&o), 0, "{}", all_text(&o));
     assert!(all_text(&o).contains("ran:"), "{}", all_text(&o));
@@ -195,7 +186,7 @@ fn kick_waits_for_the_outcome_and_fails_on_a_deactivated_sync() {
     assert_eq!(audit[1]["result"], "failed");
     assert_eq!(audit[1]["host"], "jukebox");
     drop(_restore);
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     assert_replicating(&lab);
 }
 
@@ -206,7 +197,7 @@ fn pause_stops_replication_and_resume_drains_it() {
         return;
     };
     let state = State::new("pause");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let tag = format!("archtui-pause-{}", rand_tag());
     let _restore = common::restore(|| {
         let _ = lab.try_psql(
@@ -325,18 +316,6 @@ fn wait_state(lab: &common::Lab, want: &str, secs: u64) {
     .unwrap_or_else(|w| panic!("sync not {want} after {w:?}: {last:?}"));
 }
 
-fn wait_healthy_service(lab: &common::Lab, host: &str, role: &str, service: &str) {
-    common::wait_until(Duration::from_secs(120), Duration::from_secs(1), || {
-        let o = lab.compose(
-            host,
-            role,
-            &format!("ps --format '{{{{.Health}}}}' {service}"),
-        );
-        (common::text(&o) == "healthy").then_some(())
-    })
-    .unwrap_or_else(|w| panic!("{host}'s {service} not healthy after {w:?}"));
-}
-
 /// recover from each state a sync can be in: the supervisor's own repairs
 /// are off meanwhile, so the state holds until recover acts.
 #[test]
@@ -346,7 +325,7 @@ fn recover_works_from_every_state() {
         return;
     };
     let state = State::new("recover");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let _restore = common::restore(|| {
         let _ = lab.compose("cavaforgepad", "master", "start db");
         ensure_active(&lab);
@@ -406,7 +385,14 @@ fn recover_works_from_every_state() {
     wait_state(&lab, "dropped", 60);
     let out = lab.compose("cavaforgepad", "master", "start db");
     assert!(out.status.success(), "{out:?}");
-    wait_healthy_service(&lab, "cavaforgepad", "master", "db");
+    lab.wait_healthy(
+        Healthy::Service {
+            host: "cavaforgepad",
+            role: "master",
+            service: "db",
+        },
+        120,
+    );
     let (state_now, why) = sync_state(&lab);
     assert_eq!(
         state_now, "dropped",
@@ -443,7 +429,7 @@ fn restart_changes_the_start_time_and_returns_healthy() {
         return;
     };
     let state = State::new("restart");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let before = started_at(&lab, "jukebox", "archive-app-1");
     let o = archtui(&lab, &state, &["restart", "jukebox", "app"]);
     assert_eq!(code(&o), 2, "refused without --yes and a terminal");
@@ -462,7 +448,7 @@ fn restart_changes_the_start_time_and_returns_healthy() {
     assert_eq!(audit[1]["confirmed"], true);
     assert_eq!(audit[1]["args"], serde_json::json!(["jukebox", "app"]));
     assert_eq!(audit[1]["result"], "ok");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
 }
 
 #[test]
@@ -560,7 +546,7 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
         return;
     };
     let state = State::new("deploy");
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
     let original = checkout(&lab, "orig");
     let changed = checkout(&lab, "changed");
     let _restore = common::restore(|| redeploy_original(&lab, &original));
@@ -634,7 +620,7 @@ fn deploy_shows_the_plan_and_applies_an_env_change() {
 
     drop(_restore);
     assert!(app_env(&lab, "jukebox").contains("RAILS_SERVE_STATIC_FILES=true"));
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
     assert_replicating(&lab);
 }
 
@@ -645,7 +631,7 @@ fn deploy_with_a_broken_dockerfile_fails_and_keeps_serving() {
         return;
     };
     let state = State::new("broken");
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
     let original = checkout(&lab, "orig2");
     let broken = checkout(&lab, "broken");
     let _restore = common::restore(|| redeploy_original(&lab, &original));
@@ -680,21 +666,8 @@ fn deploy_with_a_broken_dockerfile_fails_and_keeps_serving() {
     );
     assert_eq!(state.audit()[0]["result"], "failed");
     drop(_restore);
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
     assert_replicating(&lab);
-}
-
-/// The console in a detached tmux session on its own socket; killed on drop.
-/// The console in tmux, with its own config and state directory; `env` is
-/// put before the command (`VAR='value' ` pairs).
-fn start_console(name: &str, env: &str, config: &Path, state: &Path, w: u16, h: u16) -> Tmux {
-    let script = format!(
-        "{env}XDG_STATE_HOME='{}' ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; sleep 600",
-        state.display(),
-        config.display(),
-        env!("CARGO_BIN_EXE_archtui")
-    );
-    Tmux::start(name, &script, w, h)
 }
 
 #[test]
@@ -704,9 +677,9 @@ fn console_restart_key_confirms_cancels_and_restarts() {
         return;
     };
     let state = State::new("tui-restart");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let before = started_at(&lab, "jukebox", "archive-app-1");
-    let t = start_console("restart", "", &lab.config(), &state.0, 120, 36);
+    let t = start_console("restart", "", &lab.config(), Some(&state.0), 120, 36);
     t.wait("both hosts up", 30, |s| {
         s.lines()
             .any(|l| l.contains("jukebox") && l.contains(" up "))
@@ -752,7 +725,7 @@ fn console_restart_key_confirms_cancels_and_restarts() {
     assert_eq!(audit[1]["result"], "ok");
     t.keys(&["Escape", "q"]);
     t.wait("a clean exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
 }
 
 #[test]
@@ -762,7 +735,7 @@ fn console_deploy_pane_streams_compose_output() {
         return;
     };
     let state = State::new("tui-deploy");
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
     // The files jukebox already runs: a deploy that changes nothing.
     let same = checkout(&lab, "tui");
     let cfg = lab.config();
@@ -770,7 +743,7 @@ fn console_deploy_pane_streams_compose_output() {
         "deploy",
         &format!("ARCHTUI_CHECKOUT='{}' ", same.0.display()),
         &cfg,
-        &state.0,
+        Some(&state.0),
         120,
         40,
     );
@@ -801,7 +774,7 @@ fn console_deploy_pane_streams_compose_output() {
     assert_eq!(audit[1]["result"], "ok");
     t.keys(&["Escape", "q"]);
     t.wait("a clean exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
-    wait_healthy(&lab, 180);
+    lab.wait_healthy(Healthy::Fleet, 180);
 }
 
 #[test]
@@ -811,7 +784,7 @@ fn stop_then_start_a_container() {
         return;
     };
     let state = State::new("stopstart");
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
     let _restore = common::restore(|| {
         let _ = lab.sh("jukebox", "docker start archive-app-1");
     });
@@ -838,5 +811,5 @@ fn stop_then_start_a_container() {
     let results: Vec<Value> = state.audit().iter().map(|r| r["result"].clone()).collect();
     assert_eq!(results, ["ok", "ok", "failed"]);
     drop(_restore);
-    wait_healthy(&lab, 120);
+    lab.wait_healthy(Healthy::Fleet, 120);
 }

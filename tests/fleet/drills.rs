@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::common::cli::{Checkout, Running, State};
 use crate::common::Lab;
@@ -30,23 +30,6 @@ const SPARE: &str = "turntable";
 const HEAL_WITHIN: Duration = Duration::from_secs(30);
 /// What the drills assert: a bound the goal leaves room under.
 const HEAL_BOUND: Duration = Duration::from_secs(60);
-
-/// A row tag unique to this run, made of [a-z0-9-] only: it goes into SQL
-/// literals, and drill names have spaces and apostrophes.
-fn tag(what: &str) -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let what: String = what
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("drill-{what}-{}", t.as_millis())
-}
 
 fn addr(host: &str) -> &'static str {
     match host {
@@ -263,7 +246,7 @@ impl Drill<'_> {
     fn run(&self, fault: impl FnOnce()) -> Duration {
         let lab = self.lab;
         wait_all_good(&self.config, self.slaves, Duration::from_secs(180));
-        let tag = tag(self.name);
+        let tag = common::tag(&format!("drill-{}", self.name));
         let writer = Writer::start(lab, &tag);
         let watch = Watch::start(&self.config);
         std::thread::sleep(Duration::from_secs(2));
@@ -626,7 +609,7 @@ fn drill_one_slave_down_3_min_the_other_keeps_its_latency_then_two_down() {
             let took = time_to_replicate(
                 &lab,
                 SPARE,
-                &format!("{}-lat-{i}", tag("latency")),
+                &format!("{}-lat-{i}", common::tag("drill-latency")),
                 Duration::from_secs(30),
             )
             .unwrap_or(Duration::from_secs(30));

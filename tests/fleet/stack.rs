@@ -6,19 +6,13 @@
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
 
-use crate::common::{lab, text, wait_until, Lab, ARCHIVE_DB};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use crate::common::{lab, tag, text, wait_until, Healthy, Lab, ARCHIVE_DB};
+use std::time::{Duration, Instant};
 
 const MASTER: &str = "cavaforgepad";
 const SLAVE: &str = "jukebox";
 const SPARE: &str = "turntable";
 const POLL: Duration = Duration::from_millis(100);
-
-/// A tag unique to this run, so reruns on a warm lab never collide.
-fn tag(what: &str) -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{what}-{}-{}", std::process::id(), t.as_millis())
-}
 
 fn new_collection(lab: &Lab, name: &str) -> i64 {
     lab.psql(
@@ -27,10 +21,6 @@ fn new_collection(lab: &Lab, name: &str) -> i64 {
     )
     .parse()
     .expect("collection id")
-}
-
-fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
-    lab.psql(host, sql).parse().unwrap_or(-1)
 }
 
 /// Waits until `sql` (a count) reads `want` on `host`; returns how long it took.
@@ -93,7 +83,7 @@ fn thousand_rows_inserted_updated_deleted_on_master_reach_the_slave() {
         MASTER,
         &format!("DELETE {in_coll} AND id % 2 = 0; DELETE FROM items WHERE false"),
     );
-    let left = count(&lab, MASTER, &format!("SELECT count(*) {in_coll}"));
+    let left = lab.count(MASTER, &format!("SELECT count(*) {in_coll}"));
     assert_eq!(left, 500);
     let took = wait_count(
         &lab,
@@ -224,7 +214,7 @@ fn rows_written_while_the_slaves_bucardo_is_stopped_arrive_after_it_starts() {
         ),
     );
     std::thread::sleep(Duration::from_secs(3));
-    let during = count(&lab, SLAVE, &q);
+    let during = lab.count(SLAVE, &q);
     let out = lab.compose(SLAVE, "slave", "start bucardo");
     assert!(out.status.success(), "start bucardo: {out:?}");
     assert_eq!(
@@ -234,16 +224,17 @@ fn rows_written_while_the_slaves_bucardo_is_stopped_arrive_after_it_starts() {
 
     let took = wait_count(&lab, SLAVE, &q, 201, Duration::from_secs(120));
     eprintln!("figure: 200 rows written during the outage on the slave {took:?} after the start");
-    wait_healthy(&lab, SLAVE, "slave", "bucardo", Duration::from_secs(60));
-    wait_healthy(&lab, MASTER, "master", "bucardo", Duration::from_secs(60));
-}
-
-fn wait_healthy(lab: &Lab, host: &str, role: &str, service: &str, timeout: Duration) {
-    let cmd = format!("ps --format '{{{{.Health}}}}' {service}");
-    wait_until(timeout, Duration::from_millis(500), || {
-        (text(&lab.compose(host, role, &cmd)) == "healthy").then_some(())
-    })
-    .unwrap_or_else(|w| panic!("{host}'s {service} not healthy after {w:?}"));
+    for (host, role) in [(SLAVE, "slave"), (MASTER, "master")] {
+        let service = "bucardo";
+        lab.wait_healthy(
+            Healthy::Service {
+                host,
+                role,
+                service,
+            },
+            60,
+        );
+    }
 }
 
 #[test]
@@ -448,7 +439,7 @@ fn seed_procedure_adds_a_slave_on_the_third_host_and_retire_removes_it() {
 
     for table in ["collections", "items", "files"] {
         let q = format!("SELECT count(*) FROM {table}");
-        let want = count(&lab, MASTER, &q);
+        let want = lab.count(MASTER, &q);
         wait_count(&lab, SPARE, &q, want, Duration::from_secs(60));
     }
     // And it keeps replicating.

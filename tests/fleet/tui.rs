@@ -7,23 +7,9 @@
 
 use crate::common;
 
-use crate::common::tmux::Tmux;
-
-use std::path::Path;
+use crate::common::tmux::start_console;
 
 use crate::common::lab;
-
-/// One tmux server per test, on its own socket, killed on drop.
-/// The console in tmux, with a shell line before and after it to see the
-/// terminal as it was left.
-fn start_console(name: &str, config: &Path, w: u16, h: u16) -> Tmux {
-    let script = format!(
-        "echo BEFORE-ARCHTUI; ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 600",
-        config.display(),
-        env!("CARGO_BIN_EXE_archtui")
-    );
-    Tmux::start(name, &script, w, h)
-}
 
 fn row<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
     screen.lines().find(|l| l.contains(needle))
@@ -49,7 +35,7 @@ fn console_shows_fleet_logs_and_exits_cleanly() {
     let Some(lab) = lab("console_shows_fleet_logs_and_exits_cleanly") else {
         return;
     };
-    let t = start_console("main", &lab.config(), 120, 40);
+    let t = start_console("main", "", &lab.config(), None, 120, 40);
     let s = t.wait("both hosts up, sync good", 60, |s| {
         s.contains("● cavaforgepad")
             && s.contains("● jukebox")
@@ -156,7 +142,7 @@ sleep 1; done";
             script.replace('\'', "'\\''")
         ),
     );
-    let t = start_console("esc", &config, 100, 30);
+    let t = start_console("esc", "", &config, None, 100, 30);
     t.wait("turntable listed", 60, |s| s.contains("turntable"));
     t.keys(&["j", "j", "Enter"]);
     t.wait("esc container listed", 30, |s| s.contains("esc "));
@@ -216,7 +202,7 @@ fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
     });
     let config = dir.join("archtui.toml");
     std::fs::write(&config, &base).unwrap();
-    let t = start_console("reload", &config, 100, 30);
+    let t = start_console("reload", "", &config, None, 100, 30);
     t.wait("both hosts", 60, |s| {
         s.contains("● cavaforgepad") && s.contains("● jukebox")
     });

@@ -17,18 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::common::{lab, restore, wait_until, Lab, ARCHIVE_DB};
+use crate::common::{lab, restore, tag, wait_until, Lab, ARCHIVE_DB};
 use serde_json::Value;
 
 const MASTER: &str = "cavaforgepad";
 const SLAVE: &str = "jukebox";
-
-fn tag(what: &str) -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{what}-{}-{}", std::process::id(), t.as_millis())
-}
 
 /// A state dir of the test's own, so its audit lines and last verify
 /// never mix with the operator's.
@@ -108,14 +103,6 @@ fn on_slave(lab: &Lab, sql: &str) -> String {
     )
 }
 
-fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
-    lab.try_psql(host, ARCHIVE_DB, sql)
-        .ok()
-        .and_then(|s| s.lines().last().map(str::to_string))
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(-1)
-}
-
 /// A collection of `n` items on the master, waited for on jukebox.
 fn collection(lab: &Lab, name: &str, n: i64, within: Duration) -> i64 {
     let coll: i64 = lab
@@ -134,7 +121,7 @@ fn collection(lab: &Lab, name: &str, n: i64, within: Duration) -> i64 {
     );
     let sql = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
     wait_until(within, Duration::from_millis(300), || {
-        (count(lab, SLAVE, &sql) == n).then_some(())
+        (lab.count(SLAVE, &sql) == n).then_some(())
     })
     .unwrap_or_else(|t| panic!("{n} items of {name} not on {SLAVE} after {t:?}"));
     coll
@@ -160,7 +147,7 @@ fn drop_collection(lab: &Lab, coll: i64) {
         if let Err(e) = lab.try_psql(SLAVE, ARCHIVE_DB, &sql) {
             eprintln!("cleanup: collection {coll} on {SLAVE}: {e}");
         }
-        empty_twice = if count(lab, SLAVE, &left) == 0 {
+        empty_twice = if lab.count(SLAVE, &left) == 0 {
             empty_twice + 1
         } else {
             0
@@ -307,8 +294,7 @@ fn verify_finds_slave_damage_by_table_and_key_and_repair_mends_it() {
     );
     assert_eq!(code, 1, "the extra row still differs");
     assert_eq!(
-        count(
-            &lab,
+        lab.count(
             SLAVE,
             &format!("SELECT count(*) FROM items WHERE id = {extra}")
         ),
@@ -439,7 +425,7 @@ fn figure_verify_of_a_million_items_next_to_one_hash_query() {
         return;
     };
     let state = State::new("figure");
-    let have = count(&lab, MASTER, "SELECT count(*) FROM items");
+    let have = lab.count(MASTER, "SELECT count(*) FROM items");
     let want = 1_000_000;
     let coll = if have < want {
         // Bucardo applies about 14k rows/s: a few minutes at most.
@@ -460,7 +446,7 @@ fn figure_verify_of_a_million_items_next_to_one_hash_query() {
     // The delta rows of the load must be applied before the figure means
     // anything: verify pauses while the slave lags.
     verify_passes(&lab, &state, &[SLAVE, "--tables", "items"]);
-    let rows = count(&lab, MASTER, "SELECT count(*) FROM items");
+    let rows = lab.count(MASTER, "SELECT count(*) FROM items");
     let start = Instant::now();
     let (v, code, said) = verify(&lab, &state, &[SLAVE, "--tables", "items"]);
     let verify_secs = start.elapsed().as_secs_f64();

@@ -155,13 +155,6 @@ fn fingerprint(lab: &Lab, scratch: &Scratch) -> String {
     )
 }
 
-fn count(lab: &Lab, host: &str, sql: &str) -> i64 {
-    lab.try_psql(host, common::ARCHIVE_DB, sql)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(-1)
-}
-
 /// A collection written on the master under a name no run repeats; its id.
 fn new_collection(lab: &Lab, tag: &str) -> i64 {
     let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -181,7 +174,7 @@ fn assert_replicating(lab: &Lab) {
     assert_eq!(registered(lab), "1,1,1");
     for table in ["collections", "items", "files"] {
         let q = format!("SELECT count(*) FROM {table}");
-        assert_eq!(count(lab, NEW, &q), count(lab, MASTER, &q), "{table}");
+        assert_eq!(lab.count(NEW, &q), lab.count(MASTER, &q), "{table}");
     }
     let coll = new_collection(lab, "wizard");
     lab.psql(
@@ -190,7 +183,7 @@ fn assert_replicating(lab: &Lab) {
     );
     let q = format!("SELECT count(*) FROM items WHERE collection_id = {coll}");
     let ((), took) = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
-        (count(lab, NEW, &q) == 1).then_some(())
+        (lab.count(NEW, &q) == 1).then_some(())
     })
     .unwrap_or_else(|w| panic!("a new row did not reach {NEW} within {w:?}"));
     eprintln!("figure: a new row reached the provisioned {NEW} in {took:?}");
@@ -248,10 +241,10 @@ fn provision_makes_a_replicating_slave_and_retire_removes_it() {
     // jukebox keeps replicating (Bucardo may respawn for ~15 s after losing a target).
     let coll = new_collection(&lab, "wizard-after-retire");
     // Its delta row is written by the trigger, in the insert's transaction.
-    assert_eq!(count(&lab, MASTER, &delta_rows(coll)), 1);
+    assert_eq!(lab.count(MASTER, &delta_rows(coll)), 1);
     let q = format!("SELECT count(*) FROM collections WHERE id = {coll}");
     wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
-        (count(&lab, SLAVE, &q) == 1).then_some(())
+        (lab.count(SLAVE, &q) == 1).then_some(())
     })
     .expect("jukebox still replicates after the retire");
     assert_deltas_purged(&lab, coll);
@@ -270,7 +263,7 @@ fn assert_deltas_purged(lab: &Lab, coll: i64) {
     let pending = delta_rows(coll);
     let purged = wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
         lab.psql(MASTER, "SELECT bucardo.bucardo_purge_delta('0 seconds')");
-        (count(lab, MASTER, &pending) == 0).then_some(())
+        (lab.count(MASTER, &pending) == 0).then_some(())
     });
     assert!(
         purged.is_ok(),
@@ -709,7 +702,7 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
     };
     make_bare(&lab);
     let _bare = restore(|| make_bare(&lab));
-    let have = count(&lab, MASTER, "SELECT count(*) FROM items");
+    let have = lab.count(MASTER, "SELECT count(*) FROM items");
     let want = 1_000_000;
     let coll = new_collection(&lab, "big");
     let _drop = restore(|| {
@@ -743,8 +736,8 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
     let out = s.run(&["provision", NEW, "--yes"]);
     let took = start.elapsed();
     assert!(out.status.success(), "provision: {}", all(&out));
-    let items = count(&lab, MASTER, "SELECT count(*) FROM items");
-    assert_eq!(count(&lab, NEW, "SELECT count(*) FROM items"), items);
+    let items = lab.count(MASTER, "SELECT count(*) FROM items");
+    assert_eq!(lab.count(NEW, "SELECT count(*) FROM items"), items);
     eprintln!(
         "figure: provisioning {NEW} with {items} items on the master: {:.1} s, first run",
         took.as_secs_f64()

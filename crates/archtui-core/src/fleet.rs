@@ -3,18 +3,21 @@
 //! cross-check and the verdict. Pure: `now` is passed in.
 
 use crate::config::{Config, Role, Thresholds};
-use crate::model::{BucardoStatus, DaemonState, HostState, HostStatus, SyncStatus, Time};
+use crate::model::{BucardoStatus, DaemonState, HostState, SyncStatus, Time};
 use crate::observation::{HostObservation, RegisteredSlave, SyncRow};
 use crate::status::{sync_state, DaemonFacts, Processes, SyncFacts};
 use crate::verdict::{judge, Expectations, Finding, Level};
 use serde::Serialize;
 
 /// The whole fleet at one moment: what `archtui status --json` prints
-/// (a field renamed here changes that document).
+/// (a field renamed here changes that document). It borrows the round's
+/// observations: they are the hosts.
 #[derive(Debug, Clone, Serialize)]
-pub struct FleetStatus {
+pub struct FleetStatus<'a> {
     pub generated_at: Time,
-    pub hosts: Vec<HostStatus>,
+    /// In config order; the document shows each as a `HostStatus`.
+    #[serde(serialize_with = "crate::model::serialize_hosts")]
+    pub hosts: Vec<&'a HostObservation>,
     /// Every slave's daemon, in config order.
     pub daemons: Vec<BucardoStatus>,
     pub syncs: Vec<SyncStatus>,
@@ -32,14 +35,18 @@ pub fn sync_of(slave: &str) -> String {
     format!("archive_{slave}")
 }
 
-pub fn assemble(
+pub fn assemble<'a>(
     config: &Config,
     thresholds: Thresholds,
-    observations: &[HostObservation],
+    observations: impl IntoIterator<Item = &'a HostObservation>,
     now: Time,
-) -> FleetStatus {
-    let hosts: Vec<HostStatus> = observations.iter().map(host_status).collect();
-    let master = observations.iter().find(|o| o.host.role == Role::Master);
+) -> FleetStatus<'a> {
+    let hosts: Vec<&HostObservation> = observations.into_iter().collect();
+    let observations = &hosts[..];
+    let master = observations
+        .iter()
+        .copied()
+        .find(|o| o.host.role == Role::Master);
     let master_heartbeat = master.and_then(|m| m.heartbeat);
     let registry = master.and_then(|m| m.fleet.as_ref());
     let registered = |name: &str| -> Option<&RegisteredSlave> {
@@ -58,7 +65,7 @@ pub fn assemble(
     }
     let health = health(observations);
     let verdict = judge(
-        &hosts,
+        observations,
         &daemons,
         &syncs,
         master
@@ -83,7 +90,7 @@ pub fn assemble(
 
 /// Hosts a failover replaced: they must not act as the master; while one
 /// runs its app, writes there reach no other host.
-fn fenced(config: &Config, observations: &[HostObservation]) -> Vec<Finding> {
+fn fenced(config: &Config, observations: &[&HostObservation]) -> Vec<Finding> {
     observations
         .iter()
         .filter(|o| config.is_fenced(&o.host.name))
@@ -107,18 +114,6 @@ fn fenced(config: &Config, observations: &[HostObservation]) -> Vec<Finding> {
             }
         })
         .collect()
-}
-
-fn host_status(o: &HostObservation) -> HostStatus {
-    HostStatus {
-        name: o.host.name.clone(),
-        role: o.host.role,
-        state: o.state,
-        error: o.error.clone(),
-        observed_at: o.observed_at,
-        containers: o.containers.clone(),
-        heartbeat: o.heartbeat,
-    }
 }
 
 /// One slave's daemon and syncs, as its observation and the master's
@@ -198,7 +193,7 @@ fn slave_daemon_and_syncs(
 /// not name, each as a sync with its lag.
 fn unconfigured(
     registered: &[RegisteredSlave],
-    observations: &[HostObservation],
+    observations: &[&HostObservation],
     now: Time,
 ) -> Vec<SyncStatus> {
     let mut out = Vec::new();
@@ -250,7 +245,7 @@ pub fn judge_one(
 
 /// Bucardo's health: the master's delta tables, and per slave its
 /// conflicts, its copy and whether it could take over.
-fn health(observations: &[HostObservation]) -> crate::health::Health {
+fn health(observations: &[&HostObservation]) -> crate::health::Health {
     use crate::health as h;
     let master = observations
         .iter()

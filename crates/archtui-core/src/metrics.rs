@@ -121,7 +121,7 @@ fn host_families(o: &mut Out, s: &FleetStatus) {
             .iter()
             .map(|h| {
                 (
-                    vec![("host", h.name.clone())],
+                    vec![("host", h.host.name.clone())],
                     flag(h.state == HostState::Up),
                 )
             })
@@ -138,7 +138,10 @@ fn host_families(o: &mut Out, s: &FleetStatus) {
                     let ok =
                         c.state == "running" && c.health.as_deref().is_none_or(|x| x == "healthy");
                     (
-                        vec![("host", h.name.clone()), ("service", c.service.clone())],
+                        vec![
+                            ("host", h.host.name.clone()),
+                            ("service", c.service.clone()),
+                        ],
                         flag(ok),
                     )
                 })
@@ -325,7 +328,8 @@ mod tests {
 
     #[test]
     fn the_healthy_fleet_renders_every_family_once_with_help_and_type() {
-        let mut s = crate::app::fixtures::fleet_status();
+        let round = crate::app::fixtures::fleet_round();
+        let mut s = round.status();
         s.health.delta_tables.push(crate::health::DeltaStatus {
             table: "public.items".into(),
             delta_rows: 12,
@@ -382,9 +386,9 @@ mod tests {
 
     #[test]
     fn hostile_names_cannot_break_the_format() {
-        let mut s = crate::app::fixtures::fleet_status();
-        s.hosts[0].name = "a\"b\nc\\".into();
-        let text = render(&s, &Last::default());
+        let mut round = crate::app::fixtures::fleet_round();
+        round.hosts[0].host.name = "a\"b\nc\\".into();
+        let text = render(&round.status(), &Last::default());
         assert!(
             text.contains("archtui_host_up{host=\"a\\\"b c\\\\\"} 1"),
             "{text}"

@@ -4,9 +4,10 @@
 //! field renamed here is a change of the public JSON shape.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
-use crate::config::Role;
+use crate::observation::HostObservation;
 
 pub type Time = DateTime<Utc>;
 
@@ -68,16 +69,31 @@ pub struct Container {
     pub image: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct HostStatus {
-    pub name: String,
-    pub role: Role,
-    pub state: HostState,
-    pub error: Option<String>,
-    pub observed_at: Time,
-    pub containers: Vec<Container>,
-    /// Newest heartbeat value in this host's archive database (master's clock).
-    pub heartbeat: Option<Time>,
+/// A host as `archtui status --json` shows it (the document's HOST): a
+/// view of its observation rather than a copy, so the two cannot drift.
+/// Fields in the document's order.
+#[derive(Debug, Clone, Copy)]
+pub struct HostStatus<'a>(pub &'a HostObservation);
+
+impl Serialize for HostStatus<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let o = self.0;
+        let mut h = s.serialize_struct("HostStatus", 7)?;
+        h.serialize_field("name", &o.host.name)?;
+        h.serialize_field("role", &o.host.role)?;
+        h.serialize_field("state", &o.state)?;
+        h.serialize_field("error", &o.error)?;
+        h.serialize_field("observed_at", &o.observed_at)?;
+        h.serialize_field("containers", &o.containers)?;
+        // Newest heartbeat value in this host's archive database (master's clock).
+        h.serialize_field("heartbeat", &o.heartbeat)?;
+        h.end()
+    }
+}
+
+/// The document's `hosts`: each observation as its `HostStatus`.
+pub fn serialize_hosts<S: Serializer>(hosts: &[&HostObservation], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(hosts.iter().map(|o| HostStatus(o)))
 }
 
 /// A slave's Bucardo daemon (every slave runs its own), from its bucardo

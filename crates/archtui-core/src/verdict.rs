@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::config::Thresholds;
-use crate::model::{BucardoStatus, DaemonState, HostState, HostStatus, SyncState, SyncStatus};
+use crate::model::{BucardoStatus, DaemonState, HostState, SyncState, SyncStatus};
+use crate::observation::HostObservation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,7 +88,7 @@ pub struct Expectations<'a> {
 }
 
 pub fn judge(
-    hosts: &[HostStatus],
+    hosts: &[&HostObservation],
     daemons: &[BucardoStatus],
     syncs: &[SyncStatus],
     registry_error: Option<&str>,
@@ -107,14 +108,14 @@ pub fn judge(
 }
 
 /// A host down, or a service of it missing, stopped, unhealthy or starting.
-fn host_findings(hosts: &[HostStatus], services: &[String], out: &mut Vec<Finding>) {
+fn host_findings(hosts: &[&HostObservation], services: &[String], out: &mut Vec<Finding>) {
     let mut push = |level, message: String| out.push(Finding { level, message });
     for h in hosts {
         if h.state != HostState::Up {
             let why = h.error.as_deref().unwrap_or("no reason given");
             push(
                 Level::Critical,
-                format!("host {}: {}: {why}", h.name, h.state.as_str()),
+                format!("host {}: {}: {why}", h.host.name, h.state.as_str()),
             );
             continue;
         }
@@ -122,20 +123,20 @@ fn host_findings(hosts: &[HostStatus], services: &[String], out: &mut Vec<Findin
             match h.containers.iter().find(|c| &c.service == service) {
                 None => push(
                     Level::Critical,
-                    format!("host {}: service {service} has no container", h.name),
+                    format!("host {}: service {service} has no container", h.host.name),
                 ),
                 Some(c) if c.state != "running" => push(
                     Level::Critical,
-                    format!("host {}: service {service} is {}", h.name, c.state),
+                    format!("host {}: service {service} is {}", h.host.name, c.state),
                 ),
                 Some(c) => match c.health.as_deref() {
                     Some("unhealthy") => push(
                         Level::Critical,
-                        format!("host {}: service {service} is unhealthy", h.name),
+                        format!("host {}: service {service} is unhealthy", h.host.name),
                     ),
                     Some("starting") => push(
                         Level::Warning,
-                        format!("host {}: service {service} is starting", h.name),
+                        format!("host {}: service {service} is starting", h.host.name),
                     ),
                     _ => {}
                 },
@@ -145,14 +146,14 @@ fn host_findings(hosts: &[HostStatus], services: &[String], out: &mut Vec<Findin
 }
 
 /// A slave's daemon: unreadable (its host up), down, starting or unknown.
-fn daemon_findings(daemons: &[BucardoStatus], hosts: &[HostStatus], out: &mut Vec<Finding>) {
+fn daemon_findings(daemons: &[BucardoStatus], hosts: &[&HostObservation], out: &mut Vec<Finding>) {
     let mut push = |level, message: String| out.push(Finding { level, message });
     // Every slave runs its own daemon; an unreadable slave is reported
     // above (its host) or here (its control database).
     for d in daemons {
         let host_up = hosts
             .iter()
-            .any(|h| h.name == d.host && h.state == HostState::Up);
+            .any(|h| h.host.name == d.host && h.state == HostState::Up);
         match (d.daemon, &d.error) {
             (_, Some(e)) if host_up => push(Level::Critical, format!("bucardo on {}: {e}", d.host)),
             (_, Some(_)) => {}
@@ -190,7 +191,7 @@ fn daemon_findings(daemons: &[BucardoStatus], hosts: &[HostStatus], out: &mut Ve
 /// A sync's state, and its lag against the thresholds.
 fn sync_findings(
     syncs: &[SyncStatus],
-    hosts: &[HostStatus],
+    hosts: &[&HostObservation],
     t: Thresholds,
     out: &mut Vec<Finding>,
 ) {
@@ -240,11 +241,11 @@ fn sync_findings(
             // Its host's own finding says why; a slave not in the config
             // is worth a look.
             SyncState::Unknown => {
-                if !hosts.iter().any(|h| h.name == s.host) {
+                if !hosts.iter().any(|h| h.host.name == s.host) {
                     push(Level::Warning, format!("sync {}{}", s.name, why(s)));
                 } else if hosts
                     .iter()
-                    .any(|h| h.name == s.host && h.state == HostState::Up)
+                    .any(|h| h.host.name == s.host && h.state == HostState::Up)
                 {
                     push(
                         Level::Critical,
@@ -292,7 +293,7 @@ mod tests {
     use crate::model::Container;
     use chrono::Utc;
 
-    fn host(name: &str, role: Role) -> HostStatus {
+    fn host(name: &str, role: Role) -> HostObservation {
         let containers = ["db", "bucardo", "app"]
             .iter()
             .map(|s| Container {
@@ -305,14 +306,16 @@ mod tests {
                 image: "x".into(),
             })
             .collect();
-        HostStatus {
-            name: name.into(),
-            role,
+        HostObservation {
+            host: crate::config::Host::example(name, role),
             state: HostState::Up,
             error: None,
             observed_at: Utc::now(),
             containers,
             heartbeat: None,
+            bucardo: None,
+            fleet: None,
+            health: None,
         }
     }
 
@@ -352,7 +355,8 @@ mod tests {
         }
     }
 
-    fn run(hosts: &[HostStatus], b: Option<&BucardoStatus>, syncs: &[SyncStatus]) -> Verdict {
+    fn run(hosts: &[HostObservation], b: Option<&BucardoStatus>, syncs: &[SyncStatus]) -> Verdict {
+        let hosts: Vec<&HostObservation> = hosts.iter().collect();
         let daemons: Vec<BucardoStatus> = b.into_iter().cloned().collect();
         let services = ["db", "bucardo", "app"].map(String::from);
         let expect = Expectations {
@@ -363,10 +367,10 @@ mod tests {
                 ..Thresholds::default()
             },
         };
-        judge(hosts, &daemons, syncs, None, &expect)
+        judge(&hosts, &daemons, syncs, None, &expect)
     }
 
-    fn fleet() -> Vec<HostStatus> {
+    fn fleet() -> Vec<HostObservation> {
         vec![host("m", Role::Master), host("s", Role::Slave)]
     }
 

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The archive database on every host (env.common: ARCHIVE_DB_NAME).
 pub const ARCHIVE_DB: &str = "archive_production";
@@ -97,6 +97,39 @@ pub fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A tag unique to this run (process and millisecond) of [a-z0-9-] only:
+/// it goes into SQL literals and paths, and drill names have spaces and
+/// apostrophes.
+pub fn tag(what: &str) -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is past 1970");
+    let what: String = what
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{what}-{}-{}", std::process::id(), t.as_millis())
+}
+
+/// What `Lab::wait_healthy` waits for.
+#[derive(Debug, Clone, Copy)]
+pub enum Healthy<'a> {
+    /// The whole fleet: `archtui status --json` exits 0 (verdict ok).
+    Fleet,
+    /// One compose service of a host: its healthcheck says healthy.
+    Service {
+        host: &'a str,
+        role: &'a str,
+        service: &'a str,
+    },
+}
+
 impl Lab {
     /// The archtui config `tests/lab/up` wrote for the lab.
     pub fn config(&self) -> PathBuf {
@@ -151,6 +184,53 @@ impl Lab {
     pub fn psql(&self, host: &str, sql: &str) -> String {
         self.try_psql(host, ARCHIVE_DB, sql)
             .unwrap_or_else(|e| panic!("on {host}: `{sql}` failed: {e}"))
+    }
+
+    /// A count on `host`'s archive database (the last line `sql` prints);
+    /// -1 when the query fails or prints no number, so a wait on it polls on.
+    pub fn count(&self, host: &str, sql: &str) -> i64 {
+        self.try_psql(host, ARCHIVE_DB, sql)
+            .ok()
+            .and_then(|s| s.lines().last()?.trim().parse().ok())
+            .unwrap_or(-1)
+    }
+
+    /// Waits up to `secs` for `what` to be healthy; the panic says what
+    /// was seen last.
+    pub fn wait_healthy(&self, what: Healthy<'_>, secs: u64) {
+        let mut last = String::new();
+        let healthy = wait_until(
+            Duration::from_secs(secs),
+            Duration::from_millis(500),
+            || match what {
+                Healthy::Fleet => {
+                    let o = Command::new(env!("CARGO_BIN_EXE_archtui"))
+                        .args(["status", "--json"])
+                        .env("ARCHTUI_CONFIG", self.config())
+                        .output()
+                        .expect("run archtui");
+                    last = text(&o);
+                    o.status.success().then_some(())
+                }
+                Healthy::Service {
+                    host,
+                    role,
+                    service,
+                } => {
+                    let cmd = format!("ps --format '{{{{.Health}}}}' {service}");
+                    last = text(&self.compose(host, role, &cmd));
+                    (last == "healthy").then_some(())
+                }
+            },
+        );
+        if let Err(w) = healthy {
+            match what {
+                Healthy::Fleet => panic!("fleet not healthy after {w:?}: {last}"),
+                Healthy::Service { host, service, .. } => {
+                    panic!("{host}'s {service} not healthy after {w:?}: {last}")
+                }
+            }
+        }
     }
 
     /// One statement on a slave's own Bucardo control database (every slave

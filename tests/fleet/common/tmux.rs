@@ -1,9 +1,33 @@
 //! A program under test in a detached tmux session of a fixed size: keys
 //! go in with send-keys, the screen comes back with capture-pane.
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// The console in tmux on `config`, with a shell line before it and the
+/// terminal's modes after it (to see the terminal as it was left) and its
+/// exit code (`ARCHTUI-EXIT=N`); `env` goes before the command
+/// (`VAR='value' ` pairs), and `state`, when given, is its XDG_STATE_HOME.
+pub fn start_console(
+    name: &str,
+    env: &str,
+    config: &Path,
+    state: Option<&Path>,
+    w: u16,
+    h: u16,
+) -> Tmux {
+    let state = state
+        .map(|s| format!("XDG_STATE_HOME='{}' ", s.display()))
+        .unwrap_or_default();
+    let script = format!(
+        "echo BEFORE-ARCHTUI; {env}{state}ARCHTUI_CONFIG='{}' '{}'; echo \"ARCHTUI-EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 600",
+        config.display(),
+        env!("CARGO_BIN_EXE_archtui")
+    );
+    Tmux::start(name, &script, w, h)
+}
 
 pub struct Tmux {
     socket: String,

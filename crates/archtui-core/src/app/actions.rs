@@ -209,7 +209,7 @@ pub fn start(m: &mut Model, a: keymap::Action) -> Vec<Effect> {
         keymap::Action::Deploy => m
             .selected_host()
             .map(|h| Action::Deploy {
-                host: h.host.name.clone(),
+                host: h.seen.host.name.clone(),
                 from: m.actions.checkout.clone(),
                 // The plan first; its outcome opens the confirmation.
                 plan_only: true,
@@ -293,11 +293,11 @@ enum PickError {
 /// Retire: the selected host, which must be a slave.
 fn retire_action(m: &Model) -> Result<Action, PickError> {
     let h = m.selected_host().ok_or(PickError::NoHost)?;
-    if h.host.role != crate::config::Role::Slave {
-        return Err(PickError::Master(h.host.name.clone()));
+    if h.seen.host.role != crate::config::Role::Slave {
+        return Err(PickError::Master(h.seen.host.name.clone()));
     }
     Ok(Action::Retire {
-        name: h.host.name.clone(),
+        name: h.seen.host.name.clone(),
         stop: false,
         config_path: m.config_path.clone(),
     })
@@ -330,13 +330,14 @@ pub fn reload_when_idle(m: &mut Model) -> Vec<Effect> {
 fn container_action(m: &Model, a: keymap::Action) -> Result<Action, PickError> {
     let h = m.selected_host().ok_or(PickError::NoHost)?;
     let c = h
+        .seen
         .containers
         .get(m.container_sel)
         .ok_or(PickError::NoContainer)?;
     if c.service.is_empty() {
         return Err(PickError::NotAService(c.name.clone()));
     }
-    let (host, service) = (h.host.name.clone(), c.service.clone());
+    let (host, service) = (h.seen.host.name.clone(), c.service.clone());
     Ok(match a {
         keymap::Action::StopStart if c.state == "running" => Action::Stop { host, service },
         keymap::Action::StopStart => Action::Start { host, service },

@@ -244,12 +244,27 @@ pub fn with_log(n: usize) -> Model {
     m
 }
 
-/// The healthy fleet as `archtui status` assembles it.
-pub fn fleet_status() -> crate::fleet::FleetStatus {
+/// One round of the healthy fleet as `archtui status` observes it.
+pub struct Round {
+    pub config: Config,
+    pub hosts: Vec<HostObservation>,
+}
+
+pub fn fleet_round() -> Round {
     let m = model();
     let mut master = host_obs(&m, 0, 99);
     master.fleet = Some(registry(99, 0, 0.3));
     let mut slave = host_obs(&m, 1, 98);
     slave.bucardo = Some(bucardo(98, true, None));
-    crate::fleet::assemble(&m.config, m.config.thresholds, &[master, slave], at(100))
+    Round {
+        config: m.config,
+        hosts: vec![master, slave],
+    }
+}
+
+impl Round {
+    /// The round as `archtui status` assembles it.
+    pub fn status(&self) -> crate::fleet::FleetStatus<'_> {
+        crate::fleet::assemble(&self.config, self.config.thresholds, &self.hosts, at(100))
+    }
 }

@@ -16,7 +16,7 @@ pub struct Areas {
 }
 
 pub fn areas(m: &Model, area: Rect) -> Areas {
-    let containers = m.selected_host().map_or(0, |h| h.containers.len());
+    let containers = m.selected_host().map_or(0, |h| h.seen.containers.len());
     // Borders, header, and a line for a host's error when it has one.
     // Counts come from the hosts: a huge one must not overflow.
     let rows = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);

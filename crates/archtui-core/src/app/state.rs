@@ -5,9 +5,9 @@
 use std::collections::VecDeque;
 
 use crate::app::logview::LogView;
-use crate::config::{Config, Host};
+use crate::config::Config;
 use crate::keymap::Keymap;
-use crate::model::{BucardoStatus, Container, HostState, SyncStatus, Time};
+use crate::model::{BucardoStatus, SyncStatus, Time};
 use crate::observation::HostObservation;
 use crate::verdict::Verdict;
 
@@ -22,15 +22,20 @@ pub enum Pane {
     Logs,
 }
 
+/// A host in the console: its latest observation, and what the console
+/// adds to it across rounds.
 #[derive(Debug, Clone)]
 pub struct HostPanel {
-    pub host: Host,
-    pub state: HostState,
-    pub error: Option<String>,
+    /// The latest observation, which the fleet is assembled from; but
+    /// its containers are the last Docker listed (a round that does not
+    /// reach Docker has none), marked by `containers_stale`.
+    pub seen: HostObservation,
+    /// An observation arrived: until then `seen` is a placeholder whose
+    /// "connecting" is not shown as a reason.
+    pub observed: bool,
     /// Last observation that reached the host at all.
     pub last_heard: Option<Time>,
-    pub containers: Vec<Container>,
-    /// When `containers` was read; older than the host's state when stale.
+    /// When `seen.containers` was read; older than the host's state when stale.
     pub containers_at: Option<Time>,
     pub containers_stale: bool,
 }
@@ -81,9 +86,8 @@ pub struct Model {
     pub config: Config,
     /// The file `config` came from: a retire edits it.
     pub config_path: std::path::PathBuf,
+    /// In config order.
     pub hosts: Vec<HostPanel>,
-    /// Latest observation per host, in config order.
-    pub(crate) latest: Vec<HostObservation>,
     pub syncs: Vec<SyncPanel>,
     pub syncs_at: Option<Time>,
     pub syncs_stale: bool,
@@ -117,23 +121,17 @@ impl Model {
     pub fn new(config: Config, keymap: Keymap, now: Time) -> Model {
         let hosts: Vec<HostPanel> = config
             .hosts()
-            .into_iter()
+            .iter()
             .map(|host| HostPanel {
-                host,
-                state: HostState::Connecting,
-                error: None,
+                seen: HostObservation::connecting(host, now),
+                observed: false,
                 last_heard: None,
-                containers: Vec::new(),
                 containers_at: None,
                 containers_stale: false,
             })
             .collect();
         Model {
             read_only: config.read_only,
-            latest: hosts
-                .iter()
-                .map(|h| HostObservation::connecting(&h.host, now))
-                .collect(),
             hosts,
             config,
             config_path: std::path::PathBuf::new(),
@@ -163,8 +161,8 @@ impl Model {
     }
 
     /// The latest observation of every host, in config order.
-    pub fn latest_observations(&self) -> &[HostObservation] {
-        &self.latest
+    pub fn latest_observations(&self) -> impl Iterator<Item = &HostObservation> {
+        self.hosts.iter().map(|h| &h.seen)
     }
 
     pub fn selected_host(&self) -> Option<&HostPanel> {
@@ -172,8 +170,11 @@ impl Model {
     }
 
     #[cfg(test)]
-    pub fn selected_container(&self) -> Option<&Container> {
-        self.selected_host()?.containers.get(self.container_sel)
+    pub fn selected_container(&self) -> Option<&crate::model::Container> {
+        self.selected_host()?
+            .seen
+            .containers
+            .get(self.container_sel)
     }
 
     /// Rows of log text the log pane shows, for paging and search jumps.

@@ -65,8 +65,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     }
 }
 
-fn observe(m: &mut Model, o: HostObservation) {
-    let Some(i) = m.hosts.iter().position(|h| h.host.name == o.host.name) else {
+fn observe(m: &mut Model, mut o: HostObservation) {
+    let Some(i) = m.hosts.iter().position(|h| h.seen.host.name == o.host.name) else {
         return;
     };
     let reached = matches!(
@@ -75,23 +75,23 @@ fn observe(m: &mut Model, o: HostObservation) {
     );
     let docker_answered = matches!(o.state, HostState::Up | HostState::DatabaseUnavailable);
     let h = &mut m.hosts[i];
-    h.state = o.state;
-    h.error.clone_from(&o.error);
     if reached {
         h.last_heard = Some(o.observed_at);
     }
     if docker_answered {
-        h.containers.clone_from(&o.containers);
         h.containers_at = Some(o.observed_at);
         h.containers_stale = false;
     } else {
-        // Keep what was last seen, greyed with its age.
+        // Keep what was last seen, greyed with its age. The verdict reads
+        // no containers of a host that is not up, so the fleet is the same.
+        o.containers = std::mem::take(&mut h.seen.containers);
         h.containers_stale = h.containers_at.is_some();
     }
-    m.latest[i] = o;
+    h.seen = o;
+    h.observed = true;
     m.container_sel = m
         .container_sel
-        .min(m.hosts[m.host_sel].containers.len().saturating_sub(1));
+        .min(m.hosts[m.host_sel].seen.containers.len().saturating_sub(1));
     if m.now < m.hosts[i].last_heard.unwrap_or(m.now) {
         m.now = m.hosts[i].last_heard.unwrap_or(m.now);
     }
@@ -100,7 +100,12 @@ fn observe(m: &mut Model, o: HostObservation) {
 
 /// Rebuilds syncs and verdict from the latest observation of every host.
 fn reassemble(m: &mut Model) {
-    let status = fleet::assemble(&m.config, m.config.thresholds, &m.latest, m.now);
+    let status = fleet::assemble(
+        &m.config,
+        m.config.thresholds,
+        m.hosts.iter().map(|h| &h.seen),
+        m.now,
+    );
     m.verdict = Some(status.verdict);
     m.daemons = status.daemons;
     m.health = status.health;
@@ -366,7 +371,7 @@ fn move_sel(m: &mut Model, d: i64) {
             }
         }
         Pane::Containers => {
-            let n = m.selected_host().map_or(0, |h| h.containers.len());
+            let n = m.selected_host().map_or(0, |h| h.seen.containers.len());
             step(&mut m.container_sel, n, d);
         }
         Pane::Syncs => {
@@ -385,9 +390,9 @@ fn move_sel(m: &mut Model, d: i64) {
 
 fn source_of(m: &Model, host: usize, container: usize) -> Option<LogSource> {
     let h = m.hosts.get(host)?;
-    let c = h.containers.get(container)?;
+    let c = h.seen.containers.get(container)?;
     Some(LogSource {
-        host: h.host.name.clone(),
+        host: h.seen.host.name.clone(),
         container: c.name.clone(),
         service: c.service.clone(),
     })
@@ -455,7 +460,7 @@ fn add_to_log(m: &mut Model) -> Vec<Effect> {
 }
 
 fn host_logs(m: &mut Model) -> Vec<Effect> {
-    let n = m.selected_host().map_or(0, |h| h.containers.len());
+    let n = m.selected_host().map_or(0, |h| h.seen.containers.len());
     let sources: Vec<LogSource> = (0..n).filter_map(|c| source_of(m, m.host_sel, c)).collect();
     if sources.is_empty() {
         m.flash = Some("this host has no containers to tail".into());

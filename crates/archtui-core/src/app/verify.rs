@@ -19,14 +19,14 @@ pub fn start(m: &mut Model) -> Vec<Effect> {
         m.flash = Some("no host selected".into());
         return Vec::new();
     };
-    if h.host.role != crate::config::Role::Slave {
+    if h.seen.host.role != crate::config::Role::Slave {
         m.flash = Some(format!(
             "{} is the master: select a slave to verify against it",
-            h.host.name
+            h.seen.host.name
         ));
         return Vec::new();
     }
-    let slave = h.host.name.clone();
+    let slave = h.seen.host.name.clone();
     if m.actions.running.values().any(|t| *t == target(&slave)) {
         m.flash = Some(format!("verify {slave} is already running"));
         return Vec::new();

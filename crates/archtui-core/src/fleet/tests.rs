@@ -99,7 +99,8 @@ fn sync_gets_lag_from_the_master_and_heartbeat_lag() {
     );
     let mut s = obs(&c, 1, Some(at(4)));
     s.bucardo = Some(read(&[MCP, CTL]));
-    let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+    let round = [m, s];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     let sync = &fleet.syncs[0];
     assert_eq!(sync.state, SyncState::Good);
     assert_eq!(sync.host, "s");
@@ -125,7 +126,8 @@ fn an_unreachable_slave_keeps_its_lag_and_is_unknown() {
         HostFailure::new(HostState::Unreachable, "ssh s: connection lost"),
         at(0),
     );
-    let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+    let round = [m, s];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     let sync = &fleet.syncs[0];
     assert_eq!(sync.state, SyncState::Unknown);
     assert!(sync.reason.as_deref().unwrap().contains("connection lost"));
@@ -148,7 +150,8 @@ fn a_dropped_sync_is_critical() {
     s.bucardo = Some(read(&[
         "Bucardo Master Control Program v5.6.0. Active syncs: ",
     ]));
-    let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+    let round = [m, s];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     assert_eq!(fleet.syncs[0].state, SyncState::Dropped);
     assert_eq!(fleet.verdict.exit_code, 2);
 }
@@ -158,7 +161,8 @@ fn a_registered_slave_missing_from_the_config_shows() {
     let c = config();
     let mut m = master(&c, None);
     m.fleet.as_mut().unwrap().slaves[0].name = "other".into();
-    let fleet = assemble(&c, c.thresholds, &[m, obs(&c, 1, None)], at(0));
+    let round = [m, obs(&c, 1, None)];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     assert!(fleet.syncs.iter().any(|s| s.name == "archive_other"
         && s.reason
             .as_deref()
@@ -211,7 +215,8 @@ fn bucardos_health_shows_and_is_judged() {
         copy: Some(("public.items".into(), 10)),
         ..Default::default()
     });
-    let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+    let round = [m, s];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     let h = &fleet.health;
     assert_eq!(h.delta_tables[0].growth_rows_per_hour, Some(60_000.0));
     let sh = &h.slaves[0];
@@ -254,7 +259,8 @@ fn json_shape() {
     );
     let mut s = obs(&c, 1, Some(at(10)));
     s.bucardo = Some(read(&[MCP, CTL]));
-    let fleet = assemble(&c, c.thresholds, &[m, s], at(0));
+    let round = [m, s];
+    let fleet = assemble(&c, c.thresholds, &round, at(0));
     let v = serde_json::to_value(&fleet).unwrap();
     assert_eq!(v["hosts"][0]["name"], "m");
     assert_eq!(v["hosts"][0]["role"], "master");
@@ -276,4 +282,56 @@ fn json_shape() {
     );
     assert_eq!(v["verdict"]["level"], "ok");
     assert_eq!(v["verdict"]["exit_code"], 0);
+}
+
+/// `archtui status --json`'s HOST, byte for byte: lab tests and operators'
+/// scripts parse it, so its fields, their order and values are pinned.
+#[test]
+fn a_host_in_the_json_is_pinned() {
+    let c = config();
+    let mut m = obs(&c, 0, Some(at(10)));
+    m.containers = vec![
+        crate::model::Container {
+            service: "db".into(),
+            name: "archive-db-1".into(),
+            state: "running".into(),
+            health: Some("healthy".into()),
+            restarts: 2,
+            started_at: Some(at(-60)),
+            image: "postgres:16".into(),
+        },
+        crate::model::Container {
+            service: "app".into(),
+            name: "archive-app-1".into(),
+            state: "exited".into(),
+            health: None,
+            restarts: 0,
+            started_at: None,
+            image: "archive-app:latest".into(),
+        },
+    ];
+    let s = HostObservation::failed(
+        &c.hosts()[1],
+        HostFailure::new(HostState::Unreachable, "ssh s: connection lost"),
+        at(1),
+    );
+    let json = serde_json::to_string(&assemble(&c, c.thresholds, &[m, s], at(2))).unwrap();
+    assert!(
+        json.starts_with(r#"{"generated_at":"2023-11-14T22:13:22Z","hosts":["#),
+        "{json}"
+    );
+    let hosts = &json[json.find(r#""hosts":"#).unwrap()..json.find(r#","daemons":"#).unwrap()];
+    assert_eq!(
+        hosts,
+        concat!(
+            r#""hosts":["#,
+            r#"{"name":"m","role":"master","state":"up","error":null,"observed_at":"2023-11-14T22:13:20Z","#,
+            r#""containers":["#,
+            r#"{"service":"db","name":"archive-db-1","state":"running","health":"healthy","restarts":2,"started_at":"2023-11-14T22:12:20Z","image":"postgres:16"},"#,
+            r#"{"service":"app","name":"archive-app-1","state":"exited","health":null,"restarts":0,"started_at":null,"image":"archive-app:latest"}"#,
+            r#"],"heartbeat":"2023-11-14T22:13:30Z"},"#,
+            r#"{"name":"s","role":"slave","state":"unreachable","error":"ssh s: connection lost","observed_at":"2023-11-14T22:13:21Z","containers":[],"heartbeat":null}"#,
+            r#"]"#
+        )
+    );
 }

@@ -248,9 +248,9 @@ fn help_and_quit() {
 fn unreachable_host_keeps_its_containers_stale() {
     let m = jukebox_unreachable();
     let h = &m.hosts[1];
-    assert_eq!(h.state, HostState::Unreachable);
+    assert_eq!(h.seen.state, HostState::Unreachable);
     assert!(h.containers_stale);
-    assert_eq!(h.containers.len(), 3);
+    assert_eq!(h.seen.containers.len(), 3);
     assert_eq!(h.last_heard, Some(at(99)));
     // Its sync cannot be judged any more, but the master still knows its lag.
     let s = &m.syncs[0].status;

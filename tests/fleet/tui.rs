@@ -233,3 +233,60 @@ fn ctrl_r_reloads_the_config_and_a_broken_file_keeps_the_last_good_one() {
     t.key("q");
     t.wait("exit", 10, |s| s.contains("ARCHTUI-EXIT=0"));
 }
+
+/// Pids of archtui processes whose command line holds `needle`.
+fn pids_with(needle: &str) -> Vec<u32> {
+    let bin = env!("CARGO_BIN_EXE_archtui");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let line = String::from_utf8_lossy(&c);
+                line.split('\0').next() == Some(bin) && line.contains(needle)
+            })
+        })
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
+fn a_console_whose_terminal_goes_away_ends_instead_of_spinning() {
+    let Some(lab) = lab("a_console_whose_terminal_goes_away") else {
+        return;
+    };
+    // Once as the pane's own process (SIGHUP reaches it), once in a
+    // session of its own (nothing signals it: only its dead terminal says
+    // so). Either way crossterm spins in its read of the dead terminal.
+    for (how, prefix) in [("sighup", "exec "), ("no signal", "exec setsid -w ")] {
+        let cfg = std::env::temp_dir().join(format!(
+            "archtui-hangup-{}-{}.toml",
+            how.replace(' ', "-"),
+            std::process::id()
+        ));
+        std::fs::copy(lab.config(), &cfg).unwrap();
+        let script = format!(
+            "{prefix}'{}' --config '{}'",
+            env!("CARGO_BIN_EXE_archtui"),
+            cfg.display()
+        );
+        let t = common::tmux::Tmux::start("hangup", &script, 100, 30);
+        t.wait("the console", 60, |s| s.contains("● cavaforgepad"));
+        let needle = cfg.display().to_string();
+        let pids = pids_with(&needle);
+        assert_eq!(pids.len(), 1, "{how}: one console: {pids:?}");
+        drop(t); // tmux kill-server: the terminal is gone
+        let gone = common::wait_until(
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(200),
+            || pids_with(&needle).is_empty().then_some(()),
+        );
+        for pid in pids_with(&needle) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+        let _ = std::fs::remove_file(&cfg);
+        assert!(gone.is_ok(), "{how}: the console outlived its terminal");
+    }
+}

@@ -105,15 +105,7 @@ pub fn new_env(roles: &Roles, envs: &BTreeMap<String, HostEnv>) -> Result<NewEnv
         .entry(roles.old_master.clone())
         .or_default()
         .push(("env.slave".into(), slave));
-    for o in &roles.others {
-        let mut t = env(o).role_env;
-        t = set_env(&t, "MASTER_DB_HOST", &cand_addr);
-        t = set_env(&t, "MASTER_DB_PORT", &cand_port);
-        out.files
-            .entry(o.clone())
-            .or_default()
-            .push(("env.slave".into(), t));
-    }
+    follow(&mut out, roles, envs, &cand_addr, &cand_port);
     Ok(out)
 }
 
@@ -151,15 +143,7 @@ pub fn failover_env(
         .entry(roles.candidate.clone())
         .or_default()
         .push(("env.master".into(), master));
-    for o in &roles.others {
-        let mut t = envs.get(o).cloned().unwrap_or_default().role_env;
-        t = set_env(&t, "MASTER_DB_HOST", &cand_addr);
-        t = set_env(&t, "MASTER_DB_PORT", &cand_port);
-        out.files
-            .entry(o.clone())
-            .or_default()
-            .push(("env.slave".into(), t));
-    }
+    follow(&mut out, roles, envs, &cand_addr, &cand_port);
     Ok(out)
 }
 
@@ -185,4 +169,23 @@ pub fn rejoin_env(
         t = set_env(&t, k, v);
     }
     t
+}
+
+/// Every other slave's env.slave, pointing at the candidate.
+fn follow(
+    out: &mut NewEnv,
+    roles: &Roles,
+    envs: &BTreeMap<String, HostEnv>,
+    addr: &str,
+    port: &str,
+) {
+    for o in &roles.others {
+        let mut t = envs.get(o).cloned().unwrap_or_default().role_env;
+        t = set_env(&t, "MASTER_DB_HOST", addr);
+        t = set_env(&t, "MASTER_DB_PORT", port);
+        out.files
+            .entry(o.clone())
+            .or_default()
+            .push(("env.slave".into(), t));
+    }
 }

@@ -3,10 +3,8 @@
 //! master again. Its data stays: it registers without a copy, and what
 //! only it holds is for the caller's verify to report and save.
 
-use super::{sql, steps::write_file, Run, StepError};
-use crate::actions::deploy::COMPOSE_IDLE;
+use super::{steps::write_file, Run, StepError};
 use crate::actions::step;
-use crate::bucardo;
 use archtui_core::config::Role;
 use archtui_core::switchover::{rejoin_env, Kind, Roles};
 
@@ -78,34 +76,8 @@ pub async fn rejoin(run: &mut Run, fenced: bool) -> Result<Rejoined, StepError> 
     run.copy_script(&m, &x, "deploy_slave.sh").await?;
 
     // A fence a switchover left on its app role goes with the role.
-    let user = x_env.app_user();
-    let db = run.ctx.config.database.name.clone();
-    let pg = run.archive(&x).await?;
-    pg.execute_batch(&sql::read_only(&user, &db, false)).await?;
-    run.job(
-        &x,
-        Role::Slave,
-        vec![
-            "./deploy_slave.sh".into(),
-            "--allow-data".into(),
-            "--role-change".into(),
-        ],
-        COMPOSE_IDLE,
-    )
-    .await?;
-    // Postcondition: its sync validated against the master: its delta
-    // tables and triggers are there, so the master's writes reach it.
-    let master = run.archive(&m).await?;
-    let hb = run.ctx.config.database.heartbeat_table.clone();
-    let sync = format!("archive_{x}");
-    if bucardo::pending(&master, &sync, &format!("{x}_grp"), &hb)
-        .await?
-        .is_none()
-    {
-        return Err(StepError(format!(
-            "{x}: sync {sync} has not validated against {m} (docker compose logs bucardo on {x})"
-        )));
-    }
+    run.redeploy_as_slave(&x, &x_env.app_user()).await?;
+    run.validated(&x, &m).await?;
     step(&run.progress, format!("{x}: replicates from {m}"));
     lines.push(format!(
         "{x}: deploy_slave.sh --allow-data: registered with {m} (no copy)"

@@ -291,41 +291,54 @@ impl Run {
             // The old master's app starts again as a slave's: its writes are
             // a slave's, as on every other slave (its port and role say so).
             let user = self.env(&m, Role::Master).await?.app_user();
-            let db = self.ctx.config.database.name.clone();
-            let pg = self.archive(&m).await?;
-            pg.execute_batch(&sql::read_only(&user, &db, false)).await?;
-            self.job(
-                &m,
-                Role::Slave,
-                vec![
-                    "./deploy_slave.sh".into(),
-                    "--allow-data".into(),
-                    "--role-change".into(),
-                ],
-                COMPOSE_IDLE,
-            )
-            .await?;
+            self.redeploy_as_slave(&m, &user).await?;
             followers.push(m.clone());
         }
         if followers.is_empty() {
             return Ok("no other slave to re-point".into());
         }
-        // Postcondition: each follower's sync has its delta tables and
-        // triggers on the candidate, so its writes are captured from now on.
-        let cand = self.archive(&c).await?;
-        let hb = self.ctx.config.database.heartbeat_table.clone();
         for f in &followers {
-            let sync = format!("archive_{f}");
-            if bucardo::pending(&cand, &sync, &format!("{f}_grp"), &hb)
-                .await?
-                .is_none()
-            {
-                return Err(StepError(format!(
-                    "{f}: sync {sync} has not validated against {c} (docker compose logs bucardo on {f})"
-                )));
-            }
+            self.validated(f, &c).await?;
         }
         Ok(format!("{} replicate from {c}", followers.join(", ")))
+    }
+
+    /// `x` deployed as a slave with its data kept (no copy), its app
+    /// role's fence (if any) lifted first.
+    pub(crate) async fn redeploy_as_slave(
+        &mut self,
+        x: &str,
+        app_user: &str,
+    ) -> Result<(), StepError> {
+        let db = self.ctx.config.database.name.clone();
+        let pg = self.archive(x).await?;
+        pg.execute_batch(&sql::read_only(app_user, &db, false))
+            .await?;
+        let argv = ["./deploy_slave.sh", "--allow-data", "--role-change"];
+        self.job(
+            x,
+            Role::Slave,
+            argv.map(String::from).to_vec(),
+            COMPOSE_IDLE,
+        )
+        .await
+    }
+
+    /// Postcondition of a registration: `f`'s sync has its delta tables
+    /// and triggers on `master`, so its writes reach `f` from now on.
+    pub(crate) async fn validated(&mut self, f: &str, master: &str) -> Result<(), StepError> {
+        let m = self.archive(master).await?;
+        let hb = self.ctx.config.database.heartbeat_table.clone();
+        let sync = format!("archive_{f}");
+        if bucardo::pending(&m, &sync, &format!("{f}_grp"), &hb)
+            .await?
+            .is_none()
+        {
+            return Err(StepError(format!(
+                "{f}: sync {sync} has not validated against {master} (docker compose logs bucardo on {f})"
+            )));
+        }
+        Ok(())
     }
 
     async fn promote(&mut self, journal: &mut Journal) -> Result<String, StepError> {

@@ -252,6 +252,10 @@ async fn console(
         config_path: config_path.to_path_buf(),
         tasks,
         work: HashMap::new(),
+        switchovers: switchover::Switchovers::new(std::sync::Arc::new(switchover::Real {
+            config: ctx.config.clone(),
+            config_path: config_path.to_path_buf(),
+        })),
     };
     let result = event_loop(
         terminal,
@@ -288,6 +292,8 @@ struct Executor {
     tasks: Tasks,
     /// The running actions' and verifies' tasks, until reaped.
     work: HashMap<Id, (AbortHandle, Work)>,
+    /// The switchover screen's runs.
+    switchovers: switchover::Switchovers,
 }
 
 /// What an action's or a verify's task was running, to end it in the
@@ -300,6 +306,11 @@ enum Work {
     },
     Verify {
         id: u64,
+    },
+    Switchover {
+        id: u64,
+        kind: archtui_core::switchover::Kind,
+        candidate: String,
     },
 }
 
@@ -362,6 +373,19 @@ impl Effects for Executor {
                 (Some(Work::Verify { id }), _) => msgs.push(Msg::VerifyDone {
                     id,
                     outcome: lost(),
+                }),
+                (
+                    Some(Work::Switchover {
+                        id,
+                        kind,
+                        candidate,
+                    }),
+                    _,
+                ) => msgs.push(Msg::Switchover {
+                    id,
+                    event: archtui_core::app::switchover::Event::Ended(
+                        self.switchovers.panicked(id, kind, &candidate, p),
+                    ),
                 }),
                 (None, Kind::Tail) => msgs.extend(tail.map(|(stream, source)| Msg::LogNote {
                     stream,
@@ -435,6 +459,28 @@ impl Effects for Executor {
                     self.work.insert(h.id(), (h, Work::Verify { id }));
                 }
             }
+            Effect::Switchover(r) => {
+                if let Some(tx) = &self.tx {
+                    let work = match &r {
+                        archtui_core::app::switchover::Request::Prepare {
+                            id,
+                            kind,
+                            candidate,
+                            ..
+                        } => Some(Work::Switchover {
+                            id: *id,
+                            kind: *kind,
+                            candidate: candidate.clone(),
+                        }),
+                        _ => None,
+                    };
+                    if let (Some(h), Some(w)) =
+                        (self.switchovers.request(r, &mut self.tasks, tx), work)
+                    {
+                        self.work.insert(h.id(), (h, w));
+                    }
+                }
+            }
             Effect::AuditCancelled { action } => {
                 archtui_remote::actions::run::audit_cancelled(&self.ctx.config, &action);
             }
@@ -463,6 +509,9 @@ fn work_name(w: &Work) -> String {
             format!("{} {}", action.name(), action.args().join(" "))
         }
         Work::Verify { .. } => "verify".into(),
+        Work::Switchover {
+            kind, candidate, ..
+        } => format!("{} {candidate}", kind.name()),
     }
 }
 
@@ -704,6 +753,8 @@ async fn event_loop(
         }
     }
 }
+
+mod switchover;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use std::io;
 
+mod switchover_screen;
+
 /// The loop's screen: each frame's text goes to the test.
 struct Recorder {
     term: Terminal<TestBackend>,
@@ -454,6 +456,9 @@ async fn a_panicked_task_ends_its_work_in_the_model_and_is_said() {
         config_path: PathBuf::from("config.toml"),
         tasks: Tasks::new(),
         work: HashMap::new(),
+        switchovers: switchover::Switchovers::new(std::sync::Arc::new(
+            switchover_screen::Fake::new().0,
+        )),
     };
     exec.tasks
         .spawn(Kind::Supervisor, "jukebox", async { panic!("bad frame") });

@@ -17,9 +17,14 @@ use archtui_core::app::Model;
 pub fn quit_ask(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
     let mut targets: Vec<&str> = m.actions.running.values().map(String::as_str).collect();
     targets.sort_unstable();
-    let running = match targets.len() {
-        1 => format!("An action is running on {}.", clean(targets[0])),
-        n => format!("{n} actions are running: {}.", clean(&targets.join(", "))),
+    let running = match (&m.actions.switchover, targets.len()) {
+        (Some(s), _) => format!(
+            "A {} to {} is running; left, it resumes where it stopped when its screen is opened again.",
+            s.kind.name(),
+            clean(&s.candidate)
+        ),
+        (None, 1) => format!("An action is running on {}.", clean(targets[0])),
+        (None, n) => format!("{n} actions are running: {}.", clean(&targets.join(", "))),
     };
     leave_ask(running, "quit", "the console", t, f, area);
 }

@@ -68,6 +68,8 @@ fn short(a: Action, m: &Model) -> &'static str {
         Action::Timestamps => "time",
         Action::Bottom => "newest",
         Action::NewSlave => "new slave",
+        Action::Switchover => "switchover",
+        Action::Failover => "failover",
         Action::PageUp => "older",
         Action::PageDown => "newer",
         _ => "",
@@ -112,6 +114,21 @@ pub fn hints(m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
                 Action::Help,
                 Action::Quit,
             ],
+            // On a slave's row: the two keys that make it the master.
+            Pane::Fleet
+                if m.selected_host()
+                    .is_some_and(|h| h.seen.host.role == archtui_core::config::Role::Slave) =>
+            {
+                &[
+                    Action::Open,
+                    Action::NextPane,
+                    Action::Switchover,
+                    Action::Failover,
+                    Action::NewSlave,
+                    Action::Help,
+                    Action::Quit,
+                ]
+            }
             Pane::Fleet => &[
                 Action::Open,
                 Action::NextPane,

@@ -6,6 +6,7 @@ mod bars;
 mod help;
 mod logs;
 mod panes;
+mod switchover;
 mod text;
 mod theme;
 pub mod wizard;
@@ -49,6 +50,14 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 pub fn view(m: &Model, f: &mut Frame) {
     let theme = Theme { color: m.color };
+    // The switchover screen takes the whole terminal while it is up.
+    if let Some(s) = &m.actions.switchover {
+        switchover::screen(s, m, &theme, f, f.area());
+        if m.actions.quit_ask {
+            actions::quit_ask(m, &theme, f, f.area());
+        }
+        return;
+    }
     let a = areas(m, f.area());
     bars::title(m, &theme, f, a.title);
     panes::fleet(m, &theme, f, a.fleet);

@@ -39,7 +39,18 @@ pub enum Action {
     NewSlave,
     Retire,
     Verify,
+    Switchover,
+    Failover,
     ReloadConfig,
+}
+
+/// Where an action's keys work. A fleet-pane action may share a key with
+/// an action of elsewhere: `S` is stop/start in the other panes and the
+/// switchover on a slave's row, where no container is picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Everywhere,
+    FleetPane,
 }
 
 /// Name, description and default keys of every action, in help order.
@@ -131,6 +142,18 @@ pub const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         &["C"],
     ),
     (
+        Action::Switchover,
+        "switchover",
+        "switch over to this slave",
+        &["S"],
+    ),
+    (
+        Action::Failover,
+        "failover",
+        "fail over to this slave",
+        &["F"],
+    ),
+    (
         Action::ReloadConfig,
         "reload_config",
         "reload the config file",
@@ -148,6 +171,19 @@ impl Action {
     pub fn from_name(name: &str) -> Option<Action> {
         ACTIONS.iter().find(|a| a.1 == name).map(|a| a.0)
     }
+    pub fn scope(self) -> Scope {
+        match self {
+            Action::Switchover | Action::Failover => Scope::FleetPane,
+            _ => Scope::Everywhere,
+        }
+    }
+}
+
+/// Whether a key `user` gave to an action of scope `user` takes it from
+/// the default keys of an action of scope `other`: within one scope, and
+/// from the fleet pane's, whose keys would hide it there.
+fn takes_from(user: Scope, other: Scope) -> bool {
+    user == other || other == Scope::FleetPane
 }
 
 /// One key with its modifiers, as the config spells it (`ctrl-c`, `G`, `f5`).
@@ -278,6 +314,8 @@ impl fmt::Display for Key {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     by_key: HashMap<Key, Action>,
+    /// The fleet pane's own keys, looked up there before `by_key`.
+    fleet: HashMap<Key, Action>,
     /// Keys of each action, in the order given.
     keys: Vec<(Action, Vec<Key>)>,
 }
@@ -291,12 +329,12 @@ impl Default for Keymap {
 impl Keymap {
     /// Defaults, with some actions' keys replaced. A key the user gives to
     /// one action is taken away from the default of another; a key given
-    /// to two actions by the user is an error.
+    /// to two actions (of one scope) by the user is an error.
     pub fn with_overrides(overrides: &[(Action, Vec<Key>)]) -> Result<Keymap, KeyError> {
-        let mut user: HashMap<Key, Action> = HashMap::new();
+        let mut user: HashMap<(Scope, Key), Action> = HashMap::new();
         for (action, keys) in overrides {
             for k in keys {
-                if let Some(other) = user.insert(*k, *action) {
+                if let Some(other) = user.insert((action.scope(), *k), *action) {
                     if other != *action {
                         return Err(KeyError::Twice {
                             key: *k,
@@ -314,20 +352,40 @@ impl Keymap {
                 None => defaults
                     .iter()
                     .map(|d| Key::parse(d).expect("default keys parse"))
-                    .filter(|k| !user.contains_key(k))
+                    .filter(|k| {
+                        !user
+                            .keys()
+                            .any(|(s, u)| u == k && takes_from(*s, action.scope()))
+                    })
                     .collect(),
             };
             keys.push((*action, list));
         }
-        let by_key = keys
-            .iter()
-            .flat_map(|(a, ks)| ks.iter().map(move |k| (*k, *a)))
-            .collect();
-        Ok(Keymap { by_key, keys })
+        let of = |scope: Scope| {
+            keys.iter()
+                .filter(|(a, _)| a.scope() == scope)
+                .flat_map(|(a, ks)| ks.iter().map(move |k| (*k, *a)))
+                .collect::<HashMap<_, _>>()
+        };
+        Ok(Keymap {
+            by_key: of(Scope::Everywhere),
+            fleet: of(Scope::FleetPane),
+            keys,
+        })
     }
 
+    /// The action of `e` outside the fleet pane; a fleet-pane action
+    /// comes back only for a key no other action has, so its key can say
+    /// where it works.
     pub fn action(&self, e: &KeyEvent) -> Option<Action> {
-        self.by_key.get(&Key::from_event(e)).copied()
+        let k = Key::from_event(e);
+        self.by_key.get(&k).or_else(|| self.fleet.get(&k)).copied()
+    }
+
+    /// The action of `e` on the fleet pane: its own keys first.
+    pub fn fleet_action(&self, e: &KeyEvent) -> Option<Action> {
+        let k = Key::from_event(e);
+        self.fleet.get(&k).or_else(|| self.by_key.get(&k)).copied()
     }
 
     pub fn keys(&self, action: Action) -> &[Key] {
@@ -384,13 +442,50 @@ mod tests {
     }
 
     #[test]
-    fn every_default_key_is_unique() {
+    fn every_default_key_is_unique_in_its_scope() {
         let mut seen = std::collections::HashSet::new();
-        for (_, _, _, keys) in ACTIONS {
+        for (a, _, _, keys) in ACTIONS {
             for k in *keys {
-                assert!(seen.insert(Key::parse(k).unwrap()), "{k} bound twice");
+                let key = Key::parse(k).unwrap();
+                assert!(seen.insert((a.scope(), key)), "{k} bound twice");
             }
         }
+    }
+
+    #[test]
+    fn the_fleet_panes_keys_come_first_there_only() {
+        let k = Keymap::default();
+        let s = ev(KeyCode::Char('S'), KeyModifiers::SHIFT);
+        let f = ev(KeyCode::Char('F'), KeyModifiers::SHIFT);
+        assert_eq!(k.fleet_action(&s), Some(Action::Switchover));
+        assert_eq!(k.action(&s), Some(Action::StopStart));
+        assert_eq!(k.fleet_action(&f), Some(Action::Failover));
+        // No other action has F: it says where it works.
+        assert_eq!(k.action(&f), Some(Action::Failover));
+        let q = ev(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(k.fleet_action(&q), Some(Action::Quit));
+    }
+
+    #[test]
+    fn a_users_key_takes_a_fleet_pane_default_that_would_hide_it() {
+        let s = Key::parse("S").unwrap();
+        // retire = "S": the switchover's default S would hide it on the
+        // fleet pane, so it goes too.
+        let k = Keymap::with_overrides(&[(Action::Retire, vec![s])]).unwrap();
+        let e = ev(KeyCode::Char('S'), KeyModifiers::SHIFT);
+        assert_eq!(k.fleet_action(&e), Some(Action::Retire));
+        assert!(k.keys(Action::Switchover).is_empty());
+        assert!(k.keys(Action::StopStart).is_empty());
+        // switchover = "R": R stays restart outside the fleet pane.
+        let r = Key::parse("R").unwrap();
+        let k = Keymap::with_overrides(&[(Action::Switchover, vec![r])]).unwrap();
+        let e = ev(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        assert_eq!(k.fleet_action(&e), Some(Action::Switchover));
+        assert_eq!(k.action(&e), Some(Action::Restart));
+        // One key for two actions of different scopes is no conflict.
+        let both =
+            Keymap::with_overrides(&[(Action::StopStart, vec![s]), (Action::Switchover, vec![s])]);
+        assert!(both.is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub enum Kind {
     Action,
     Verify,
     Wizard,
+    Switchover,
 }
 
 impl Kind {
@@ -30,6 +31,7 @@ impl Kind {
             Kind::Action => "action",
             Kind::Verify => "verify",
             Kind::Wizard => "wizard",
+            Kind::Switchover => "switchover",
         }
     }
 }

@@ -158,6 +158,8 @@ pub struct Actions {
     pub quit_ask: bool,
     /// The operator chose to wait: the console quits once none runs.
     pub quit_when_idle: bool,
+    /// The switchover or failover screen, while it is up.
+    pub switchover: Option<Box<crate::app::switchover::Screen>>,
 }
 
 /// Keys while a confirmation or the action pane is up; `None` lets the
@@ -889,6 +891,8 @@ mod tests {
             keymap::Action::Deploy,
             keymap::Action::NewSlave,
             keymap::Action::Retire,
+            keymap::Action::Switchover,
+            keymap::Action::Failover,
         ] {
             for k in km.keys(a) {
                 for n in nav {

@@ -8,6 +8,7 @@ pub mod lines;
 pub mod logbuf;
 pub mod logview;
 mod state;
+pub mod switchover;
 mod update;
 pub mod verify;
 
@@ -55,6 +56,11 @@ pub enum Msg {
         source: u16,
         note: Option<String>,
     },
+    /// The run of switchover screen `id` reported.
+    Switchover {
+        id: u64,
+        event: switchover::Event,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +92,9 @@ pub enum Effect {
         id: u64,
         slave: String,
     },
+    /// A switchover's or failover's run: start it, run its steps, or let
+    /// it go; what it says comes back as `Msg::Switchover`.
+    Switchover(switchover::Request),
     /// Leave the fleet screen for the new-slave wizard; the console comes
     /// back on the config as the wizard left it.
     OpenWizard,

@@ -62,6 +62,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::Switchover { id, event } => {
+            let mut fx = crate::app::switchover::event(m, id, event);
+            fx.extend(quit_when_idle(m).unwrap_or_default());
+            fx
+        }
     }
 }
 
@@ -146,13 +151,21 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     if m.actions.quit_ask {
         return quit_answer(m, k);
     }
+    // The switchover screen has every key but quit.
+    if m.actions.switchover.is_some() {
+        return crate::app::switchover::key(m, &k).unwrap_or_else(|| quit(m));
+    }
     if let Some(fx) = crate::app::actions::intercept(m, &k) {
         return fx;
     }
     if m.input.is_some() {
         return input_key(m, k);
     }
-    let action = m.keymap.action(&k);
+    let action = if m.focus == Pane::Fleet {
+        m.keymap.fleet_action(&k)
+    } else {
+        m.keymap.action(&k)
+    };
     if m.help {
         // Any key closes help; quit still quits.
         m.help = false;
@@ -300,6 +313,12 @@ fn act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Retire => return crate::app::actions::start(m, a),
         Action::NewSlave => return crate::app::actions::new_slave(m),
         Action::Verify => return crate::app::verify::start(m),
+        Action::Switchover => {
+            return crate::app::switchover::open(m, crate::switchover::Kind::Switchover)
+        }
+        Action::Failover => {
+            return crate::app::switchover::open(m, crate::switchover::Kind::Failover)
+        }
         Action::ReloadConfig => {
             m.actions.reload = true;
             let fx = crate::app::actions::reload_when_idle(m);

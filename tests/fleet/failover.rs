@@ -6,8 +6,8 @@
 //! (status says so, deploy refuses it); a third slave whose link is down
 //! is left behind and listed; its link back, `rejoin
 //! cavaforgepad` makes it a replicating slave and saves and reports the
-//! row only it held; then a switchover back ends with the lab as it
-//! started. Run with the lab up and ARCHTUI_LAB=1 (README).
+//! row only it held; then a switchover back, from the console's screen,
+//! ends with the lab as it started. Run with the lab up and ARCHTUI_LAB=1 (README).
 
 // Its helpers unwrap outside #[test] fns (clippy.toml covers only those).
 #![allow(clippy::unwrap_used)]
@@ -107,12 +107,18 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
     assert!(t.contains("archtui switchover jukebox"), "{t}");
     assert!(journal(&state).is_none() && !fenced_in(&cfg, MASTER));
 
+    let before: i64 = app_insert(&lab, MASTER, "before-failover")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    same(&lab, MASTER, SLAVE, Duration::from_secs(30));
+
     // Refused before any change: a switchover to a candidate whose verify
-    // fails (a row gone on jukebox); the repair mends it.
-    let victim = lab.psql(MASTER, "SELECT max(id) FROM items");
+    // fails (that row gone on jukebox); the repair mends it.
     lab.psql(
         SLAVE,
-        &format!("DELETE FROM items WHERE id = {}", victim.trim()),
+        &format!("DELETE FROM collections WHERE id = {before}"),
     );
     let o = run(&lab, &state, &cfg, &["switchover", SLAVE, "--yes"]);
     let t = all_text(&o);
@@ -129,13 +135,6 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
     let v = run(&lab, &state, &cfg, &["verify", SLAVE, "--repair", "--yes"]);
     assert_eq!(v.status.code(), Some(0), "{}", all_text(&v));
     same(&lab, MASTER, SLAVE, Duration::from_secs(60));
-
-    let before: i64 = app_insert(&lab, MASTER, "before-failover")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    same(&lab, MASTER, SLAVE, Duration::from_secs(30));
 
     // A third slave in the config, unreachable: the failover goes on
     // without it and lists it.
@@ -273,9 +272,44 @@ fn failover_with_the_master_link_down_then_rejoin_reports_its_rows() {
     );
     same(&lab, SLAVE, MASTER, Duration::from_secs(60));
     wait_all_healthy(&lab, 90);
-    let o = run(&lab, &state, &cfg, &["switchover", MASTER, "--yes"]);
-    assert_eq!(o.status.code(), Some(0), "{}", all_text(&o));
+    // The switchover back runs from the console's screen: S on
+    // cavaforgepad's row (the first), its pre-checks and plan, a wrong
+    // name refused, the right one, the steps, the outcome, Esc reloads.
+    let clock = Instant::now();
+    let t = common::tmux::start_console("failover", "", &cfg.0, Some(&state.0), 160, 45);
+    t.wait("both hosts up", 90, |s| {
+        s.contains("● cavaforgepad") && s.contains("● jukebox")
+    });
+    t.keys(&["S"]);
+    t.wait("the switchover's prompt", 180, |s| {
+        s.contains("Switchover to cavaforgepad")
+            && s.contains("Type the new master's name (cavaforgepad) to switch over:")
+    });
+    t.keys(&["cavaforgepa", "Enter"]);
+    t.wait("a wrong name refused", 20, |s| {
+        s.contains("the name typed is not cavaforgepad; nothing was changed")
+    });
+    assert!(journal(&state).is_none(), "a wrong name changes nothing");
+    t.keys(&["d", "Enter"]);
+    t.wait("the outcome", 300, |s| {
+        s.contains("ok: cavaforgepad is the master")
+    });
+    let console_took = clock.elapsed().as_secs_f64();
+    t.keys(&["Escape"]);
+    t.wait("the config reloaded", 60, |s| {
+        s.contains("switchover to cavaforgepad: ok")
+    });
+    drop(t);
+    assert!(journal(&state).is_none());
     assert_eq!(cfg.text(), original, "the config is as it was");
+    let audit: Vec<String> = state
+        .audit()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    for a in ["failover", "rejoin", "switchover:promote", "switchover"] {
+        assert!(audit.iter().any(|x| x == a), "{a} audited: {audit:?}");
+    }
     same(&lab, MASTER, SLAVE, Duration::from_secs(60));
-    println!("figure: failover to jukebox with cavaforgepad's link down {took:.1} s wall; rejoin of cavaforgepad {rejoin_took:.1} s");
+    println!("figure: failover to jukebox with cavaforgepad's link down {took:.1} s wall; rejoin of cavaforgepad {rejoin_took:.1} s; switchover back from the console {console_took:.1} s (console start to outcome)");
 }

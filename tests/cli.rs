@@ -214,6 +214,23 @@ fn switchover_refuses_before_connecting_and_names_a_damaged_journal() {
     let (code, text) = run(&["rejoin", "m", "--yes"]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("m is the config's master"), "{text}");
+    let _ = std::fs::remove_file(&journal);
+    // A fenced host cannot become the master, by either command.
+    let text_before = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text_before.replace("role = \"slave\"", "role = \"slave\"\nfenced = true"),
+    )
+    .unwrap();
+    for cmd in ["switchover", "failover"] {
+        let (code, text) = run(&[cmd, "s", "--yes"]);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(
+            text.contains("s is fenced (a failover replaced it)"),
+            "{text}"
+        );
+    }
+    std::fs::write(&cfg, text_before).unwrap();
     std::fs::write(&journal, "{\"roles\":").unwrap();
     let (code, text) = run(&["switchover", "s", "--yes"]);
     assert_eq!(code, Some(1), "{text}");
@@ -225,8 +242,8 @@ fn switchover_refuses_before_connecting_and_names_a_damaged_journal() {
             .lines()
             .filter(|l| l.contains("\"switchover\""))
             .count(),
-        4,
-        "{audit}"
+        5,
+        "one line per switchover run: {audit}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

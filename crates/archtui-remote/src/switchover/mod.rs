@@ -71,6 +71,12 @@ pub fn roles_of(config: &Config, candidate: &str) -> Result<Roles, String> {
     if master.name == candidate {
         return Err(format!("{candidate} is already the master"));
     }
+    // A host a failover replaced takes no role until it has rejoined.
+    if config.is_fenced(candidate) {
+        return Err(format!(
+            "{candidate} is fenced (a failover replaced it) and cannot become the master: `archtui rejoin {candidate}` makes it a slave first"
+        ));
+    }
     let slaves: Vec<&Host> = hosts.iter().filter(|h| h.role == Role::Slave).collect();
     if !slaves.iter().any(|h| h.name == candidate) {
         let names: Vec<&str> = slaves.iter().map(|h| h.name.as_str()).collect();

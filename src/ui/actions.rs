@@ -205,21 +205,16 @@ pub fn pane(p: &ActionPane, _m: &Model, t: &Theme, f: &mut Frame, area: Rect) {
 mod tests {
     use std::collections::VecDeque;
 
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
-
     use archtui_core::actions::{Action, Outcome};
     use archtui_core::app::actions::{ActionPane, Confirm};
     use archtui_core::app::fixtures::*;
     use archtui_core::app::Model;
     use archtui_core::line_edit::Field;
 
-    fn render(m: &mut Model, w: u16, h: u16) -> String {
-        m.size = (w, h);
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| crate::ui::view(m, f)).unwrap();
-        term.backend().to_string()
-    }
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use crate::ui::tests::render;
 
     fn restart_confirm() -> Confirm {
         Confirm {

@@ -144,20 +144,13 @@ fn footer(s: &Screen, t: &Theme, f: &mut Frame, area: Rect) {
 
 #[cfg(test)]
 mod tests {
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     use archtui_core::app::fixtures::*;
     use archtui_core::app::switchover::Event;
     use archtui_core::app::{update, Model, Msg};
     use archtui_core::key::{KeyCode, KeyEvent};
 
-    fn render(m: &mut Model, w: u16, h: u16) -> String {
-        m.size = (w, h);
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| crate::ui::view(m, f)).unwrap();
-        term.backend().to_string()
-    }
+    use crate::ui::tests::render;
 
     fn press(m: &mut Model, k: KeyCode) {
         update(m, Msg::Key(KeyEvent::from(k)));

@@ -9,7 +9,8 @@ use archtui_core::app::{update, Model, Msg};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
 
-fn render(m: &mut Model, w: u16, h: u16) -> String {
+/// The whole view of `m` at `w` x `h`, as text (every ui test module's).
+pub(crate) fn render(m: &mut Model, w: u16, h: u16) -> String {
     m.size = (w, h);
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| super::view(m, f)).unwrap();

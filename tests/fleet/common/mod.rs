@@ -24,8 +24,27 @@ static LAB_LOCK: Mutex<()> = Mutex::new(());
 pub struct Lab {
     pub dir: PathBuf,
     pub state: PathBuf,
+    /// The test's name and start, for its "lab-time:" line when it ends:
+    /// CI's log then says which tests its time went to.
+    test: String,
+    started: Instant,
     _file_lock: File,
     _guard: MutexGuard<'static, ()>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            "failed"
+        } else {
+            "ended"
+        };
+        eprintln!(
+            "lab-time: {} {outcome} after {:.1} s",
+            self.test,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// What `ARCHTUI_LAB` asks for: `Ok(true)` for `1` (the lab is expected),
@@ -71,6 +90,8 @@ pub fn lab(test: &str) -> Option<Lab> {
     let lab = Lab {
         dir,
         state,
+        test: test.to_string(),
+        started: Instant::now(),
         _file_lock: file_lock,
         _guard: guard,
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Notification, Row};
 
 use archtui_core::credentials::Secret;
@@ -165,12 +165,28 @@ impl Pg {
     }
 
     /// Runs a query; past the timeout the server is told to cancel it.
+    /// Without parameters it is one round trip (`query_typed`: parse, bind
+    /// and execute sent together), not a prepare's round trip first: over
+    /// a forward through SSH every round trip counts, a round has dozens.
     pub async fn query(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, PgError> {
+        if params.is_empty() {
+            return self.bounded(self.client.query_typed(sql, &[])).await;
+        }
         self.bounded(self.client.query(sql, params)).await
+    }
+
+    /// A query whose parameters are all text, in one round trip like a
+    /// query without any (their type is said, not asked of the server).
+    pub async fn query_text(&self, sql: &str, params: &[&str]) -> Result<Vec<Row>, PgError> {
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        self.bounded(self.client.query_typed(sql, &typed)).await
     }
 
     /// Runs statements; past the timeout the server is told to cancel them.

@@ -46,11 +46,11 @@ pub async fn delta_tables(pg: &Pg) -> Result<Vec<DeltaRead>, PgError> {
 /// The master's row estimates of a schema's tables.
 pub async fn estimates(pg: &Pg, schema: &str) -> Result<Vec<(String, i64)>, PgError> {
     let rows = pg
-        .query(
+        .query_text(
             "SELECT format('%I.%I', n.nspname, c.relname), greatest(c.reltuples, 0)::int8 \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1",
-            &[&schema],
+            &[schema],
         )
         .await?;
     rows.iter()
@@ -71,7 +71,7 @@ ORDER BY 1";
 /// are PostgreSQL's own quoted ones (`format('%I')`,
 /// `pg_get_serial_sequence`).
 pub async fn sequences(pg: &Pg, schema: &str) -> Result<Vec<SeqRead>, PgError> {
-    let rows = pg.query(SERIAL_KEYS, &[&schema]).await?;
+    let rows = pg.query_text(SERIAL_KEYS, &[schema]).await?;
     let keys: Vec<(String, String, String)> = rows
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))

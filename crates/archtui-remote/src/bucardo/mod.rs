@@ -301,9 +301,9 @@ pub async fn pending(
     heartbeat_table: &str,
 ) -> Result<Option<Pending>, PgError> {
     let names = pg
-        .query(
+        .query_text(
             "SELECT tablename, deltaname, trackname FROM bucardo.bucardo_delta_names WHERE sync = $1 ORDER BY tablename",
-            &[&sync],
+            &[sync],
         )
         .await?;
     if names.is_empty() {
@@ -316,7 +316,7 @@ pub async fn pending(
         .map_err(|e| e.within("bucardo_delta_names"))?;
     let sql = pending_sql(&tables, heartbeat_table);
     let target = format!("dbgroup {dbgroup}");
-    let rows = pg.query(&sql, &[&target]).await?;
+    let rows = pg.query_text(&sql, &[&target]).await?;
     let r = rows
         .first()
         .ok_or_else(|| PgError::Unexpected("pending query returned no row".into()))?;
@@ -379,11 +379,11 @@ pub async fn heartbeat(pg: &Pg, table: &str) -> Result<Option<Time>, PgError> {
         .split_once('.')
         .ok_or_else(|| PgError::Unexpected("heartbeat_table must be schema.table".into()))?;
     let cols = pg
-        .query(
+        .query_text(
             "SELECT column_name FROM information_schema.columns \
              WHERE table_schema = $1 AND table_name = $2 AND data_type = 'timestamp with time zone' \
              ORDER BY ordinal_position LIMIT 1",
-            &[&schema, &name],
+            &[schema, name],
         )
         .await?;
     let at = |e: PgError| e.within(format!("heartbeat {table}"));

@@ -28,6 +28,12 @@ use archtui_remote::tasks::{How, Kind, Tasks};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(30);
+/// Longest an observation waits for others before it is shown. A console
+/// of forty hosts gets one every few tens of ms; each would cost a fleet
+/// assembly and a frame, so they are handed over together, once per this
+/// at most. A key, a log line or the tick takes them along at once, so a
+/// key always acts on everything received.
+const OBSERVATION_BATCH: Duration = Duration::from_millis(250);
 /// How often each host is observed when no event says to look sooner.
 const POLL: Duration = Duration::from_secs(5);
 /// Messages handled before drawing, so a flood cannot starve the screen.
@@ -693,6 +699,9 @@ async fn event_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
+    // Observations not handed to the model yet, and when they must be.
+    let mut batch: Vec<HostObservation> = Vec::new();
+    let mut batch_due: Option<Instant> = None;
     loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             screen.show(model)?;
@@ -700,6 +709,9 @@ async fn event_loop(
             last_draw = Some(Instant::now());
         }
         let wait = last_draw.map_or(Duration::ZERO, |t| FRAME.saturating_sub(t.elapsed()));
+        let batch_wait = batch_due.map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let mut msgs = Vec::new();
         tokio::select! {
             ev = events.next() => match ev {
@@ -707,17 +719,18 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
-            Some(o) = observations.recv() => msgs.push(Msg::Observation(Box::new(o))),
+            Some(o) = observations.recv() => batch.push(o),
             Some(m) = logs.recv() => msgs.push(m),
             Some(t) = tails.recv() => msgs.push(tail_msg(t)),
             _ = tick.tick() => msgs.push(Msg::Tick(chrono::Utc::now())),
             () = tokio::time::sleep(wait), if dirty => {}
+            () = tokio::time::sleep(batch_wait), if batch_due.is_some() => {}
         }
         // Everything already waiting is handled before the next frame.
-        while msgs.len() < DRAIN_MAX {
-            let before = msgs.len();
+        while msgs.len() + batch.len() < DRAIN_MAX {
+            let before = msgs.len() + batch.len();
             if let Ok(o) = observations.try_recv() {
-                msgs.push(Msg::Observation(Box::new(o)));
+                batch.push(o);
             }
             if let Ok(m) = logs.try_recv() {
                 msgs.push(m);
@@ -728,8 +741,15 @@ async fn event_loop(
             if let Some(Some(Ok(e))) = events.next().now_or_never() {
                 msgs.extend(from_event(&e));
             }
-            if msgs.len() == before {
+            if msgs.len() + batch.len() == before {
                 break;
+            }
+        }
+        if !batch.is_empty() {
+            let due = *batch_due.get_or_insert_with(|| Instant::now() + OBSERVATION_BATCH);
+            if !msgs.is_empty() || Instant::now() >= due || batch.len() >= DRAIN_MAX {
+                msgs.insert(0, Msg::Observations(std::mem::take(&mut batch)));
+                batch_due = None;
             }
         }
         // Tasks that panicked end their work in the model here; with the

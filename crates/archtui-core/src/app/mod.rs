@@ -29,6 +29,10 @@ pub enum Msg {
     /// The clock moved on: ages on screen change.
     Tick(Time),
     Observation(Box<HostObservation>),
+    /// Several observations at once, in the order they came: the fleet is
+    /// assembled once for all of them (a console of many hosts hands over
+    /// what arrived since its last frame).
+    Observations(Vec<HostObservation>),
     /// Lines from one of the tails of log pane `stream`.
     LogLines {
         stream: u64,

@@ -26,6 +26,17 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Observation(o) => {
             observe(m, *o);
+            reassemble(m);
+            Vec::new()
+        }
+        Msg::Observations(batch) => {
+            let any = !batch.is_empty();
+            for o in batch {
+                observe(m, o);
+            }
+            if any {
+                reassemble(m);
+            }
             Vec::new()
         }
         Msg::LogLines { stream, lines } => {
@@ -100,10 +111,10 @@ fn observe(m: &mut Model, mut o: HostObservation) {
     if m.now < m.hosts[i].last_heard.unwrap_or(m.now) {
         m.now = m.hosts[i].last_heard.unwrap_or(m.now);
     }
-    reassemble(m);
 }
 
-/// Rebuilds syncs and verdict from the latest observation of every host.
+/// Rebuilds syncs and verdict from the latest observation of every host
+/// (after one observation, or after a batch of them).
 fn reassemble(m: &mut Model) {
     let status = fleet::assemble(
         &m.config,

@@ -308,3 +308,59 @@ fn read_only_comes_from_config() {
     let m = Model::new(c, Default::default(), at(0));
     assert!(m.read_only);
 }
+
+/// A batch of observations (what a console hands over per frame) leaves
+/// the model as the same observations one by one would: hosts, syncs,
+/// daemons and verdict. The lag history gets one sample per batch: one by
+/// one, each observation's reassembly sampled the same read again.
+#[test]
+fn a_batch_of_observations_is_the_same_as_one_by_one() {
+    let rounds = |m: &Model| {
+        let mut master = host_obs(m, 0, 101);
+        master.fleet = Some(registry(101, 7, 2.5));
+        let mut slave = host_obs(m, 1, 101);
+        slave.bucardo = Some(bucardo(101, true, None));
+        let host = m.config.hosts()[1].clone();
+        let lost = crate::observation::HostObservation::failed(
+            &host,
+            crate::model::HostFailure::new(HostState::Unreachable, "ssh jukebox: gone"),
+            at(102),
+        );
+        vec![master, slave, lost]
+    };
+    let mut one_by_one = healthy();
+    for o in rounds(&one_by_one) {
+        update(&mut one_by_one, Msg::Observation(Box::new(o)));
+    }
+    let mut batched = healthy();
+    let batch = rounds(&batched);
+    update(&mut batched, Msg::Observations(batch));
+    let shown = |m: &Model| {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}",
+            m.hosts
+                .iter()
+                .map(|h| (&h.seen, h.last_heard, h.containers_at, h.containers_stale))
+                .collect::<Vec<_>>(),
+            m.syncs.iter().map(|s| &s.status).collect::<Vec<_>>(),
+            m.daemons,
+            m.verdict
+        )
+    };
+    assert_eq!(shown(&one_by_one), shown(&batched));
+    assert_eq!(batched.hosts[1].seen.state, HostState::Unreachable);
+    assert_eq!(
+        batched.hosts[1].last_heard,
+        Some(at(101)),
+        "heard at the slave's round before it was lost"
+    );
+    let before = healthy().syncs[0].history.len();
+    assert_eq!(batched.syncs[0].history.len(), before + 1);
+    assert_eq!(batched.syncs[0].history.back(), Some(&2.5));
+    update(&mut batched, Msg::Observations(Vec::new()));
+    assert_eq!(
+        shown(&one_by_one),
+        shown(&batched),
+        "an empty batch changes nothing"
+    );
+}

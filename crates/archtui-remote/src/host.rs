@@ -31,6 +31,11 @@ pub struct HostLink {
     control: Option<Pg>,
     /// Channels LISTENed on over the current `control` connection.
     listening: Vec<String>,
+    /// The heartbeat table's timestamp column, looked up once per link.
+    heartbeat_column: Option<String>,
+    /// Whether announcements are listened for at all: a one-shot command
+    /// observes once and hears none of them, so it spends no round trip.
+    notified: bool,
     /// The master's delta table sizes at earlier observations.
     delta_history: archtui_core::health::History,
     /// What the daemon announces on the control connection.
@@ -93,6 +98,8 @@ impl HostLink {
                     archive: None,
                     control: None,
                     listening: Vec::new(),
+                    notified: true,
+                    heartbeat_column: None,
                     delta_history: Default::default(),
                     events_tx,
                     events_rx: Some(events_rx),
@@ -134,6 +141,13 @@ impl HostLink {
         let db = &ctx.config.database;
         ssh::forward_postgres(session, &ends, db.port).await?;
         Ok(docker)
+    }
+
+    /// For a single observation: no LISTEN for announcements that would
+    /// never be heard.
+    pub fn once(mut self) -> Self {
+        self.notified = false;
+        self
     }
 
     /// The Docker client over this link's forward (cheap to clone).

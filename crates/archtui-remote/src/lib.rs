@@ -44,7 +44,7 @@ pub async fn observe_once(ctx: Arc<Context>) -> Vec<HostObservation> {
     join_all(hosts.iter().enumerate().map(|(i, host)| {
         let ctx = ctx.clone();
         async move {
-            match HostLink::open(ctx, host, i).await {
+            match HostLink::open(ctx, host, i).await.map(HostLink::once) {
                 Ok(mut link) => {
                     let obs = link.observe().await;
                     link.close().await;

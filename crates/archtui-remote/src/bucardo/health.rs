@@ -18,16 +18,19 @@ ORDER BY 1";
 /// statistics' live-row count, kept current without a scan) and bytes.
 /// Empty before any slave registered.
 pub async fn delta_tables(pg: &Pg) -> Result<Vec<DeltaRead>, PgError> {
-    let have = pg
-        .query(
+    // The check and the read pipelined: one round trip; without the
+    // schema the read fails and the check says to ignore it.
+    let (have, rows) = tokio::join!(
+        pg.query(
             "SELECT to_regclass('bucardo.bucardo_delta_names') IS NOT NULL",
             &[],
-        )
-        .await?;
-    if first::<bool>(&have)? != Some(true) {
+        ),
+        pg.query(DELTA_SQL, &[])
+    );
+    if first::<bool>(&have?)? != Some(true) {
         return Ok(Vec::new());
     }
-    let rows = pg.query(DELTA_SQL, &[]).await?;
+    let rows = rows?;
     rows.iter()
         .map(|r| {
             Ok(DeltaRead {
@@ -120,13 +123,19 @@ pub async fn control(
     ),
     String,
 > {
-    let rows = pg
-        .query(
+    // Both reads pipelined: one round trip.
+    let (rows, otc_rows) = tokio::join!(
+        pg.query(
             "SELECT sync, coalesce(sum(conflicts), 0)::int8, min(ended) FILTER (WHERE conflicts > 0) \
              FROM bucardo.syncrun WHERE sync IS NOT NULL GROUP BY sync ORDER BY sync",
             &[],
+        ),
+        pg.query(
+            "SELECT name, onetimecopy::int2 FROM bucardo.sync ORDER BY name",
+            &[],
         )
-        .await?;
+    );
+    let rows = rows?;
     let conflicts = rows
         .iter()
         .map(|r| {
@@ -141,13 +150,7 @@ pub async fn control(
         })
         .collect::<Result<_, PgError>>()
         .map_err(|e| e.within("bucardo.syncrun"))?;
-    let rows = pg
-        .query(
-            "SELECT name, onetimecopy::int2 FROM bucardo.sync ORDER BY name",
-            &[],
-        )
-        .await?;
-    let otc = rows
+    let otc = otc_rows?
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
         .collect::<Result<_, PgError>>()

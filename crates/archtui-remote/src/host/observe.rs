@@ -70,8 +70,13 @@ impl HostLink {
         let (control, archive) = (self.control.as_ref()?, self.archive.as_ref()?);
         let table = &self.ctx.config.database.heartbeat_table;
         let within = self.ctx.timeout();
-        let reads =
-            async { tokio::join!(bucardo::syncs(control), bucardo::heartbeat(archive, table)) };
+        let column = &mut self.heartbeat_column;
+        let reads = async {
+            tokio::join!(
+                bucardo::syncs(control),
+                read_heartbeat(archive, table, column)
+            )
+        };
         let (syncs, heartbeat) = tokio::time::timeout(within, reads).await.ok()?;
         let (syncs, heartbeat) = (syncs.ok()?, heartbeat.ok()?);
         let mut obs = last.clone();
@@ -95,10 +100,11 @@ impl HostLink {
                 .and_then(|r| r.map_err(|e| format!("docker: {e}")))
         };
         let (host, dir, slot) = (&self.host, &self.dir, &mut self.archive);
+        let column = &mut self.heartbeat_column;
         let heartbeat = async {
             let pg = ensure_db(slot, &ctx, host, dir, &ctx.config.database.name).await?;
             let db = &ctx.config.database;
-            bucardo::heartbeat(pg, &db.heartbeat_table)
+            read_heartbeat(pg, &db.heartbeat_table, column)
                 .await
                 .map_err(|e| format!("postgres {}@{}: {e}", db.user, db.name))
         };
@@ -107,7 +113,8 @@ impl HostLink {
             match host.role {
                 Role::Slave => {
                     let (slot, listening) = (&mut self.control, &mut self.listening);
-                    ensure_control(slot, listening, &self.events_tx, &ctx, host, dir).await
+                    let events = self.notified.then_some(&self.events_tx);
+                    ensure_control(slot, listening, events, &ctx, host, dir).await
                 }
                 Role::Master => Ok(()),
             }
@@ -180,7 +187,7 @@ impl HostLink {
     /// LISTENs on the completions of syncs not yet listened to. Not fatal:
     /// without it completions show at the next poll.
     async fn listen(&mut self, syncs: &[String]) {
-        let Some(control) = self.control.as_ref() else {
+        let Some(control) = self.control.as_ref().filter(|_| self.notified) else {
             return;
         };
         if let Ok(new) = bucardo::listen_syncs(control, syncs, &self.listening).await {
@@ -385,11 +392,12 @@ fn bucardo_failed(host: &str, e: String) -> BucardoRead {
 }
 
 /// A slave's control connection in `slot`, (re)opened if missing or
-/// closed: schema checked, LISTENing, its announcements forwarded.
+/// closed: schema checked and, with `events`, LISTENing, its announcements
+/// forwarded there.
 async fn ensure_control(
     slot: &mut Option<Pg>,
     listening: &mut Vec<String>,
-    events: &mpsc::UnboundedSender<BucardoEvent>,
+    events: Option<&mpsc::UnboundedSender<BucardoEvent>>,
     ctx: &Context,
     host: &Host,
     dir: &Path,
@@ -402,12 +410,43 @@ async fn ensure_control(
     let pg = connect_db(ctx, host, dir, name)
         .await
         .map_err(|e| format!("control database {name:?}: {e}"))?;
-    bucardo::ensure_schema(&pg, name).await?;
-    bucardo::listen(&pg).await?;
-    forward_events(&pg, events.clone());
+    // The check and the LISTEN pipelined: one round trip.
+    let listen = async {
+        match events {
+            Some(_) => bucardo::listen(&pg).await,
+            None => Ok(()),
+        }
+    };
+    let (schema, listened) = tokio::join!(bucardo::ensure_schema(&pg, name), listen);
+    schema?;
+    listened?;
+    if let Some(events) = events {
+        forward_events(&pg, events.clone());
+    }
     listening.clear();
     *slot = Some(pg);
     Ok(())
+}
+
+/// The heartbeat, through the column name `column` keeps (looked up when
+/// it keeps none, forgotten when the read fails, e.g. a table made anew).
+async fn read_heartbeat(
+    pg: &Pg,
+    table: &str,
+    column: &mut Option<String>,
+) -> Result<Option<Time>, PgError> {
+    let name = match column.as_ref() {
+        Some(c) => c.clone(),
+        None => match bucardo::heartbeat_column(pg, table).await? {
+            Some(c) => column.insert(c).clone(),
+            None => return Ok(None),
+        },
+    };
+    let read = bucardo::heartbeat_at(pg, table, &name).await;
+    if read.is_err() {
+        *column = None;
+    }
+    read
 }
 
 /// The client in `slot`, reconnected first if it is missing or closed.

@@ -15,12 +15,44 @@ use crate::backoff::Backoff;
 use crate::bucardo::BucardoEvent;
 use crate::host::{Context, HostLink};
 use crate::tasks::{Kind, Tasks};
-use archtui_core::config::Host;
+use archtui_core::config::{Host, Role};
 use archtui_core::model::{HostFailure, HostState};
 use archtui_core::observation::HostObservation;
 
 /// Lets a burst of Bucardo notifications arrive before looking.
 const EVENT_SETTLE: Duration = Duration::from_millis(50);
+
+/// A slave whose sync completions keep coming (each one re-read in a light
+/// round) is quiet: its daemon demonstrably runs and its sync completes,
+/// Docker's events report its containers, so its full round (containers,
+/// processes, supervisor's record, health) comes this many polls apart
+/// instead of every poll. A completion that does not come within a poll
+/// and `QUIET_SLACK` ends the quiet at once, with a full round: a daemon
+/// that stopped is shown as soon as before. A forty-host console spent
+/// most of its idle CPU on full rounds of quiet slaves.
+const QUIET_POLLS: u32 = 6;
+const QUIET_SLACK: Duration = Duration::from_secs(2);
+
+/// How long until the next full round: `every` after the last one, or
+/// `QUIET_POLLS` of them while the host is quiet (a light round within
+/// `every` and `QUIET_SLACK`), but never past the moment a quiet host's
+/// next completion is overdue. Pure, for its tests.
+fn until_full(
+    every: Duration,
+    since_full: Duration,
+    slave: bool,
+    since_light: Option<Duration>,
+) -> Duration {
+    let overdue_in = since_light
+        .filter(|_| slave)
+        .and_then(|t| (every + QUIET_SLACK).checked_sub(t));
+    match overdue_in {
+        Some(overdue_in) => (every * QUIET_POLLS)
+            .saturating_sub(since_full)
+            .min(overdue_in),
+        None => every.saturating_sub(since_full),
+    }
+}
 
 /// Starts one supervisor per configured host; they stop when the
 /// receiver is dropped (headless: `status`, `serve`).
@@ -133,12 +165,16 @@ async fn supervise(
         // (a sync completion changes only the sync rows and heartbeat).
         let mut last: Option<HostObservation> = None;
         let mut light = false;
+        let mut last_light: Option<std::time::Instant> = None;
         loop {
             let light_round = match (light, &last) {
                 (true, Some(l)) => link.observe_syncs(l).await,
                 _ => None,
             };
             let full = light_round.is_none();
+            if !full {
+                last_light = Some(std::time::Instant::now());
+            }
             let round = match light_round {
                 Some(obs) => Ok(obs),
                 None => tokio::select! {
@@ -192,18 +228,23 @@ async fn supervise(
                     .unwrap_or_default()
             });
             light = false;
+            let slave = host.role == Role::Slave;
+            let wait = until_full(every, since_full, slave, last_light.map(|t| t.elapsed()));
             tokio::select! {
                 () = token.cancelled() => {
                     publish(None);
                     link.close().await;
                     return;
                 }
-                () = tokio::time::sleep(every.saturating_sub(since_full)) => {}
+                () = tokio::time::sleep(wait) => {}
                 Some(()) = events.next() => tokio::time::sleep(Duration::from_millis(200)).await,
-                Some(_) = next_event(&mut bucardo_events) => {
+                Some(e) = next_event(&mut bucardo_events) => {
                     tokio::time::sleep(EVENT_SETTLE).await;
-                    drain(&mut bucardo_events);
-                    light = true;
+                    // Completions change only the sync rows and heartbeat;
+                    // a daemon started or stopped, or a run killed, is
+                    // read in full.
+                    let done = |e: &BucardoEvent| matches!(e, BucardoEvent::SyncDone(_));
+                    light = done(&e) & drain(&mut bucardo_events).iter().all(done);
                 }
             }
         }
@@ -240,8 +281,51 @@ async fn next_event(
     }
 }
 
-fn drain(rx: &mut Option<mpsc::UnboundedReceiver<BucardoEvent>>) {
+/// The events already waiting.
+fn drain(rx: &mut Option<mpsc::UnboundedReceiver<BucardoEvent>>) -> Vec<BucardoEvent> {
+    let mut out = Vec::new();
     if let Some(rx) = rx {
-        while rx.try_recv().is_ok() {}
+        while let Ok(e) = rx.try_recv() {
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::until_full;
+    use std::time::Duration;
+
+    const EVERY: Duration = Duration::from_secs(5);
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    #[test]
+    fn a_host_without_completions_is_read_in_full_every_poll() {
+        assert_eq!(until_full(EVERY, s(1.0), true, None), s(4.0));
+        assert_eq!(until_full(EVERY, s(6.0), true, None), s(0.0));
+        // The master has no completions of its own to prove anything.
+        assert_eq!(until_full(EVERY, s(1.0), false, Some(s(0.5))), s(4.0));
+    }
+
+    #[test]
+    fn a_quiet_slave_is_read_in_full_six_polls_apart() {
+        // The last completion 1 s ago: the next is overdue in 6 s, the
+        // full round is due in 29 s; the overdue one comes first.
+        assert_eq!(until_full(EVERY, s(1.0), true, Some(s(1.0))), s(6.0));
+        // Completions keep coming: the full round is what is due.
+        assert_eq!(until_full(EVERY, s(28.0), true, Some(s(1.0))), s(2.0));
+    }
+
+    #[test]
+    fn a_completion_overdue_ends_the_quiet_at_once() {
+        // 7 s without one (poll 5 s + slack 2 s): look in full now.
+        assert_eq!(until_full(EVERY, s(3.0), true, Some(s(7.0))), s(0.0));
+        assert_eq!(until_full(EVERY, s(20.0), true, Some(s(7.0))), s(0.0));
+        // Past it the host is no longer quiet: every poll, as ever.
+        assert_eq!(until_full(EVERY, s(3.0), true, Some(s(7.5))), s(2.0));
+        assert_eq!(until_full(EVERY, s(6.0), true, Some(s(8.0))), s(0.0));
     }
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Replication throughput on the lab (prints "figure:" lines, asserts
+# nothing about time). N rows (default 1,000,000) of `items` are written on
+# the master in one statement each way, and each is timed from its commit
+# until jukebox holds every row as written:
+#   insert   N new rows (a collection of their own);
+#   update   the same N rows, every one changed;
+#   delete   the same N rows.
+# Next to them, the floor: COPY of the same rows from the master into a
+# scratch copy of `items` on jukebox (`\copy ... to stdout | \copy ... from
+# stdin`, the scratch table has the same indexes), dropped afterwards.
+#
+# Usage: benches/replication_throughput.sh [N]   (brings the lab up if not)
+# The writes leave N delta rows per statement for Bucardo to purge: run it
+# on a lab you can spare for a few minutes, not inside the test suite. It
+# takes the lab's test lock, so it never runs while a lab test does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive integer" >&2; exit 2; }
+eval "$(tests/lab/up)" >/dev/null
+STATE=${ARCHLAB_STATE:-tests/lab/.state}
+exec 9>"$STATE/tests.lock"
+flock 9
+
+master() { tests/lab/psql cavaforgepad -X -v ON_ERROR_STOP=1 -qAt "$@"; }
+slave() { tests/lab/psql jukebox -X -v ON_ERROR_STOP=1 -qAt "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+rate() { awk -v n="$N" -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b > a ? n / (b - a) : 0) }'; }
+# Waits (bounded: 1800 s) until the query on jukebox answers $2.
+until_slave() {
+  local deadline=$(( $(date +%s) + 1800 )) got
+  while :; do
+    got=$(slave -c "$1" 2>/dev/null || echo "?")
+    [[ $got == "$2" ]] && return 0
+    (( $(date +%s) < deadline )) || { echo "jukebox did not reach '$2' (last: '$got') within 1800 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+name="throughput-$$-$(date +%s)"
+coll=$(master -c "INSERT INTO collections (name) VALUES ('$name') RETURNING id")
+until_slave "SELECT count(*) FROM collections WHERE id = $coll" 1
+cleanup() {
+  master -c "DELETE FROM items WHERE collection_id = $coll; DELETE FROM collections WHERE id = $coll" >/dev/null 2>&1 || true
+  slave -c "DROP TABLE IF EXISTS bench_copy_items" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+echo "rows: $N (one statement each; timed from its commit until jukebox holds them all)"
+
+t0=$(now)
+master -c "INSERT INTO items (collection_id, identifier, title) SELECT $coll, '$name-' || g, 'item ' || g FROM generate_series(1, $N) g"
+t1=$(now)
+until_slave "SELECT count(*) FROM items WHERE collection_id = $coll" "$N"
+t2=$(now)
+echo "figure: insert of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
+insert_s=$(secs "$t1" "$t2")
+
+t0=$(now)
+master -c "UPDATE items SET title = title || ' u' WHERE collection_id = $coll"
+t1=$(now)
+until_slave "SELECT count(*) FROM items WHERE collection_id = $coll AND title LIKE '% u'" "$N"
+t2=$(now)
+echo "figure: update of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
+update_s=$(secs "$t1" "$t2")
+
+# The floor: the same rows by COPY into a scratch table with items' indexes.
+slave -c "DROP TABLE IF EXISTS bench_copy_items; CREATE TABLE bench_copy_items (LIKE items INCLUDING DEFAULTS INCLUDING INDEXES)"
+t0=$(now)
+master -c "\\copy (SELECT * FROM items WHERE collection_id = $coll) to stdout" \
+  | slave -c "\\copy bench_copy_items from stdin"
+t1=$(now)
+copy_s=$(secs "$t0" "$t1")
+echo "figure: COPY of the same $N rows master -> jukebox: $copy_s s: $(rate "$t0" "$t1") rows/s"
+slave -c "DROP TABLE bench_copy_items"
+
+t0=$(now)
+master -c "DELETE FROM items WHERE collection_id = $coll"
+t1=$(now)
+until_slave "SELECT count(*) FROM items WHERE collection_id = $coll" 0
+t2=$(now)
+echo "figure: delete of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
+awk -v i="$insert_s" -v u="$update_s" -v c="$copy_s" 'BEGIN {
+  printf "figure: replication against COPY: insert %.1fx, update %.1fx (goal: within 3x)\n", i / c, u / c }'

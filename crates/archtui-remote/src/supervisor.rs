@@ -167,6 +167,7 @@ async fn supervise(
         let mut light = false;
         let mut last_light: Option<std::time::Instant> = None;
         loop {
+            let began = std::time::Instant::now();
             let light_round = match (light, &last) {
                 (true, Some(l)) => link.observe_syncs(l).await,
                 _ => None,
@@ -205,6 +206,8 @@ async fn supervise(
                 }
                 break;
             };
+            // What benches/status_vs_manual.sh reads for a warm refresh.
+            tracing::debug!(host = %host.name, full, ms = began.elapsed().as_millis() as u64, "observation round");
             let state = obs.state;
             if full {
                 last = Some(obs.clone());

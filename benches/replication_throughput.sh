@@ -49,24 +49,28 @@ cleanup() {
 trap cleanup EXIT
 echo "rows: $N (one statement each; timed from its commit until jukebox holds them all)"
 
-t0=$(now)
-master -c "INSERT INTO items (collection_id, identifier, title) SELECT $coll, '$name-' || g, 'item ' || g FROM generate_series(1, $N) g"
-t1=$(now)
-until_slave "SELECT count(*) FROM items WHERE collection_id = $coll" "$N"
-t2=$(now)
-echo "figure: insert of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
-insert_s=$(secs "$t1" "$t2")
+# timed WHAT SQL CHECK WANT: runs SQL on the master, waits until CHECK on
+# jukebox answers WANT, prints the figure and leaves the wait in $took.
+timed() {
+  local t0 t1 t2
+  t0=$(now)
+  master -c "$2"
+  t1=$(now)
+  until_slave "$3" "$4"
+  t2=$(now)
+  echo "figure: $1 of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
+  took=$(secs "$t1" "$t2")
+}
 
-t0=$(now)
-master -c "UPDATE items SET title = title || ' u' WHERE collection_id = $coll"
-t1=$(now)
-until_slave "SELECT count(*) FROM items WHERE collection_id = $coll AND title LIKE '% u'" "$N"
-t2=$(now)
-echo "figure: update of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
-update_s=$(secs "$t1" "$t2")
+timed insert "INSERT INTO items (collection_id, identifier, title) SELECT $coll, '$name-' || g, 'item ' || g FROM generate_series(1, $N) g" \
+  "SELECT count(*) FROM items WHERE collection_id = $coll" "$N"
+insert_s=$took
+timed update "UPDATE items SET title = title || ' u' WHERE collection_id = $coll" \
+  "SELECT count(*) FROM items WHERE collection_id = $coll AND title LIKE '% u'" "$N"
+update_s=$took
 
 # The floor: the same rows by COPY into a scratch table with items' indexes.
-slave -c "DROP TABLE IF EXISTS bench_copy_items; CREATE TABLE bench_copy_items (LIKE items INCLUDING DEFAULTS INCLUDING INDEXES)"
+slave -c "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_copy_items; CREATE TABLE bench_copy_items (LIKE items INCLUDING DEFAULTS INCLUDING INDEXES)"
 t0=$(now)
 master -c "\\copy (SELECT * FROM items WHERE collection_id = $coll) to stdout" \
   | slave -c "\\copy bench_copy_items from stdin"
@@ -75,11 +79,6 @@ copy_s=$(secs "$t0" "$t1")
 echo "figure: COPY of the same $N rows master -> jukebox: $copy_s s: $(rate "$t0" "$t1") rows/s"
 slave -c "DROP TABLE bench_copy_items"
 
-t0=$(now)
-master -c "DELETE FROM items WHERE collection_id = $coll"
-t1=$(now)
-until_slave "SELECT count(*) FROM items WHERE collection_id = $coll" 0
-t2=$(now)
-echo "figure: delete of $N rows: $(secs "$t0" "$t1") s on the master, on jukebox $(secs "$t1" "$t2") s after the commit: $(rate "$t1" "$t2") rows/s"
+timed delete "DELETE FROM items WHERE collection_id = $coll" "SELECT count(*) FROM items WHERE collection_id = $coll" 0
 awk -v i="$insert_s" -v u="$update_s" -v c="$copy_s" 'BEGIN {
   printf "figure: replication against COPY: insert %.1fx, update %.1fx (goal: within 3x)\n", i / c, u / c }'

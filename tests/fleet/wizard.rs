@@ -750,8 +750,10 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
     {
         eprintln!("  {l}");
     }
+    use archtui_core::wizard::Step;
+    let compose_up_line = format!("[{}/{}]", Step::ComposeUp.number(), Step::ALL.len());
     let compose_up = text_out.lines().find_map(|l| {
-        let rest = l.trim_start().strip_prefix("[2/")?;
+        let rest = l.trim_start().strip_prefix(compose_up_line.as_str())?;
         let secs = rest.split_once("ok (")?.1.split_once(" s)")?.0;
         secs.parse::<f64>().ok()
     });
@@ -805,7 +807,7 @@ fn figure_provision_with_a_million_rows_next_to_pg_dump() {
             c + 2.0 * dump_took.as_secs_f64(),
             took.as_secs_f64()
         ),
-        None => eprintln!("figure: goal: the compose up step's time was not found in the output"),
+        None => eprintln!("figure: the compose up step's time was not found in the output"),
     }
 }
 

@@ -13,7 +13,9 @@
 #      (the third is the lab's bare host turntable, as a slave).
 #  (c) many hosts: 1, 5, 10, 20 and 40 configured (jukebox under as many
 #      ssh aliases, so each is its own connection), cold and warm one-shot
-#      and the warm `--watch` round.
+#      (both `--fresh`: they look themselves), the warm `--watch` round, and
+#      a one-shot served by a running `status --watch` of the same config
+#      (README, "A running console serves one-shots").
 #
 #  (d) the console with the 40 hosts of (c), idle for IDLE_SECS (default 60):
 #      CPU and RSS (benches/idle_lab.sh).
@@ -80,7 +82,23 @@ manual() {
   "$LAB/sh" jukebox "$(compose slave ps)"
 }
 
-status_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json; }
+status_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json --fresh; }
+served_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json; }
+# served_runs CONFIG: the median one-shot while `status --watch 5` (the
+# console's own poll) runs on
+# CONFIG (started here, stopped after), once it serves every host.
+served_runs() {
+  local pid i
+  ARCHTUI_CONFIG=$1 "$BIN" status --json --watch 5 >/dev/null 2>&1 &
+  pid=$!
+  for ((i = 0; i < 120; i++)); do
+    served_json "$1" 2>/dev/null | grep -q '"observed_by"' && break
+    sleep 0.5
+  done
+  served_json "$1" 2>/dev/null | grep -q '"observed_by"' || echo "warning: the watch never served every host" >&2
+  runs served_json "$1"
+  kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+}
 cold_status_json() { "$BIN" disconnect >/dev/null 2>&1; status_json "$1"; }
 bare_ssh() { ssh -F "$STATE/ssh_config" jukebox true; }
 
@@ -165,9 +183,10 @@ for n in 1 5 10 20 40; do
   status_json "$TMP/many.toml" >/dev/null 2>&1 || true
   warm=$(runs status_json "$TMP/many.toml")
   round=$(warm_round "$TMP/many.toml")
+  served=$(served_runs "$TMP/many.toml")
   # status exits 1 or 2 on a warning: the document is read all the same.
   up=$({ status_json "$TMP/many.toml" 2>/dev/null || true; } | python3 -c 'import json,sys; print(sum(h["state"] == "up" for h in json.load(sys.stdin)["hosts"]))' || echo "?")
-  echo "figure: hosts=$n up=$up cold_status_json_ms=$cold warm_status_json_ms=$warm warm_round_ms=$round"
+  echo "figure: hosts=$n up=$up cold_status_json_ms=$cold warm_status_json_ms=$warm warm_round_ms=$round served_status_json_ms=$served"
 done
 fleet 40 >"$TMP/forty.toml"
 echo "(d) the console left idle with 40 hosts, ${IDLE_SECS:-60} s (goal under 1 % of a core, under 40 MB RSS)"

@@ -248,6 +248,9 @@ async fn console(
         links.insert(h.name, rx);
     }
     let observations = supervisor::spawn_console(&ctx, POLL, senders, &mut tasks);
+    // One-shot `status` commands on this config read the console's readings.
+    let (observations, _served) =
+        archtui_remote::served::relay(&ctx.config, observations, "console");
     let mut exec = Executor {
         ctx: ctx.clone(),
         links,

@@ -98,6 +98,12 @@ pub struct StatusArgs {
     /// Repeat every SECS seconds (0.2 to 86400), keeping the connections open.
     #[arg(long, value_name = "SECS", value_parser = watch_secs)]
     watch: Option<f64>,
+    /// Observe the hosts anew over this command's own connections, even
+    /// when a running console, `status --watch` or `serve` on the same
+    /// config holds readings under 10 s old (which a one-shot otherwise
+    /// prints, naming that observer).
+    #[arg(long, conflicts_with = "watch")]
+    fresh: bool,
     /// Lag warning threshold in seconds [default: from the config].
     #[arg(long, value_name = "SECS", value_parser = threshold_secs)]
     warning: Option<f64>,

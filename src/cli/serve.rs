@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
@@ -15,6 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use archtui_core::config::Config;
 use archtui_core::observation::HostObservation;
+use archtui_remote::served::{self, Shelf};
 use archtui_remote::{host::Context, supervisor};
 
 pub const SERVE_HELP: &str = "GET /metrics answers with the fleet's metrics (names start with \
@@ -35,9 +35,6 @@ pub struct ServeArgs {
     every: u64,
 }
 
-/// The latest observation of each host, in config order.
-type Latest = Arc<Mutex<Vec<Option<HostObservation>>>>;
-
 pub async fn run(config: Config, args: ServeArgs) -> i32 {
     let listener = match tokio::net::TcpListener::bind(args.metrics).await {
         Ok(l) => l,
@@ -57,17 +54,16 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
         }
     };
     let hosts = ctx.config.hosts();
-    let latest: Latest = Arc::new(Mutex::new(vec![None; hosts.len()]));
+    let latest = Shelf::new(hosts.len());
+    // One-shot `status` commands on this config read these readings too.
+    let _served = served::serve(&ctx.config, latest.clone(), "serve");
     let (mut rx, handles) = supervisor::spawn_all(&ctx, Duration::from_secs(args.every));
     let collect = {
         let latest = latest.clone();
         tokio::spawn(async move {
             while let Some(obs) = rx.recv().await {
                 if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
-                    let mut l = latest.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(slot) = l.get_mut(i) {
-                        *slot = Some(obs);
-                    }
+                    latest.put(i, &obs);
                 }
             }
         })
@@ -118,7 +114,7 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
     0
 }
 
-fn answer(req: &Request<Incoming>, ctx: &Context, latest: &Latest) -> Response<Full<Bytes>> {
+fn answer(req: &Request<Incoming>, ctx: &Context, latest: &Shelf) -> Response<Full<Bytes>> {
     let reply = |code: StatusCode, ty: &str, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = code;
@@ -130,7 +126,7 @@ fn answer(req: &Request<Incoming>, ctx: &Context, latest: &Latest) -> Response<F
     match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/metrics") => {
             let current = {
-                let l = latest.lock().unwrap_or_else(|e| e.into_inner());
+                let l = latest.snapshot();
                 HostObservation::latest_or_connecting(&l, &ctx.config.hosts(), chrono::Utc::now())
             };
             let status = super::status::with_journal(archtui_core::fleet::assemble(

@@ -8,6 +8,7 @@ use archtui_core::config::{Config, Thresholds};
 use archtui_core::fleet;
 use archtui_core::fleet::FleetStatus;
 use archtui_core::observation::HostObservation;
+use archtui_remote::served::Shelf;
 use archtui_remote::{host::Context, supervisor};
 
 pub async fn run(config: Config, args: StatusArgs) -> i32 {
@@ -31,13 +32,17 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     };
     match args.watch {
         None => {
-            let observations = archtui_remote::observe_once(ctx.clone()).await;
-            let status = with_journal(fleet::assemble(
+            let (observations, by) = match served(&ctx, args.fresh).await {
+                Some((o, by)) => (o, Some(by)),
+                None => (archtui_remote::observe_once(ctx.clone()).await, None),
+            };
+            let mut status = with_journal(fleet::assemble(
                 &ctx.config,
                 thresholds,
                 &observations,
                 chrono::Utc::now(),
             ));
+            status.observed_by = by;
             print(&status, format(&args));
             status.verdict.exit_code
         }
@@ -49,6 +54,33 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
         }
     }
 }
+
+/// A running observer's readings of this config's hosts (the console,
+/// `status --watch`, `serve`), when every one is fresh: the one-shot then
+/// opens nothing. `--fresh`, no observer, or a stale reading: None, and
+/// the one-shot observes for itself.
+async fn served(
+    ctx: &Context,
+    fresh: bool,
+) -> Option<(Vec<HostObservation>, archtui_core::served::ObservedBy)> {
+    use archtui_core::served;
+    if fresh {
+        return None;
+    }
+    let doc = archtui_remote::served::fetch(&ctx.config, SERVED_WITHIN).await?;
+    let hosts = ctx.config.hosts();
+    match served::accept(doc, &hosts, chrono::Utc::now(), served::MAX_AGE_SECS) {
+        Ok(got) => Some(got),
+        Err(why) => {
+            tracing::debug!(why, "a running observer's readings are not used");
+            None
+        }
+    }
+}
+
+/// An observer answers from memory at once; one that does not within
+/// this is stopped or overloaded, and the one-shot looks for itself.
+const SERVED_WITHIN: Duration = Duration::from_millis(500);
 
 /// The fleet's status with what the local journals add: an open
 /// switchover is in the verdict (critical while it refuses writes). A
@@ -102,13 +134,28 @@ async fn watch(
     let hosts = ctx.config.hosts();
     let (mut rx, handles) = supervisor::spawn_all(&ctx, every);
     let mut latest: Vec<Option<HostObservation>> = vec![None; hosts.len()];
+    // One-shot `status` commands on this config read these readings too.
+    let shelf = Shelf::new(hosts.len());
+    let _served = archtui_remote::served::serve(&ctx.config, shelf.clone(), "watch");
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
+    // SIGTERM ends it as Ctrl-C does: its socket goes with it.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async move {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(terminated);
     let mut code = EXIT_UNKNOWN;
     loop {
         tokio::select! {
             Some(obs) = rx.recv() => {
                 if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
+                    shelf.put(i, &obs);
                     latest[i] = Some(obs);
                 }
             }
@@ -127,6 +174,7 @@ async fn watch(
                 print(&status, format);
             }
             _ = tokio::signal::ctrl_c() => break,
+            () = &mut terminated => break,
         }
     }
     for h in handles {

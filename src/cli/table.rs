@@ -142,6 +142,15 @@ pub fn render(s: &FleetStatus, now: Time) -> String {
     for r in &s.verdict.reasons {
         let _ = writeln!(out, "  {}: {}", r.level.as_str(), clean(&r.message));
     }
+    if let Some(by) = &s.observed_by {
+        let _ = writeln!(
+            out,
+            "\n(read from the running {} of this config, pid {}; oldest reading {:.1} s old; --fresh to look anew)",
+            clean(&by.kind),
+            by.pid,
+            by.oldest_reading_secs
+        );
+    }
     out
 }
 

@@ -591,3 +591,136 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
     assert!(both_up(&v), "{v:#}");
     assert!(kept(rt).is_empty(), "persist_secs = 0 kept {:?}", kept(rt));
 }
+
+/// A one-shot `status --json` under `runtime`, with its debug log in
+/// `log`: the document, the exit code and how long it took.
+fn status_logged(
+    config: &std::path::Path,
+    runtime: &std::path::Path,
+    log: &std::path::Path,
+    extra: &[&str],
+) -> (Value, i32, Duration) {
+    let _ = std::fs::remove_file(log);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+    c.args(["status", "--json"])
+        .args(extra)
+        .env("ARCHTUI_CONFIG", config)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env("ARCHTUI_LOG", log);
+    status_of(c)
+}
+
+/// While `status --watch` runs on a config, a one-shot `status` on it
+/// prints the watcher's readings: it names the watcher, opens no database
+/// connection of its own, and shows a stopped container as soon as the
+/// watcher does. `--fresh` looks anew; a stopped watcher costs at most
+/// half a second more, a killed one's socket nothing, and neither is
+/// named.
+#[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
+fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
+    let Some(lab) = common::lab("a running watch serves one-shot status") else {
+        return;
+    };
+    wait_healthy(&lab, 120);
+    let rt = tempfile::Builder::new()
+        .prefix("rt")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let rt = rt.path();
+    let config = lab.config();
+    let log = rt.join("oneshot.log");
+    let both_up =
+        |v: &Value| host(v, "cavaforgepad")["state"] == "up" && host(v, "jukebox")["state"] == "up";
+    let uses_own_db = |log: &std::path::Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("postgres connect")
+    };
+
+    // No observer yet: the one-shot looks for itself and names nobody.
+    let (v, _, alone) = status_logged(&config, rt, &log, &[]);
+    assert!(both_up(&v), "{v:#}");
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    assert!(uses_own_db(&log), "the debug log shows no connection");
+
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_archtui"))
+        .args(["status", "--json", "--watch", "1"])
+        .env("ARCHTUI_CONFIG", &config)
+        .env("XDG_RUNTIME_DIR", rt)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start archtui status --watch");
+    let pid = watch.id();
+    let _stop = common::restore(|| signal(&pid.to_string(), "-KILL"));
+    let (tx, rx) = mpsc::channel::<Value>();
+    let out = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let ready = (0..60).find_map(|_| rx.recv_timeout(Duration::from_secs(1)).ok().filter(both_up));
+    assert!(ready.is_some(), "status --watch never showed both hosts up");
+
+    let (v, code, served) = status_logged(&config, rt, &log, &[]);
+    assert!(both_up(&v), "{v:#}");
+    assert_eq!(v["observed_by"]["kind"], "watch", "{v:#}");
+    assert_eq!(v["observed_by"]["pid"], pid, "{v:#}");
+    let oldest = v["observed_by"]["oldest_reading_secs"].as_f64().unwrap();
+    assert!((0.0..=10.0).contains(&oldest), "{v:#}");
+    assert!(
+        !uses_own_db(&log),
+        "a served one-shot connected to a database"
+    );
+    let (fresh, fresh_code, looked) = status_logged(&config, rt, &log, &["--fresh"]);
+    assert!(fresh.get("observed_by").is_none(), "{fresh:#}");
+    assert!(uses_own_db(&log), "--fresh did not look for itself");
+    assert_eq!(
+        (code, fresh["verdict"].clone()),
+        (fresh_code, v["verdict"].clone())
+    );
+    eprintln!("figure: status --json alone {alone:?}, --fresh {looked:?}, read from a running watch {served:?}");
+
+    // The truth stands: a container stopped shows in the served reading
+    // as soon as the watcher hears Docker's event.
+    let _restart = common::restore(|| {
+        let _ = lab.compose("jukebox", "slave", "start app");
+    });
+    let stopped = lab.compose("jukebox", "slave", "stop app");
+    assert!(stopped.status.success(), "{}", common::all_text(&stopped));
+    let shown = common::wait_until(Duration::from_secs(5), Duration::from_millis(200), || {
+        let (v, _, _) = status_logged(&config, rt, &log, &[]);
+        let c = container(&v, "jukebox", "app")?;
+        (c["state"] != "running" && v["observed_by"]["kind"] == "watch").then_some(())
+    });
+    let started = lab.compose("jukebox", "slave", "start app");
+    assert!(started.status.success(), "{}", common::all_text(&started));
+    assert!(
+        shown.is_ok(),
+        "a served status never showed the stopped app"
+    );
+
+    // Stopped: its socket accepts and never answers.
+    signal(&pid.to_string(), "-STOP");
+    let (v, _, took) = status_logged(&config, rt, &log, &[]);
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    assert!(uses_own_db(&log));
+    assert!(
+        took < looked + Duration::from_secs(3),
+        "a stopped watch cost {took:?}"
+    );
+    eprintln!("figure: status --json past a stopped watch {took:?}");
+    // Killed: its socket file stays, refusing.
+    signal(&pid.to_string(), "-KILL");
+    let _ = watch.wait();
+    let (v, _, took) = status_logged(&config, rt, &log, &[]);
+    assert_eq!(host(&v, "jukebox")["state"], "up", "{v:#}");
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    eprintln!("figure: status --json past a killed watch's socket {took:?}");
+    let v = wait_healthy(&lab, 120);
+    assert_eq!(container(&v, "jukebox", "app").unwrap()["state"], "running");
+}

@@ -128,11 +128,21 @@ fn track_rows(lab: &Lab) -> String {
 /// Back to bare: retired on the master, the stack and its volumes gone,
 /// the deploy dir removed.
 fn make_bare(lab: &Lab) {
-    let _ = lab.compose(
-        MASTER,
-        "master",
-        &format!("exec -T bucardo archive-retire-slave {NEW}"),
-    );
+    // A retire that fails here leaves turntable's delta targets on the
+    // master, whose delta tables then never purge: every later test and
+    // bench on this lab slows down. Tried again, and said when it fails.
+    for attempt in 1..=3 {
+        let out = lab.compose(
+            MASTER,
+            "master",
+            &format!("exec -T bucardo archive-retire-slave {NEW}"),
+        );
+        if out.status.success() {
+            break;
+        }
+        eprintln!("make_bare: retire attempt {attempt} failed: {}", all(&out));
+        std::thread::sleep(Duration::from_secs(3));
+    }
     let _ = lab.sh(
         NEW,
         &format!(

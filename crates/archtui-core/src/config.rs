@@ -225,7 +225,7 @@ pub struct HostConfig {
 }
 
 /// A host with the defaults applied: what the remote layer works with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Host {
     pub name: String,
     pub role: Role,

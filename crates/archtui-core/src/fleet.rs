@@ -24,6 +24,10 @@ pub struct FleetStatus<'a> {
     /// Bucardo's own health: delta tables, conflicts, readiness to take over.
     pub health: crate::health::Health,
     pub verdict: crate::verdict::Verdict,
+    /// A running observer whose readings a one-shot printed; absent when
+    /// the one-shot observed the hosts itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_by: Option<crate::served::ObservedBy>,
 }
 
 /// A sync that has not run for this long while changes wait is stuck:
@@ -85,6 +89,7 @@ pub fn assemble<'a>(
         syncs,
         health,
         verdict,
+        observed_by: None,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::model::Time;
 use crate::verdict::{Finding, Level};
 
 /// What one host said about Bucardo's health (raw, before judging).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HealthRead {
     /// The master: Bucardo's delta and track tables, per replicated table.
     pub delta: Vec<DeltaRead>,
@@ -31,7 +31,7 @@ pub struct HealthRead {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeltaRead {
     /// The replicated table, as `bucardo_delta_names` names it.
     pub table: String,
@@ -43,14 +43,14 @@ pub struct DeltaRead {
     pub growth: Option<Growth>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Growth {
     pub rows_per_hour: f64,
     /// Over how long it was measured.
     pub window_secs: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeqRead {
     pub table: String,
     pub column: String,
@@ -61,7 +61,7 @@ pub struct SeqRead {
     pub max: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConflictRead {
     pub sync: String,
     /// Over the runs `bucardo.syncrun` keeps.

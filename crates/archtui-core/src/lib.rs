@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod observation;
 pub mod sanitize;
+pub mod served;
 pub mod status;
 pub mod switchover;
 pub mod verdict;

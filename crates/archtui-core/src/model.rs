@@ -12,7 +12,7 @@ use crate::observation::HostObservation;
 pub type Time = DateTime<Utc>;
 
 /// Connection state of one host; every state but `Up` carries a reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
     Connecting,
@@ -56,7 +56,7 @@ impl HostFailure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Container {
     pub service: String,
     pub name: String,
@@ -98,7 +98,7 @@ pub fn serialize_hosts<S: Serializer>(hosts: &[&HostObservation], s: S) -> Resul
 
 /// A slave's Bucardo daemon (every slave runs its own), from its bucardo
 /// container's process list and its supervisor's record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DaemonState {
     /// Its MCP process runs its main loop.
@@ -122,7 +122,7 @@ impl DaemonState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct BucardoStatus {
     /// The slave whose daemon this is.
     pub host: String,

@@ -6,7 +6,7 @@ use crate::model::{BucardoStatus, Container, HostFailure, HostState, Time};
 pub use crate::status::{OpsEvent, OpsRead, SyncFacts};
 
 /// Everything one observation round found on one host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HostObservation {
     pub host: Host,
     pub state: HostState,
@@ -58,7 +58,7 @@ impl HostObservation {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BucardoRead {
     pub status: BucardoStatus,
     pub syncs: Vec<SyncRow>,
@@ -70,14 +70,14 @@ pub struct BucardoRead {
 
 /// The master's registry of slaves (`archive_fleet.slave`) and the
 /// pending changes of each registered slave's sync.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FleetRead {
     pub slaves: Vec<RegisteredSlave>,
     /// Why the registry could not be read.
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegisteredSlave {
     pub name: String,
     pub address: String,
@@ -88,7 +88,7 @@ pub struct RegisteredSlave {
 }
 
 /// One sync as the control database describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SyncRow {
     pub name: String,
     pub dbgroup: String,
@@ -101,7 +101,7 @@ pub struct SyncRow {
 }
 
 /// Pending changes for one target dbgroup.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     /// Rows outside the heartbeat table.
     pub rows: i64,

@@ -5,7 +5,7 @@
 use crate::model::{DaemonState, SyncState, Time};
 
 /// What the slave's supervisor recorded about its daemon.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OpsRead {
     /// starting, running, restarting, stopped, retired.
     pub phase: String,
@@ -15,7 +15,7 @@ pub struct OpsRead {
     pub events: Vec<OpsEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OpsEvent {
     pub at: Time,
     /// daemon_start, main_loop, validation_failed, daemon_died, paused,
@@ -27,7 +27,7 @@ pub struct OpsEvent {
 
 /// Facts about one sync, as read from `bucardo.sync`, `bucardo.syncrun`
 /// and `bucardo.db` on the slave, plus what its daemon shows.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SyncFacts {
     /// `bucardo.sync.status`: active, inactive or stalled.
     pub sync_status: String,
@@ -44,7 +44,7 @@ pub struct SyncFacts {
 }
 
 /// What the slave's daemon shows about itself and this sync.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DaemonFacts {
     /// From the container's process list; `None`: unreadable.
     pub processes: Option<Processes>,
@@ -53,7 +53,7 @@ pub struct DaemonFacts {
 }
 
 /// Bucardo's processes, by their titles.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Processes {
     /// The MCP runs.
     pub mcp: bool,

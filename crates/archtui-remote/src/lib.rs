@@ -15,6 +15,7 @@ pub mod job;
 pub mod local;
 pub mod logtail;
 pub mod pg;
+pub mod served;
 pub mod shell;
 pub mod sqltext;
 pub mod ssh;

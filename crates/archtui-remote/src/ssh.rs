@@ -107,6 +107,12 @@ fn masters() -> Option<&'static Masters> {
         .as_ref()
 }
 
+/// The private per-user directory of kept masters (where observers'
+/// sockets live too), if there is one.
+pub fn user_dir() -> Option<PathBuf> {
+    masters().map(|m| m.dir().to_path_buf())
+}
+
 /// This user's masters' directory, from `$XDG_RUNTIME_DIR`.
 fn user_masters() -> std::io::Result<Masters> {
     Masters::for_user(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))

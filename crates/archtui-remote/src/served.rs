@@ -1,0 +1,181 @@
+//! A running observer's latest readings, shared with one-shot `status`
+//! commands on the same config over a Unix socket in the user's private
+//! masters' directory (`archtui_core::served` decides whether they may
+//! stand for "now"). A warm one-shot then costs the fleet nothing: the
+//! observer's links, backends and caches are already open.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use archtui_core::config::Config;
+use archtui_core::observation::HostObservation;
+use archtui_core::served::{Served, VERSION};
+
+/// A client that does not read its answer within this is dropped.
+const WRITE_WITHIN: Duration = Duration::from_secs(2);
+/// No fleet's readings come near this; a peer sending more is not ours.
+const MAX_BYTES: u64 = 64 << 20;
+
+/// Each host's latest observation, in config order, as the observer's
+/// loop records them.
+#[derive(Clone)]
+pub struct Shelf(Arc<Mutex<Vec<Option<HostObservation>>>>);
+
+impl Shelf {
+    pub fn new(hosts: usize) -> Shelf {
+        Shelf(Arc::new(Mutex::new(vec![None; hosts])))
+    }
+
+    pub fn put(&self, index: usize, obs: &HostObservation) {
+        if let Ok(mut v) = self.0.lock() {
+            if let Some(slot) = v.get_mut(index) {
+                *slot = Some(obs.clone());
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<Option<HostObservation>> {
+        // A poisoned lock still holds whole observations.
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The socket of observers of `config`: named by everything in it (and
+/// this build), so a one-shot only ever reads an observer of the same
+/// hosts, reached the same way. Short: a socket path fits in 108 bytes.
+pub fn socket_path(config: &Config) -> Option<PathBuf> {
+    let dir = crate::ssh::user_dir()?;
+    let mut h = Sha256::new();
+    h.update(b"archtui-observer-v1\0");
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(b"\0");
+    h.update(format!("{config:?}").as_bytes());
+    let key: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(dir.join(format!("o-{key}")))
+}
+
+/// Serves `shelf` while it lives; dropped, it stops and removes its
+/// socket (only its own: a newer observer may have taken the name).
+pub struct Server {
+    task: JoinHandle<()>,
+    path: PathBuf,
+    inode: u64,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+        if inode(&self.path) == Some(self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn inode(p: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).ok().map(|m| m.ino())
+}
+
+/// Starts serving `shelf` for `config`'s one-shots. None when another
+/// live observer of the same config already does (it goes on serving),
+/// or the socket cannot be made (one-shots then observe for themselves).
+pub fn serve(config: &Config, shelf: Shelf, kind: &'static str) -> Option<Server> {
+    let path = socket_path(config)?;
+    // Connecting to a Unix socket never waits on the peer's loop.
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        tracing::debug!(path = %path.display(), "another observer serves this config");
+        return None;
+    }
+    // A socket left by an observer that was killed.
+    let _ = std::fs::remove_file(&path);
+    let listener = match UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot serve readings to one-shot commands");
+            return None;
+        }
+    };
+    let inode = inode(&path)?;
+    let pid = std::process::id();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut peer, _)) = listener.accept().await else {
+                // Out of descriptors, say: not a reason to spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let doc = Served {
+                version: VERSION,
+                kind: kind.into(),
+                pid,
+                observations: shelf.snapshot(),
+            };
+            tokio::spawn(async move {
+                let Ok(text) = serde_json::to_vec(&doc) else {
+                    return;
+                };
+                let write = async {
+                    peer.write_all(&text).await?;
+                    peer.shutdown().await
+                };
+                let _ = tokio::time::timeout(WRITE_WITHIN, write).await;
+            });
+        }
+    });
+    tracing::debug!(path = %path.display(), "serving readings to one-shot commands");
+    Some(Server { task, path, inode })
+}
+
+/// Passes `observations` on unchanged, keeping each host's latest on a
+/// shelf served to one-shots while the returned server lives.
+pub fn relay(
+    config: &Config,
+    mut observations: mpsc::Receiver<HostObservation>,
+    kind: &'static str,
+) -> (mpsc::Receiver<HostObservation>, Option<Server>) {
+    let hosts = config.hosts();
+    let shelf = Shelf::new(hosts.len());
+    let server = serve(config, shelf.clone(), kind);
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(obs) = observations.recv().await {
+            if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
+                shelf.put(i, &obs);
+            }
+            if tx.send(obs).await.is_err() {
+                break;
+            }
+        }
+    });
+    (rx, server)
+}
+
+/// A live observer's readings of `config`'s hosts, if one answers within
+/// `within`: a stale socket refuses at once, a stopped observer costs
+/// `within`, never a hang. Whether they are fresh is the caller's call.
+pub async fn fetch(config: &Config, within: Duration) -> Option<Served> {
+    let path = socket_path(config)?;
+    let read = async {
+        let peer = UnixStream::connect(&path).await.ok()?;
+        let mut buf = Vec::new();
+        peer.take(MAX_BYTES).read_to_end(&mut buf).await.ok()?;
+        match serde_json::from_slice::<Served>(&buf) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "an observer's answer does not read");
+                None
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok().flatten()
+}

@@ -133,8 +133,8 @@ async fn watch(
 ) -> i32 {
     let hosts = ctx.config.hosts();
     let (mut rx, handles) = supervisor::spawn_all(&ctx, every);
-    let mut latest: Vec<Option<HostObservation>> = vec![None; hosts.len()];
-    // One-shot `status` commands on this config read these readings too.
+    // The latest readings, which one-shot `status` commands on this
+    // config read too.
     let shelf = Shelf::new(hosts.len());
     let _served = archtui_remote::served::serve(&ctx.config, shelf.clone(), "watch");
     let mut tick = tokio::time::interval(every);
@@ -156,11 +156,10 @@ async fn watch(
             Some(obs) = rx.recv() => {
                 if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
                     shelf.put(i, &obs);
-                    latest[i] = Some(obs);
                 }
             }
             _ = tick.tick() => {
-                let current = HostObservation::latest_or_connecting(&latest, &hosts, chrono::Utc::now());
+                let current = HostObservation::latest_or_connecting(&shelf.snapshot(), &hosts, chrono::Utc::now());
                 let status = with_journal(fleet::assemble(
                     &ctx.config,
                     thresholds,

@@ -406,12 +406,41 @@ fn chrono_age(t: &Value) -> f64 {
 /// (XDG_RUNTIME_DIR) and the config `config`: the document and how long
 /// the command took.
 fn status_kept(config: &std::path::Path, runtime: &std::path::Path) -> (Value, Duration) {
+    let (v, _, took) = status_in(config, runtime, None, &[]);
+    (v, took)
+}
+
+/// A one-shot `status --json` under `runtime`, with its debug log in
+/// `log` when given: the document, the exit code and how long it took.
+fn status_in(
+    config: &std::path::Path,
+    runtime: &std::path::Path,
+    log: Option<&std::path::Path>,
+    extra: &[&str],
+) -> (Value, i32, Duration) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
     c.args(["status", "--json"])
+        .args(extra)
         .env("ARCHTUI_CONFIG", config)
         .env("XDG_RUNTIME_DIR", runtime);
-    let (v, _, took) = status_of(c);
-    (v, took)
+    if let Some(log) = log {
+        let _ = std::fs::remove_file(log);
+        c.env("ARCHTUI_LOG", log);
+    }
+    status_of(c)
+}
+
+/// A private XDG_RUNTIME_DIR for one test's kept masters and sockets,
+/// short enough for a socket path.
+fn runtime_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("rt")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+fn both_up(v: &Value) -> bool {
+    host(v, "cavaforgepad")["state"] == "up" && host(v, "jukebox")["state"] == "up"
 }
 
 /// The kept masters' links under `runtime`: link name -> master dir name.
@@ -463,10 +492,7 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
         return;
     };
     wait_healthy(&lab, 120);
-    let rt = tempfile::Builder::new()
-        .prefix("rt")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let rt = runtime_dir();
     let rt = rt.path();
     let config = lab.config();
     let _disconnect = common::restore(|| {
@@ -475,8 +501,6 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
             .env("XDG_RUNTIME_DIR", rt)
             .output();
     });
-    let both_up =
-        |v: &Value| host(v, "cavaforgepad")["state"] == "up" && host(v, "jukebox")["state"] == "up";
 
     let (v, cold) = status_kept(&config, rt);
     assert!(both_up(&v), "{v:#}");
@@ -592,24 +616,6 @@ fn kept_ssh_masters_serve_the_next_command_and_a_bad_one_costs_a_bound() {
     assert!(kept(rt).is_empty(), "persist_secs = 0 kept {:?}", kept(rt));
 }
 
-/// A one-shot `status --json` under `runtime`, with its debug log in
-/// `log`: the document, the exit code and how long it took.
-fn status_logged(
-    config: &std::path::Path,
-    runtime: &std::path::Path,
-    log: &std::path::Path,
-    extra: &[&str],
-) -> (Value, i32, Duration) {
-    let _ = std::fs::remove_file(log);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
-    c.args(["status", "--json"])
-        .args(extra)
-        .env("ARCHTUI_CONFIG", config)
-        .env("XDG_RUNTIME_DIR", runtime)
-        .env("ARCHTUI_LOG", log);
-    status_of(c)
-}
-
 /// While `status --watch` runs on a config, a one-shot `status` on it
 /// prints the watcher's readings: it names the watcher, opens no database
 /// connection of its own, and shows a stopped container as soon as the
@@ -623,15 +629,10 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
         return;
     };
     wait_healthy(&lab, 120);
-    let rt = tempfile::Builder::new()
-        .prefix("rt")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let rt = runtime_dir();
     let rt = rt.path();
     let config = lab.config();
     let log = rt.join("oneshot.log");
-    let both_up =
-        |v: &Value| host(v, "cavaforgepad")["state"] == "up" && host(v, "jukebox")["state"] == "up";
     let uses_own_db = |log: &std::path::Path| {
         std::fs::read_to_string(log)
             .unwrap_or_default()
@@ -639,7 +640,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
     };
 
     // No observer yet: the one-shot looks for itself and names nobody.
-    let (v, _, alone) = status_logged(&config, rt, &log, &[]);
+    let (v, _, alone) = status_in(&config, rt, Some(&log), &[]);
     assert!(both_up(&v), "{v:#}");
     assert!(v.get("observed_by").is_none(), "{v:#}");
     assert!(uses_own_db(&log), "the debug log shows no connection");
@@ -666,7 +667,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
     let ready = (0..60).find_map(|_| rx.recv_timeout(Duration::from_secs(1)).ok().filter(both_up));
     assert!(ready.is_some(), "status --watch never showed both hosts up");
 
-    let (v, code, served) = status_logged(&config, rt, &log, &[]);
+    let (v, code, served) = status_in(&config, rt, Some(&log), &[]);
     assert!(both_up(&v), "{v:#}");
     assert_eq!(v["observed_by"]["kind"], "watch", "{v:#}");
     assert_eq!(v["observed_by"]["pid"], pid, "{v:#}");
@@ -676,7 +677,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
         !uses_own_db(&log),
         "a served one-shot connected to a database"
     );
-    let (fresh, fresh_code, looked) = status_logged(&config, rt, &log, &["--fresh"]);
+    let (fresh, fresh_code, looked) = status_in(&config, rt, Some(&log), &["--fresh"]);
     assert!(fresh.get("observed_by").is_none(), "{fresh:#}");
     assert!(uses_own_db(&log), "--fresh did not look for itself");
     assert_eq!(
@@ -693,7 +694,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
     let stopped = lab.compose("jukebox", "slave", "stop app");
     assert!(stopped.status.success(), "{}", common::all_text(&stopped));
     let shown = common::wait_until(Duration::from_secs(5), Duration::from_millis(200), || {
-        let (v, _, _) = status_logged(&config, rt, &log, &[]);
+        let (v, _, _) = status_in(&config, rt, Some(&log), &[]);
         let c = container(&v, "jukebox", "app")?;
         (c["state"] != "running" && v["observed_by"]["kind"] == "watch").then_some(())
     });
@@ -706,7 +707,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
 
     // Stopped: its socket accepts and never answers.
     signal(&pid.to_string(), "-STOP");
-    let (v, _, took) = status_logged(&config, rt, &log, &[]);
+    let (v, _, took) = status_in(&config, rt, Some(&log), &[]);
     assert!(v.get("observed_by").is_none(), "{v:#}");
     assert!(uses_own_db(&log));
     assert!(
@@ -717,7 +718,7 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
     // Killed: its socket file stays, refusing.
     signal(&pid.to_string(), "-KILL");
     let _ = watch.wait();
-    let (v, _, took) = status_logged(&config, rt, &log, &[]);
+    let (v, _, took) = status_in(&config, rt, Some(&log), &[]);
     assert_eq!(host(&v, "jukebox")["state"], "up", "{v:#}");
     assert!(v.get("observed_by").is_none(), "{v:#}");
     eprintln!("figure: status --json past a killed watch's socket {took:?}");

@@ -10,7 +10,7 @@ use openssh::Session;
 
 use super::{Runner, APP_PORT};
 use crate::actions::deploy;
-use crate::host::make_private_dir;
+use crate::host::{make_private_dir, HostLink};
 use crate::pg::Pg;
 use crate::shell::sh_ok;
 use crate::wizard::checks::{self, Check, Expect};
@@ -42,7 +42,13 @@ impl Runner {
                 &env_path.display().to_string(),
             ));
         }
-        let session = match self.ssh_check(input).await {
+        // The master's link opens while the new host is reached: the checks
+        // after the probe need it, and its handshake need not queue behind
+        // the new host's.
+        let early = self.open_link(input, true);
+        let (reached, early) = tokio::join!(self.ssh_check(input), early);
+        self.adopt(early, true).await;
+        let session = match reached {
             Ok((s, check)) => {
                 out.push(check);
                 s
@@ -83,14 +89,66 @@ impl Runner {
             }
             Err(e) => out.push(Check::fail("probe", e, "check the host's shell and tools")),
         }
-        if let Some(t) = &env_text {
-            if reachable {
-                out.push(self.master_login(&session, input, t).await);
-            }
-            out.push(self.fleet_env_check(input, t).await);
-        }
-        out.push(self.name_check(input, resuming).await);
+        // The new host's link (Docker, its database) opens while the
+        // master is asked; the upload is its first user.
+        let early = self.open_link(input, false);
+        let (rest, early) = tokio::join!(
+            async {
+                let mut rest = Vec::new();
+                if let Some(t) = &env_text {
+                    if reachable {
+                        rest.push(self.master_login(&session, input, t).await);
+                    }
+                    rest.push(self.fleet_env_check(input, t).await);
+                }
+                rest.push(self.name_check(input, resuming).await);
+                rest
+            },
+            early
+        );
+        self.adopt(early, false).await;
+        out.extend(rest);
         out
+    }
+
+    /// Opens the master's (or the new host's) link unless one is held,
+    /// borrowing nothing of the runner, so it can run beside other checks.
+    /// `None` on failure: the step that needs the link opens it again and
+    /// says why.
+    fn open_link(
+        &self,
+        input: &Input,
+        master: bool,
+    ) -> impl std::future::Future<Output = Option<HostLink>> + 'static {
+        let held = if master { &self.master } else { &self.slave };
+        let host = if held.is_some() {
+            None
+        } else if master {
+            self.master_host(input).ok()
+        } else {
+            Some(input.host())
+        };
+        let ctx = self.ctx.clone();
+        async move {
+            let host = host?;
+            HostLink::open(ctx, &host, crate::host::next_link())
+                .await
+                .ok()
+        }
+    }
+
+    /// Keeps a link `open_link` made, unless one came meanwhile.
+    async fn adopt(&mut self, link: Option<HostLink>, master: bool) {
+        let Some(link) = link else { return };
+        let slot = if master {
+            &mut self.master
+        } else {
+            &mut self.slave
+        };
+        match slot {
+            None => *slot = Some(link),
+            Some(_) => link.close().await,
+        }
     }
 
     /// The new host logs in to the master's control database, as its

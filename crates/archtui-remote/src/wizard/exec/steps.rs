@@ -253,12 +253,21 @@ impl Runner {
         let slave = self.pg(input, false, &db).await?;
         let first = bucardo::heartbeat(&slave, &table).await?;
         let start = Instant::now();
+        // A beat written now, not up to HEARTBEAT_INTERVAL away; failing
+        // that (an older stack), the master's next one.
+        let whose = match self.beat_now(input).await {
+            Ok(()) => "written for this check",
+            Err(e) => {
+                self.say(format!("waiting for the master's next heartbeat ({e})"));
+                "the master's own"
+            }
+        };
         loop {
             let now = bucardo::heartbeat(&slave, &table).await?;
             if let Some(t) = now {
                 if first.is_none_or(|f| t > f) {
                     return Ok(format!(
-                        "heartbeat {} arrived after {:.1} s",
+                        "heartbeat {} ({whose}) arrived after {:.1} s",
                         t.format("%H:%M:%S%.3f"),
                         start.elapsed().as_secs_f64()
                     ));
@@ -272,6 +281,29 @@ impl Runner {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Has the master's bucardo container write its heartbeat now.
+    async fn beat_now(&mut self, input: &Input) -> Result<(), String> {
+        let link = self.link(input, true).await.map_err(|e| e.to_string())?;
+        let session = link.session().ok_or("the master's ssh session closed")?;
+        let cs = docker::containers(&link.docker(), &link.host.compose_project)
+            .await
+            .map_err(|e| format!("docker: {e}"))?;
+        let container = cs
+            .into_iter()
+            .find(|c| c.service == "bucardo" && c.state == "running")
+            .map(|c| c.name)
+            .ok_or("no running bucardo container on the master")?;
+        sh_ok(
+            &session,
+            r#"docker exec "$1" archive-bucardo-ctl heartbeat"#,
+            &[&container],
+            crate::shell::QUICK,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("archive-bucardo-ctl heartbeat: {e}"))
     }
 
     pub(super) fn add_to_config(&self, input: &Input) -> Result<String, StepError> {

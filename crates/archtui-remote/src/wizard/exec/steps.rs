@@ -255,11 +255,13 @@ impl Runner {
         let start = Instant::now();
         // A beat written now, not up to HEARTBEAT_INTERVAL away; failing
         // that (an older stack), the master's next one.
-        let whose = match self.beat_now(input).await {
-            Ok(()) => "written for this check",
+        // The first newer beat counts, asked for or periodic: the message
+        // says it was asked for, not that it is the one asked for.
+        let asked = match self.beat_now(input).await {
+            Ok(()) => "after the master was asked for one",
             Err(e) => {
                 self.say(format!("waiting for the master's next heartbeat ({e})"));
-                "the master's own"
+                "after the step began (the master's periodic beat)"
             }
         };
         loop {
@@ -267,7 +269,7 @@ impl Runner {
             if let Some(t) = now {
                 if first.is_none_or(|f| t > f) {
                     return Ok(format!(
-                        "heartbeat {} ({whose}) arrived after {:.1} s",
+                        "heartbeat {} arrived {:.1} s {asked}",
                         t.format("%H:%M:%S%.3f"),
                         start.elapsed().as_secs_f64()
                     ));

@@ -13,9 +13,11 @@
 #      (the third is the lab's bare host turntable, as a slave).
 #  (c) many hosts: 1, 5, 10, 20 and 40 configured (jukebox under as many
 #      ssh aliases, so each is its own connection), cold and warm one-shot
-#      (both `--fresh`: they look themselves), the warm `--watch` round, and
-#      a one-shot served by a running `status --watch` of the same config
-#      (README, "A running console serves one-shots").
+#      (both `--fresh`: they look themselves), the warm `--watch` round, a
+#      one-shot served by a running `status --watch` of the same config
+#      (README, "A running console serves one-shots"), and a one-shot
+#      after a one-shot with `[ssh] observer_persist_secs` set: served by
+#      the observer the first left behind.
 #
 #  (d) the console with the 40 hosts of (c), idle for IDLE_SECS (default 60):
 #      CPU and RSS (benches/idle_lab.sh).
@@ -84,21 +86,36 @@ manual() {
 
 status_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json --fresh; }
 served_json() { ARCHTUI_CONFIG=$1 "$BIN" status --json; }
-# served_runs CONFIG: the median one-shot while `status --watch 5` (the
-# console's own poll) runs on
-# CONFIG (started here, stopped after), once it serves every host.
-served_runs() {
-  local pid i
-  ARCHTUI_CONFIG=$1 "$BIN" status --json --watch 5 >/dev/null 2>&1 &
-  pid=$!
+# wait_served CONFIG KIND: until a one-shot on CONFIG is served by an
+# observer of KIND (every host read), at most a minute.
+wait_served() {
+  local i
   for ((i = 0; i < 120; i++)); do
     # status exits 1-2 on a warning: the document is read all the same.
-    { served_json "$1" 2>/dev/null || true; } | grep -q '"observed_by"' && break
+    { served_json "$1" 2>/dev/null || true; } | grep -q "\"kind\": *\"$2\"" && return
     sleep 0.5
   done
-  { served_json "$1" 2>/dev/null || true; } | grep -q '"observed_by"' || echo "warning: the watch never served every host" >&2
+  echo "warning: no $2 served every host of $1" >&2
+}
+# served_runs CONFIG: the median one-shot while `status --watch 5` (the
+# console's own poll) runs on CONFIG (started here, stopped after).
+served_runs() {
+  local pid
+  ARCHTUI_CONFIG=$1 "$BIN" status --json --watch 5 >/dev/null 2>&1 &
+  pid=$!
+  wait_served "$1" watch
   runs served_json "$1"
   kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+}
+# left_runs CONFIG: the median one-shot after a first one-shot left its
+# observer behind ([ssh] observer_persist_secs = 60 in a copy of CONFIG);
+# `archtui disconnect` stops it after.
+left_runs() {
+  sed 's/^\[ssh\]$/[ssh]\nobserver_persist_secs = 60/' "$1" >"$TMP/left.toml"
+  served_json "$TMP/left.toml" >/dev/null 2>&1 || true
+  wait_served "$TMP/left.toml" observer
+  runs served_json "$TMP/left.toml"
+  "$BIN" disconnect >/dev/null 2>&1 || true
 }
 cold_status_json() { "$BIN" disconnect >/dev/null 2>&1; status_json "$1"; }
 bare_ssh() { ssh -F "$STATE/ssh_config" jukebox true; }
@@ -142,7 +159,9 @@ echo "figure: manual_procedure_ms=$m_manual"
 echo "figure: bare_ssh_true_ms=$m_bare"
 echo "figure: archtui_status_json_cold_ms=$m_cold (goal at most 1.2 x bare ssh + 150 = $(( m_bare * 12 / 10 + 150 )))"
 echo "figure: archtui_status_json_warm_ms=$m_status (kept ssh masters)"
-echo "figure: speedup=$(ratio "$m_manual" "$m_status")x warm one-shot (goal 10x), $(ratio "$m_manual" "$m_cold")x cold"
+m_left=$(left_runs "$CONFIG")
+echo "figure: archtui_status_json_left_ms=$m_left (served by the observer a one-shot left, [ssh] observer_persist_secs)"
+echo "figure: speedup=$(ratio "$m_manual" "$m_status")x warm one-shot (goal 10x), $(ratio "$m_manual" "$m_left")x after a one-shot left its observer, $(ratio "$m_manual" "$m_cold")x cold"
 m_warm=$(warm_round "$CONFIG")
 echo "figure: archtui_warm_refresh_ms=$m_warm (slowest host's median full round, sessions kept open)"
 echo "figure: speedup_warm=$(ratio "$m_manual" "$m_warm")x (goal 10x)"
@@ -185,9 +204,10 @@ for n in 1 5 10 20 40; do
   warm=$(runs status_json "$TMP/many.toml")
   round=$(warm_round "$TMP/many.toml")
   served=$(served_runs "$TMP/many.toml")
+  left=$(left_runs "$TMP/many.toml")
   # status exits 1 or 2 on a warning: the document is read all the same.
   up=$({ status_json "$TMP/many.toml" 2>/dev/null || true; } | python3 -c 'import json,sys; print(sum(h["state"] == "up" for h in json.load(sys.stdin)["hosts"]))' || echo "?")
-  echo "figure: hosts=$n up=$up cold_status_json_ms=$cold warm_status_json_ms=$warm warm_round_ms=$round served_status_json_ms=$served"
+  echo "figure: hosts=$n up=$up cold_status_json_ms=$cold warm_status_json_ms=$warm warm_round_ms=$round served_status_json_ms=$served left_observer_status_json_ms=$left"
 done
 fleet 40 >"$TMP/forty.toml"
 echo "(d) the console left idle with 40 hosts, ${IDLE_SECS:-60} s (goal under 1 % of a core, under 40 MB RSS)"

@@ -2,6 +2,7 @@
 
 mod actions;
 mod check;
+mod observe;
 mod prompt;
 mod provision;
 mod rejoin;
@@ -74,12 +75,15 @@ enum Command {
     /// Make a host a failover left behind (the fenced old master, an unreachable slave) a slave of the master again; rows only it holds are saved and reported.
     #[command(after_help = rejoin::REJOIN_HELP)]
     Rejoin(rejoin::RejoinArgs),
-    /// Close the SSH connections kept open between commands ([ssh] persist_secs).
+    /// Close the SSH connections kept open between commands ([ssh] persist_secs) and stop the observers one-shots left ([ssh] observer_persist_secs).
     #[command(after_help = DISCONNECT_HELP)]
     Disconnect,
+    /// The background observer a one-shot `status` leaves ([ssh] observer_persist_secs).
+    #[command(hide = true)]
+    Observe,
 }
 
-const DISCONNECT_HELP: &str = "Each kept master is asked to stop: it ends once the sessions on it end (a running console reconnects on its own). Use it after changing ssh settings or keys, or before leaving the machine. Needs no config. Exit codes: 0 done; 1 the masters' directory is unusable.";
+const DISCONNECT_HELP: &str = "Each kept master is asked to stop: it ends once the sessions on it end (a running console reconnects on its own). Every observer a one-shot `status` left behind is stopped too; a running console, `status --watch` and `serve` go on. Use it after changing ssh settings or keys, or before leaving the machine. Needs no config. Exit codes: 0 done; 1 the masters' directory is unusable.";
 
 const TRUST_HELP: &str = "The key is fetched through your ssh config (ProxyJump, HostKeyAlias, \
 port), and only a key with exactly this fingerprint is added to the first UserKnownHostsFile, \
@@ -167,7 +171,7 @@ pub async fn run(cli: Cli) -> i32 {
     start_log(cli.log_file.as_deref(), env.as_deref(), None);
     match cli.command {
         Some(Command::Status(args)) => match load(&path) {
-            Some(config) => status::run(config, args).await,
+            Some(config) => status::run(config, &path, args).await,
             None => EXIT_UNKNOWN,
         },
         Some(Command::Check) => check::run(&path).await,
@@ -219,6 +223,10 @@ pub async fn run(cli: Cli) -> i32 {
             None => EXIT_UNKNOWN,
         },
         Some(Command::Disconnect) => disconnect().await,
+        Some(Command::Observe) => match load(&path) {
+            Some(config) => observe::run(config).await,
+            None => EXIT_UNKNOWN,
+        },
         Some(Command::TrustHostKey { host, fingerprint }) => match load(&path) {
             Some(config) => trust_host_key(&config, &host, &fingerprint).await,
             None => EXIT_UNKNOWN,
@@ -271,9 +279,10 @@ async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
 /// `archtui disconnect`: stops every kept SSH master, with its audit line.
 async fn disconnect() -> i32 {
     let start = std::time::Instant::now();
+    let observers = archtui_remote::served::stop_left_behind().await;
     let outcome = match archtui_remote::ssh::disconnect_all().await {
         Ok((n, dir)) => archtui_remote::actions::Outcome::ok(format!(
-            "{n} kept ssh connection(s) asked to close; {} cleared",
+            "{n} kept ssh connection(s) asked to close, {observers} background observer(s) stopped; {} cleared",
             dir.display()
         )),
         Err(e) => archtui_remote::actions::Outcome::failed(format!(

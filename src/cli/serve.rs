@@ -54,7 +54,7 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
         }
     };
     let hosts = ctx.config.hosts();
-    let latest = Shelf::new(hosts.len());
+    let latest = Shelf::new(&hosts);
     // One-shot `status` commands on this config read these readings too.
     let _served = served::serve(&ctx.config, latest.clone(), "serve");
     let (mut rx, handles) = supervisor::spawn_all(&ctx, Duration::from_secs(args.every));
@@ -62,9 +62,7 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
         let latest = latest.clone();
         tokio::spawn(async move {
             while let Some(obs) = rx.recv().await {
-                if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
-                    latest.put(i, &obs);
-                }
+                latest.put(&obs);
             }
         })
     };

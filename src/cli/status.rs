@@ -11,7 +11,7 @@ use archtui_core::observation::HostObservation;
 use archtui_remote::served::Shelf;
 use archtui_remote::{host::Context, supervisor};
 
-pub async fn run(config: Config, args: StatusArgs) -> i32 {
+pub async fn run(config: Config, path: &std::path::Path, args: StatusArgs) -> i32 {
     let thresholds = Thresholds {
         lag_warning_secs: args.warning.unwrap_or(config.thresholds.lag_warning_secs),
         lag_critical_secs: args.critical.unwrap_or(config.thresholds.lag_critical_secs),
@@ -32,9 +32,13 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     };
     match args.watch {
         None => {
-            let (observations, by) = match served(&ctx, args.fresh).await {
-                Some((o, by)) => (o, Some(by)),
-                None => (archtui_remote::observe_once(ctx.clone()).await, None),
+            let (observations, by, leave_one) = match served(&ctx, args.fresh).await {
+                Served::Used(o, by) => (o, Some(by), false),
+                Served::NotUsed { leave_one } => (
+                    archtui_remote::observe_once(ctx.clone()).await,
+                    None,
+                    leave_one,
+                ),
             };
             let mut status = with_journal(fleet::assemble(
                 &ctx.config,
@@ -44,6 +48,9 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
             ));
             status.observed_by = by;
             print(&status, format(&args));
+            if leave_one {
+                super::observe::leave_behind(path, &ctx.config);
+            }
             status.verdict.exit_code
         }
         Some(secs) => {
@@ -55,25 +62,40 @@ pub async fn run(config: Config, args: StatusArgs) -> i32 {
     }
 }
 
+enum Served {
+    Used(Vec<HostObservation>, archtui_core::served::ObservedBy),
+    /// The one-shot observes for itself; `leave_one`: no observer
+    /// answered, so it may leave one for the next (not after `--fresh`,
+    /// which did not ask).
+    NotUsed {
+        leave_one: bool,
+    },
+}
+
 /// A running observer's readings of this config's hosts (the console,
-/// `status --watch`, `serve`), when every one is fresh: the one-shot then
-/// opens nothing. `--fresh`, no observer, or a stale reading: None, and
-/// the one-shot observes for itself.
-async fn served(
-    ctx: &Context,
-    fresh: bool,
-) -> Option<(Vec<HostObservation>, archtui_core::served::ObservedBy)> {
+/// `status --watch`, `serve`, or one a one-shot left), when every one is
+/// fresh and newer than the last operator action in the audit log: the
+/// one-shot then opens nothing. `--fresh`, no observer, or a stale
+/// reading: the one-shot observes for itself.
+async fn served(ctx: &Context, fresh: bool) -> Served {
     use archtui_core::served;
     if fresh {
-        return None;
+        return Served::NotUsed { leave_one: false };
     }
-    let doc = archtui_remote::served::fetch(&ctx.config, SERVED_WITHIN).await?;
+    let Some(doc) = archtui_remote::served::fetch(&ctx.config, SERVED_WITHIN).await else {
+        return Served::NotUsed { leave_one: true };
+    };
     let hosts = ctx.config.hosts();
-    match served::accept(doc, &hosts, chrono::Utc::now(), served::MAX_AGE_SECS) {
-        Ok(got) => Some(got),
+    let last_action = std::fs::metadata(archtui_remote::local::audit::log_path())
+        .and_then(|m| m.modified())
+        .ok()
+        .map(chrono::DateTime::<chrono::Utc>::from);
+    let now = chrono::Utc::now();
+    match served::accept(doc, &hosts, now, served::MAX_AGE_SECS, last_action) {
+        Ok((o, by)) => Served::Used(o, by),
         Err(why) => {
             tracing::debug!(why, "a running observer's readings are not used");
-            None
+            Served::NotUsed { leave_one: false }
         }
     }
 }
@@ -135,7 +157,7 @@ async fn watch(
     let (mut rx, handles) = supervisor::spawn_all(&ctx, every);
     // The latest readings, which one-shot `status` commands on this
     // config read too.
-    let shelf = Shelf::new(hosts.len());
+    let shelf = Shelf::new(&hosts);
     let _served = archtui_remote::served::serve(&ctx.config, shelf.clone(), "watch");
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
@@ -154,9 +176,7 @@ async fn watch(
     loop {
         tokio::select! {
             Some(obs) = rx.recv() => {
-                if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
-                    shelf.put(i, &obs);
-                }
+                shelf.put(&obs);
             }
             _ = tick.tick() => {
                 let current = HostObservation::latest_or_connecting(&shelf.snapshot(), &hosts, chrono::Utc::now());

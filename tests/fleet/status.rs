@@ -725,3 +725,103 @@ fn a_running_watch_serves_one_shot_status_and_a_dead_one_costs_a_bound() {
     let v = wait_healthy(&lab, 120);
     assert_eq!(container(&v, "jukebox", "app").unwrap()["state"], "running");
 }
+
+/// `[ssh] observer_persist_secs`: a one-shot that looked for itself leaves
+/// an observer behind, and the next one-shots print its readings, naming
+/// it, without a database connection of their own; a reading from before
+/// the last operator action is not used; `archtui disconnect` stops it,
+/// and left unread for the configured seconds it ends by itself, its
+/// socket gone.
+#[test]
+#[cfg_attr(not(archtui_lab), ignore = "needs the lab: ARCHTUI_LAB=1")]
+fn a_one_shot_leaves_an_observer_that_serves_the_next_until_idle_or_disconnect() {
+    let Some(lab) = common::lab("an observer left behind") else {
+        return;
+    };
+    wait_healthy(&lab, 120);
+    let rt = runtime_dir();
+    let rt = rt.path();
+    let state = rt.join("state");
+    let config = rt.join("observer.toml");
+    let text = std::fs::read_to_string(lab.config()).unwrap();
+    let text = text.replacen("[ssh]\n", "[ssh]\nobserver_persist_secs = 4\n", 1);
+    std::fs::write(&config, text).unwrap();
+    let log = rt.join("oneshot.log");
+    let archtui = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_archtui"));
+        c.args(args)
+            .env("ARCHTUI_CONFIG", &config)
+            .env("XDG_RUNTIME_DIR", rt)
+            .env("XDG_STATE_HOME", &state)
+            .env("ARCHTUI_LOG", &log)
+            .stdin(Stdio::null());
+        let _ = std::fs::remove_file(&log);
+        c
+    };
+    let one_shot = || {
+        let mut c = archtui(&["status", "--json"]);
+        c.stderr(Stdio::null());
+        status_of(c)
+    };
+    let uses_own_db = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("postgres connect")
+    };
+    let alive = |pid: u64| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let _disconnect = common::restore(|| {
+        let _ = archtui(&["disconnect"]).output();
+    });
+    let served_by_observer = || {
+        common::wait_until(Duration::from_secs(30), Duration::from_millis(300), || {
+            let (v, _, took) = one_shot();
+            (v["observed_by"]["kind"] == "observer" && !uses_own_db()).then_some((v, took))
+        })
+    };
+
+    let (v, _, alone) = one_shot();
+    assert!(both_up(&v), "{v:#}");
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    assert!(uses_own_db(), "the first one-shot did not look for itself");
+    let ((v, served), _) = served_by_observer().expect("no one-shot was served by an observer");
+    assert!(both_up(&v), "{v:#}");
+    let pid = v["observed_by"]["pid"].as_u64().unwrap();
+    assert!(alive(pid));
+    eprintln!("figure: status --json looking for itself {alone:?}, served by the observer it left {served:?}");
+
+    // An action: readings from before it may not show what it changed.
+    let o = archtui(&["kick", SYNC]).output().unwrap();
+    assert!(o.status.success(), "{}", common::all_text(&o));
+    let (v, _, _) = one_shot();
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    assert!(uses_own_db(), "a reading older than the kick was used");
+    let ((v, _), _) = served_by_observer().expect("the observer never served after the kick");
+    assert_eq!(v["observed_by"]["pid"].as_u64(), Some(pid), "{v:#}");
+
+    // disconnect stops it.
+    let o = archtui(&["disconnect"]).output().unwrap();
+    let said = common::all_text(&o);
+    assert!(said.contains("1 background observer(s) stopped"), "{said}");
+    let gone = common::wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        (!alive(pid)).then_some(())
+    });
+    assert!(gone.is_ok(), "the observer {pid} outlived disconnect");
+
+    // Left unread, the next one ends by itself after 4 s, socket and all.
+    let (v, _, _) = one_shot();
+    assert!(v.get("observed_by").is_none(), "{v:#}");
+    let ((v, _), _) = served_by_observer().expect("no second observer served");
+    let pid = v["observed_by"]["pid"].as_u64().unwrap();
+    let ((), idle) =
+        common::wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+            (!alive(pid)).then_some(())
+        })
+        .expect("the observer never ended unread");
+    assert!(idle >= Duration::from_secs(3), "it ended after {idle:?}");
+    let sockets: Vec<_> = std::fs::read_dir(rt.join("archtui/ssh"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("o-"))
+        .collect();
+    assert!(sockets.is_empty(), "left {sockets:?}");
+}

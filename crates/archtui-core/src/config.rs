@@ -89,6 +89,12 @@ pub struct SshConfig {
     /// handshake. 0: each command's own connection, closed at its end.
     #[serde(default = "default_persist_secs")]
     pub persist_secs: u64,
+    /// Seconds a background observer, left by a one-shot `status` that
+    /// looked for itself, goes on observing over its open sessions after
+    /// the last one-shot it served: the next one-shots print its readings
+    /// (under 10 s old) instead of opening every host anew. 0: none is left.
+    #[serde(default)]
+    pub observer_persist_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -99,6 +105,7 @@ impl Default for SshConfig {
             connect_timeout_secs: default_connect_timeout(),
             max_parallel_connects: default_max_parallel_connects(),
             persist_secs: default_persist_secs(),
+            observer_persist_secs: 0,
         }
     }
 }
@@ -382,6 +389,14 @@ impl Config {
                 text,
                 None,
                 "[ssh] persist_secs must be from 0 (off) to 86400 (a day)",
+            ));
+        }
+        if self.ssh.observer_persist_secs > MAX_PERSIST_SECS {
+            return Err(ConfigError::at(
+                origin,
+                text,
+                None,
+                "[ssh] observer_persist_secs must be from 0 (off) to 86400 (a day)",
             ));
         }
         if !(1..=MAX_TIMEOUT_SECS).contains(&self.ssh.connect_timeout_secs) {
@@ -774,6 +789,20 @@ docker_socket = "/run/docker.sock"
         assert_eq!(parse(&set("0")).unwrap().ssh.persist_secs, 0);
         let e = parse(&set("90000")).unwrap_err();
         assert!(e.contains("persist_secs must be from 0"), "{e}");
+        assert_eq!(parse(GOOD).unwrap().ssh.observer_persist_secs, 0);
+        let observer = |n: &str| {
+            GOOD.replacen(
+                "connect_timeout_secs = 5",
+                &format!("connect_timeout_secs = 5\nobserver_persist_secs = {n}"),
+                1,
+            )
+        };
+        assert_eq!(
+            parse(&observer("120")).unwrap().ssh.observer_persist_secs,
+            120
+        );
+        let e = parse(&observer("86401")).unwrap_err().to_string();
+        assert!(e.contains("observer_persist_secs must be from 0"), "{e}");
     }
 
     #[test]

@@ -42,13 +42,16 @@ pub struct ObservedBy {
 
 /// The served observations, when they may stand for a fresh look: the
 /// same document version, the same hosts in the same order (its config
-/// matches), and every host observed within `max_age_secs` of `now`.
-/// Otherwise why not, for the debug log.
+/// matches), and every host observed within `max_age_secs` of `now` and
+/// not before `not_before` (the last operator action: a reading from
+/// before it may show what the action changed). Otherwise why not, for
+/// the debug log.
 pub fn accept(
     served: Served,
     hosts: &[Host],
     now: Time,
     max_age_secs: f64,
+    not_before: Option<Time>,
 ) -> Result<(Vec<HostObservation>, ObservedBy), String> {
     if served.version != VERSION {
         return Err(format!(
@@ -72,10 +75,20 @@ pub fn accept(
         if o.host != *h {
             return Err(format!("host {} is configured otherwise", h.name));
         }
+        // The observer's own state, not the host's: it has heard nothing yet.
+        if o.state == crate::model::HostState::Connecting {
+            return Err(format!("{} is still connecting", h.name));
+        }
         let age = (now - o.observed_at).num_milliseconds() as f64 / 1000.0;
         // A reading from the future is a clock that jumped: not trusted.
         if !(-1.0..=max_age_secs).contains(&age) {
             return Err(format!("the reading of {} is {age:.1} s old", h.name));
+        }
+        if not_before.is_some_and(|t| o.observed_at < t) {
+            return Err(format!(
+                "the reading of {} predates the last action",
+                h.name
+            ));
         }
         oldest = oldest.max(age);
         out.push(o);
@@ -127,7 +140,14 @@ mod tests {
 
     #[test]
     fn fresh_readings_of_the_same_hosts_stand_and_name_their_observer() {
-        let (obs, by) = accept(served(&[Some(300), Some(2_340)]), &hosts(), now(), 10.0).unwrap();
+        let (obs, by) = accept(
+            served(&[Some(300), Some(2_340)]),
+            &hosts(),
+            now(),
+            10.0,
+            None,
+        )
+        .unwrap();
         assert_eq!(obs.len(), 2);
         assert_eq!(obs[1].host.name, "jukebox");
         assert_eq!(obs[1].error.as_deref(), Some("down"));
@@ -143,25 +163,78 @@ mod tests {
 
     #[test]
     fn a_stale_missing_or_future_reading_is_refused_with_the_host() {
-        let e = accept(served(&[Some(0), Some(10_500)]), &hosts(), now(), 10.0).unwrap_err();
+        let e = accept(
+            served(&[Some(0), Some(10_500)]),
+            &hosts(),
+            now(),
+            10.0,
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("jukebox") && e.contains("10.5 s old"), "{e}");
-        let e = accept(served(&[None, Some(0)]), &hosts(), now(), 10.0).unwrap_err();
+        let e = accept(served(&[None, Some(0)]), &hosts(), now(), 10.0, None).unwrap_err();
         assert!(e.contains("no reading of cavaforgepad"), "{e}");
-        let e = accept(served(&[Some(-5_000), Some(0)]), &hosts(), now(), 10.0).unwrap_err();
+        let e = accept(
+            served(&[Some(-5_000), Some(0)]),
+            &hosts(),
+            now(),
+            10.0,
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("cavaforgepad"), "{e}");
+    }
+
+    #[test]
+    fn an_observer_still_connecting_has_no_reading() {
+        let mut s = served(&[Some(0), Some(0)]);
+        let jukebox = &hosts()[1];
+        s.observations[1] = Some(HostObservation::connecting(jukebox, now()));
+        let e = accept(s, &hosts(), now(), 10.0, None).unwrap_err();
+        assert!(e.contains("jukebox is still connecting"), "{e}");
+    }
+
+    #[test]
+    fn a_reading_from_before_the_last_action_is_refused() {
+        let action = now() - Duration::milliseconds(1_000);
+        let e = accept(
+            served(&[Some(300), Some(2_340)]),
+            &hosts(),
+            now(),
+            10.0,
+            Some(action),
+        )
+        .unwrap_err();
+        assert!(e.contains("jukebox") && e.contains("predates"), "{e}");
+        let (obs, _) = accept(
+            served(&[Some(300), Some(900)]),
+            &hosts(),
+            now(),
+            10.0,
+            Some(action),
+        )
+        .unwrap();
+        assert_eq!(obs.len(), 2);
     }
 
     #[test]
     fn another_config_or_version_is_refused() {
         let mut other = hosts();
         other[1].ssh = "jukebox-2".into();
-        let e = accept(served(&[Some(0), Some(0)]), &other, now(), 10.0).unwrap_err();
+        let e = accept(served(&[Some(0), Some(0)]), &other, now(), 10.0, None).unwrap_err();
         assert!(e.contains("configured otherwise"), "{e}");
-        let e = accept(served(&[Some(0), Some(0)]), &hosts()[..1], now(), 10.0).unwrap_err();
+        let e = accept(
+            served(&[Some(0), Some(0)]),
+            &hosts()[..1],
+            now(),
+            10.0,
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("2 hosts served, 1 configured"), "{e}");
         let mut s = served(&[Some(0), Some(0)]);
         s.version = VERSION + 1;
-        assert!(accept(s, &hosts(), now(), 10.0)
+        assert!(accept(s, &hosts(), now(), 10.0, None)
             .unwrap_err()
             .contains("version"));
     }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,7 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use archtui_core::config::Config;
+use archtui_core::config::{Config, Host};
 use archtui_core::observation::HostObservation;
 use archtui_core::served::{Served, VERSION};
 
@@ -26,16 +26,26 @@ const MAX_BYTES: u64 = 64 << 20;
 /// Each host's latest observation, in config order, as the observer's
 /// loop records them.
 #[derive(Clone)]
-pub struct Shelf(Arc<Mutex<Vec<Option<HostObservation>>>>);
+pub struct Shelf {
+    names: Arc<[String]>,
+    latest: Arc<Mutex<Vec<Option<HostObservation>>>>,
+}
 
 impl Shelf {
-    pub fn new(hosts: usize) -> Shelf {
-        Shelf(Arc::new(Mutex::new(vec![None; hosts])))
+    pub fn new(hosts: &[Host]) -> Shelf {
+        Shelf {
+            names: hosts.iter().map(|h| h.name.clone()).collect(),
+            latest: Arc::new(Mutex::new(vec![None; hosts.len()])),
+        }
     }
 
-    pub fn put(&self, index: usize, obs: &HostObservation) {
-        if let Ok(mut v) = self.0.lock() {
-            if let Some(slot) = v.get_mut(index) {
+    /// Keeps `obs` as its host's latest (a host not configured: nothing).
+    pub fn put(&self, obs: &HostObservation) {
+        let Some(i) = self.names.iter().position(|n| *n == obs.host.name) else {
+            return;
+        };
+        if let Ok(mut v) = self.latest.lock() {
+            if let Some(slot) = v.get_mut(i) {
                 *slot = Some(obs.clone());
             }
         }
@@ -43,7 +53,10 @@ impl Shelf {
 
     pub fn snapshot(&self) -> Vec<Option<HostObservation>> {
         // A poisoned lock still holds whole observations.
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -70,6 +83,18 @@ pub struct Server {
     task: JoinHandle<()>,
     path: PathBuf,
     inode: u64,
+    last_client: Arc<Mutex<Instant>>,
+}
+
+impl Server {
+    /// How long since a one-shot last read these readings (or since the
+    /// server started).
+    pub fn idle(&self) -> Duration {
+        self.last_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
 }
 
 impl Drop for Server {
@@ -107,6 +132,8 @@ pub fn serve(config: &Config, shelf: Shelf, kind: &'static str) -> Option<Server
     };
     let inode = inode(&path)?;
     let pid = std::process::id();
+    let last_client = Arc::new(Mutex::new(Instant::now()));
+    let seen = last_client.clone();
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut peer, _)) = listener.accept().await else {
@@ -114,6 +141,7 @@ pub fn serve(config: &Config, shelf: Shelf, kind: &'static str) -> Option<Server
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             let doc = Served {
                 version: VERSION,
                 kind: kind.into(),
@@ -133,7 +161,12 @@ pub fn serve(config: &Config, shelf: Shelf, kind: &'static str) -> Option<Server
         }
     });
     tracing::debug!(path = %path.display(), "serving readings to one-shot commands");
-    Some(Server { task, path, inode })
+    Some(Server {
+        task,
+        path,
+        inode,
+        last_client,
+    })
 }
 
 /// Passes `observations` on unchanged, keeping each host's latest on a
@@ -143,21 +176,64 @@ pub fn relay(
     mut observations: mpsc::Receiver<HostObservation>,
     kind: &'static str,
 ) -> (mpsc::Receiver<HostObservation>, Option<Server>) {
-    let hosts = config.hosts();
-    let shelf = Shelf::new(hosts.len());
+    let shelf = Shelf::new(&config.hosts());
     let server = serve(config, shelf.clone(), kind);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         while let Some(obs) = observations.recv().await {
-            if let Some(i) = hosts.iter().position(|h| h.name == obs.host.name) {
-                shelf.put(i, &obs);
-            }
+            shelf.put(&obs);
             if tx.send(obs).await.is_err() {
                 break;
             }
         }
     });
     (rx, server)
+}
+
+/// The kind of observer a one-shot `status` leaves behind
+/// (`[ssh] observer_persist_secs`); `archtui disconnect` stops these.
+pub const LEFT_BEHIND: &str = "observer";
+
+/// Stops every observer a one-shot left behind for this user (any
+/// config): each is asked over its own socket who it is, and the process
+/// on the other end of that socket (the kernel says which) is sent
+/// SIGTERM. Consoles, watches and `serve` are the operator's own and go
+/// on. The number stopped.
+pub async fn stop_left_behind() -> usize {
+    let Some(dir) = crate::ssh::user_dir() else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut stopped = 0;
+    for e in entries.filter_map(Result::ok) {
+        if !e.file_name().to_str().is_some_and(|n| n.starts_with("o-")) {
+            continue;
+        }
+        let ask = async {
+            let mut peer = UnixStream::connect(e.path()).await.ok()?;
+            let pid = peer.peer_cred().ok()?.pid()?;
+            let mut buf = Vec::new();
+            (&mut peer)
+                .take(MAX_BYTES)
+                .read_to_end(&mut buf)
+                .await
+                .ok()?;
+            let doc: Served = serde_json::from_slice(&buf).ok()?;
+            (doc.kind == LEFT_BEHIND && u32::try_from(pid).ok() == Some(doc.pid)).then_some(pid)
+        };
+        let Ok(Some(pid)) = tokio::time::timeout(Duration::from_secs(2), ask).await else {
+            continue;
+        };
+        let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+            continue;
+        };
+        if rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok() {
+            stopped += 1;
+        }
+    }
+    stopped
 }
 
 /// A live observer's readings of `config`'s hosts, if one answers within

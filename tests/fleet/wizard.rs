@@ -212,6 +212,12 @@ fn provision_makes_a_replicating_slave_and_retire_removes_it() {
     let took = start.elapsed();
     assert!(out.status.success(), "provision: {}", all(&out));
     eprintln!("figure: whole provisioning of {NEW} on the lab: {took:?}");
+    // The heartbeat step had the master beat at once (archive-bucardo-ctl).
+    assert!(
+        all(&out).contains("after the master was asked for one"),
+        "{}",
+        all(&out)
+    );
     assert_replicating(&lab);
     assert!(!s.journal().exists(), "the journal goes once done");
     assert_ne!(delta_targets(&lab), "0", "a live slave has delta targets");

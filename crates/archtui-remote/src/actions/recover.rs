@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::{sync, Outcome, Status};
 use crate::host::HostLink;
 use crate::pg::Pg;
-use crate::shell::sh_ok;
 use archtui_core::model::SyncState;
 
 /// How long a remedy gets to end in a good run.
@@ -193,36 +192,17 @@ async fn apply(
 /// Restarts the slave's daemon through its supervisor (archive-bucardo-ctl
 /// holds the supervisor's lock, so no second daemon starts beside it).
 async fn restart_daemon(link: &HostLink, why: &str) -> Result<(), Outcome> {
-    let Some(session) = link.session() else {
-        return Err(Outcome::new(Status::Unreachable, "ssh session closed"));
-    };
-    let containers = crate::docker::containers(&link.docker(), &link.host.compose_project)
-        .await
-        .map_err(|e| Outcome::new(Status::Unreachable, format!("docker: {e}")))?;
-    let Some(container) = containers
-        .into_iter()
-        .find(|c| c.service == "bucardo" && c.state == "running")
-        .map(|c| c.name)
-    else {
-        return Err(Outcome::failed(format!(
-            "{} has no running bucardo container: start it (archtui start {} bucardo)",
-            link.host.name, link.host.name
-        )));
-    };
-    sh_ok(
-        &session,
-        r#"docker exec "$1" archive-bucardo-ctl restart "$2""#,
-        &[&container, why],
-        RESTART_WITHIN,
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| {
-        Outcome::failed(format!(
-            "restarting {}'s daemon failed: {e} (an older stack has no archive-bucardo-ctl: deploy the current one)",
+    use crate::bucardo::ctl::{ctl, CtlError};
+    match ctl(link, &["restart", why], RESTART_WITHIN).await {
+        Ok(_) => Ok(()),
+        Err(e @ (CtlError::SessionClosed | CtlError::Docker(_))) => {
+            Err(Outcome::new(Status::Unreachable, e.to_string()))
+        }
+        Err(e) => Err(Outcome::failed(format!(
+            "restarting {}'s daemon: {e}",
             link.host.name
-        ))
-    })
+        ))),
+    }
 }
 
 #[cfg(test)]

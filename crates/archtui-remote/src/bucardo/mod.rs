@@ -13,6 +13,7 @@ use archtui_core::observation::{OpsEvent, OpsRead, Pending, RegisteredSlave, Syn
 use archtui_core::status::SyncFacts;
 
 pub mod control;
+pub mod ctl;
 pub mod health;
 pub mod provision;
 pub mod verify;

@@ -163,32 +163,39 @@ impl Runner {
             .ok_or_else(|| StepError::NoMaster(input.master.clone()))
     }
 
+    /// The host a link is for: the master's, or the new host's.
+    fn link_host(&self, input: &Input, master: bool) -> Result<Host, StepError> {
+        if master {
+            self.master_host(input)
+        } else {
+            Ok(input.host())
+        }
+    }
+
+    fn slot(&mut self, master: bool) -> &mut Option<HostLink> {
+        if master {
+            &mut self.master
+        } else {
+            &mut self.slave
+        }
+    }
+
     async fn link(&mut self, input: &Input, master: bool) -> Result<&HostLink, StepError> {
-        let slot_alive = match if master { &self.master } else { &self.slave } {
+        let slot_alive = match self.slot(master) {
             Some(l) => l.alive().await,
             None => false,
         };
         if !slot_alive {
-            let host = if master {
-                self.master_host(input)?
-            } else {
-                input.host()
-            };
+            let host = self.link_host(input, master)?;
             let index = crate::host::next_link();
             let link = HostLink::open(self.ctx.clone(), &host, index)
                 .await
                 .map_err(|f| StepError::Unreachable(f.reason))?;
-            let slot = if master {
-                &mut self.master
-            } else {
-                &mut self.slave
-            };
-            if let Some(old) = slot.replace(link) {
+            if let Some(old) = self.slot(master).replace(link) {
                 old.close().await;
             }
         }
-        let slot = if master { &self.master } else { &self.slave };
-        slot.as_ref().ok_or(StepError::NoLink)
+        self.slot(master).as_ref().ok_or(StepError::NoLink)
     }
 
     async fn session(&mut self, input: &Input) -> Result<Arc<Session>, StepError> {

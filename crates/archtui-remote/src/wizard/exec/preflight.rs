@@ -121,17 +121,13 @@ impl Runner {
         master: bool,
     ) -> impl std::future::Future<Output = Option<HostLink>> + 'static {
         let held = if master { &self.master } else { &self.slave };
-        let host = if held.is_some() {
-            None
-        } else if master {
-            self.master_host(input).ok()
-        } else {
-            Some(input.host())
-        };
+        let host = held
+            .is_none()
+            .then(|| self.link_host(input, master).ok())
+            .flatten();
         let ctx = self.ctx.clone();
         async move {
-            let host = host?;
-            HostLink::open(ctx, &host, crate::host::next_link())
+            HostLink::open(ctx, &host?, crate::host::next_link())
                 .await
                 .ok()
         }
@@ -140,11 +136,7 @@ impl Runner {
     /// Keeps a link `open_link` made, unless one came meanwhile.
     async fn adopt(&mut self, link: Option<HostLink>, master: bool) {
         let Some(link) = link else { return };
-        let slot = if master {
-            &mut self.master
-        } else {
-            &mut self.slave
-        };
+        let slot = self.slot(master);
         match slot {
             None => *slot = Some(link),
             Some(_) => link.close().await,

@@ -288,24 +288,10 @@ impl Runner {
     /// Has the master's bucardo container write its heartbeat now.
     async fn beat_now(&mut self, input: &Input) -> Result<(), String> {
         let link = self.link(input, true).await.map_err(|e| e.to_string())?;
-        let session = link.session().ok_or("the master's ssh session closed")?;
-        let cs = docker::containers(&link.docker(), &link.host.compose_project)
+        bucardo::ctl::ctl(link, &["heartbeat"], crate::shell::QUICK)
             .await
-            .map_err(|e| format!("docker: {e}"))?;
-        let container = cs
-            .into_iter()
-            .find(|c| c.service == "bucardo" && c.state == "running")
-            .map(|c| c.name)
-            .ok_or("no running bucardo container on the master")?;
-        sh_ok(
-            &session,
-            r#"docker exec "$1" archive-bucardo-ctl heartbeat"#,
-            &[&container],
-            crate::shell::QUICK,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("archive-bucardo-ctl heartbeat: {e}"))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     pub(super) fn add_to_config(&self, input: &Input) -> Result<String, StepError> {

@@ -247,6 +247,21 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Resolves at SIGTERM or SIGINT: the end of a command that runs until
+/// told to stop (`status --watch`, `serve`, the observer).
+pub(crate) async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// `archtui trust-host-key HOST FINGERPRINT`, with its audit line.
 async fn trust_host_key(config: &Config, host: &str, fp: &str) -> i32 {
     let start = std::time::Instant::now();

@@ -65,17 +65,8 @@ pub async fn run(config: Config) -> i32 {
         return 0;
     };
     let (mut rx, handles) = supervisor::spawn_all(&ctx, EVERY);
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let terminated = async move {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::pin!(terminated);
+    let stop = super::stop_signal();
+    tokio::pin!(stop);
     let mut check = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -88,8 +79,7 @@ pub async fn run(config: Config) -> i32 {
                     break;
                 }
             }
-            () = &mut terminated => break,
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         }
     }
     for h in handles {

@@ -89,18 +89,7 @@ pub async fn run(config: Config, args: ServeArgs) -> i32 {
             });
         }
     };
-    let stop = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let stop = super::stop_signal();
     tokio::select! {
         () = serving => {}
         () = stop => {}

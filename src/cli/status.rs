@@ -162,16 +162,8 @@ async fn watch(
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     // SIGTERM ends it as Ctrl-C does: its socket goes with it.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async move {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::pin!(terminated);
+    let stop = super_cli::stop_signal();
+    tokio::pin!(stop);
     let mut code = EXIT_UNKNOWN;
     loop {
         tokio::select! {
@@ -192,8 +184,7 @@ async fn watch(
                 }
                 print(&status, format);
             }
-            _ = tokio::signal::ctrl_c() => break,
-            () = &mut terminated => break,
+            () = &mut stop => break,
         }
     }
     for h in handles {

@@ -103,9 +103,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "SECS", value_parser = watch_secs)]
     watch: Option<f64>,
     /// Observe the hosts anew over this command's own connections, even
-    /// when a running console, `status --watch` or `serve` on the same
-    /// config holds readings under 10 s old (which a one-shot otherwise
-    /// prints, naming that observer).
+    /// when a running console, `status --watch`, `serve` or an observer a
+    /// one-shot left ([ssh] observer_persist_secs) on the same config holds
+    /// readings under 10 s old (which a one-shot otherwise prints, naming
+    /// that observer); it leaves no observer either.
     #[arg(long, conflicts_with = "watch")]
     fresh: bool,
     /// Lag warning threshold in seconds [default: from the config].

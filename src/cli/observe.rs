@@ -28,6 +28,8 @@ pub fn leave_behind(path: &Path, config: &Config) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
+    // It keeps this directory: the config's relative paths (a password
+    // file, an ssh config) mean what they meant here.
     let spawned = std::process::Command::new(exe)
         .arg("--config")
         .arg(path)

@@ -61,8 +61,9 @@ impl Shelf {
 }
 
 /// The socket of observers of `config`: named by everything in it (and
-/// this build), so a one-shot only ever reads an observer of the same
-/// hosts, reached the same way. Short: a socket path fits in 108 bytes.
+/// this build, and the directory when it names files relative to it), so
+/// a one-shot only ever reads an observer of the same hosts, reached the
+/// same way. Short: a socket path fits in 108 bytes.
 pub fn socket_path(config: &Config) -> Option<PathBuf> {
     let dir = crate::ssh::user_dir()?;
     let mut h = Sha256::new();
@@ -70,6 +71,14 @@ pub fn socket_path(config: &Config) -> Option<PathBuf> {
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(b"\0");
     h.update(format!("{config:?}").as_bytes());
+    // Relative paths mean other files from another directory.
+    let relative = [&config.ssh.config_file, &config.database.password_file]
+        .into_iter()
+        .flatten()
+        .any(|p| p.is_relative());
+    if relative {
+        h.update(format!("\0{:?}", std::env::current_dir().ok()).as_bytes());
+    }
     let key: String = h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -173,6 +173,8 @@ pub fn key(ssh: &SshConfig, dest: &str) -> String {
     h.update(dest.as_bytes());
     h.update(b"\0");
     if let Some(f) = &ssh.config_file {
+        // Relative: another file from another directory.
+        let f = std::path::absolute(f).unwrap_or_else(|_| f.clone());
         h.update(f.as_os_str().as_encoded_bytes());
     }
     h.update(b"\0");
@@ -273,5 +275,16 @@ mod tests {
             ..Default::default()
         };
         assert_ne!(a, key(&c, "jukebox"));
+        // A relative ssh config is the file it names from here.
+        let here = std::env::current_dir().unwrap().join("ssh_config");
+        let relative = SshConfig {
+            config_file: Some("ssh_config".into()),
+            ..Default::default()
+        };
+        let absolute = SshConfig {
+            config_file: Some(here),
+            ..Default::default()
+        };
+        assert_eq!(key(&relative, "jukebox"), key(&absolute, "jukebox"));
     }
 }

@@ -221,15 +221,7 @@ pub async fn stop_left_behind() -> usize {
             continue;
         }
         let ask = async {
-            let mut peer = UnixStream::connect(e.path()).await.ok()?;
-            let pid = peer.peer_cred().ok()?.pid()?;
-            let mut buf = Vec::new();
-            (&mut peer)
-                .take(MAX_BYTES)
-                .read_to_end(&mut buf)
-                .await
-                .ok()?;
-            let doc: Served = serde_json::from_slice(&buf).ok()?;
+            let (doc, pid) = read(&e.path()).await?;
             (doc.kind == LEFT_BEHIND && u32::try_from(pid).ok() == Some(doc.pid)).then_some(pid)
         };
         let Ok(Some(pid)) = tokio::time::timeout(Duration::from_secs(2), ask).await else {
@@ -250,17 +242,22 @@ pub async fn stop_left_behind() -> usize {
 /// `within`, never a hang. Whether they are fresh is the caller's call.
 pub async fn fetch(config: &Config, within: Duration) -> Option<Served> {
     let path = socket_path(config)?;
-    let read = async {
-        let peer = UnixStream::connect(&path).await.ok()?;
-        let mut buf = Vec::new();
-        peer.take(MAX_BYTES).read_to_end(&mut buf).await.ok()?;
-        match serde_json::from_slice::<Served>(&buf) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!(error = %e, "an observer's answer does not read");
-                None
-            }
+    let answer = tokio::time::timeout(within, read(&path)).await;
+    answer.ok().flatten().map(|(doc, _)| doc)
+}
+
+/// What the observer on `path` answers, and its pid as the kernel knows
+/// the socket's other end.
+async fn read(path: &Path) -> Option<(Served, i32)> {
+    let peer = UnixStream::connect(path).await.ok()?;
+    let pid = peer.peer_cred().ok()?.pid()?;
+    let mut buf = Vec::new();
+    peer.take(MAX_BYTES).read_to_end(&mut buf).await.ok()?;
+    match serde_json::from_slice::<Served>(&buf) {
+        Ok(s) => Some((s, pid)),
+        Err(e) => {
+            tracing::debug!(error = %e, "an observer's answer does not read");
+            None
         }
-    };
-    tokio::time::timeout(within, read).await.ok().flatten()
+    }
 }
